@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# Make sure the services Berth runs and tests against answer; idempotent.
+#
+# Usage: scripts/services.sh [--extra-hosts N] [--registry] [--stop-host K]
+#
+#   (always)          PostgreSQL on 127.0.0.1:5432 (+ database "berth"), Redis on 127.0.0.1:6379,
+#                     dockerd on unix:///var/run/docker.sock
+#   --extra-hosts N   N more dockerd instances, hosts 2..N+1, each a separate Docker host for
+#                     multi-host tests: unix:///run/berth-docker-K.sock (K = 2..N+1)
+#   --registry        Docker Distribution (Debian's docker-registry) on 127.0.0.1:5000
+#   --stop-host K     stop extra host K (to test a host that went down) and exit; run the
+#                     script again with --extra-hosts to bring it back
+#
+# Logs and state go under $BERTH_DATA_DIR (default ./var): log/dockerd.log, log/dockerd-K.log,
+# log/registry.log, registry/config.yml, registry/data/.
+set -euo pipefail
+
+export PATH="${PATH}:/usr/local/sbin:/usr/sbin:/sbin"
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "${root}"
+
+args="$*"
+extra_hosts=0
+registry=0
+stop_host=""
+while (($#)); do
+    case $1 in
+        --extra-hosts) extra_hosts=${2:?--extra-hosts needs a number}; shift 2 ;;
+        --extra-hosts=*) extra_hosts=${1#*=}; shift ;;
+        --registry) registry=1; shift ;;
+        --stop-host) stop_host=${2:?--stop-host needs a host number}; shift 2 ;;
+        --stop-host=*) stop_host=${1#*=}; shift ;;
+        -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
+        *) echo "services: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+    esac
+done
+if ! [[ ${extra_hosts} =~ ^[0-8]$ ]]; then
+    echo "services: --extra-hosts takes 0 to 8 (hosts 2..9 have subnets 10.22-10.29)" >&2
+    exit 2
+fi
+
+data_dir=${BERTH_DATA_DIR:-var}
+mkdir -p "${data_dir}/log"
+data_dir=$(cd "${data_dir}" && pwd)
+log_dir="${data_dir}/log"
+
+# One run at a time (parallel pytest workers, make -j): two would start two daemons at once.
+# The daemons started below must not inherit this descriptor, or they would hold the lock.
+if touch "${data_dir}/services.lock" 2>/dev/null; then
+    exec 9>>"${data_dir}/services.lock"
+    flock 9
+fi
+
+say() { echo "services: $*"; }
+die() { echo "services: $*" >&2; exit 1; }
+need_root() {
+    if [[ $(id -u) -ne 0 ]]; then
+        die "$1 is not running and starting it needs root: run 'sudo bash scripts/services.sh ${args}' or start it yourself"
+    fi
+}
+
+# wait_for SECONDS DESCRIPTION COMMAND...: poll COMMAND every 0.2 s until it succeeds.
+wait_for() {
+    local seconds=$1 what=$2
+    shift 2
+    local deadline=$((SECONDS + seconds))
+    until "$@" >/dev/null 2>&1; do
+        if ((SECONDS >= deadline)); then
+            return 1
+        fi
+        sleep 0.2
+    done
+}
+
+http_ok() {
+    python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$1" 2>/dev/null
+}
+
+# --- PostgreSQL -----------------------------------------------------------------------------
+pg_up() { pg_isready -q -h 127.0.0.1 -p 5432; }
+if ! pg_up; then
+    need_root PostgreSQL
+    version=$(ls /etc/postgresql | sort -V | tail -1)
+    say "starting PostgreSQL ${version}"
+    pg_ctlcluster --skip-systemctl-redirect "${version}" main start 9>&-
+    wait_for 30 PostgreSQL pg_up || die "PostgreSQL does not answer on 127.0.0.1:5432"
+fi
+if command -v psql >/dev/null 2>&1 &&
+    [[ $(psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'berth'") != 1 ]]; then
+    say "creating database berth"
+    psql -q -h 127.0.0.1 -U postgres -c "CREATE DATABASE berth"
+fi
+
+# --- Redis ----------------------------------------------------------------------------------
+redis_up() { [[ $(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null) == PONG ]]; }
+if ! redis_up; then
+    need_root Redis
+    say "starting Redis"
+    mkdir -p /var/lib/redis /var/log/redis
+    redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+        --dir /var/lib/redis --logfile /var/log/redis/ci.log 9>&-
+    wait_for 30 Redis redis_up || die "Redis does not answer on 127.0.0.1:6379"
+fi
+
+# --- Docker engines -------------------------------------------------------------------------
+docker_up() { docker -H "$1" info >/dev/null 2>&1; }
+
+# start_dockerd SOCKET_URL LOG ARGS...: start dockerd in the background unless SOCKET_URL answers.
+start_dockerd() {
+    local url=$1 log=$2
+    shift 2
+    if docker_up "${url}"; then
+        return 0
+    fi
+    if [[ $(id -u) -ne 0 && -S ${url#unix://} ]]; then
+        die "dockerd at ${url} does not answer this user: $(docker -H "${url}" info 2>&1 | tail -n 1)"
+    fi
+    need_root "dockerd (${url})"
+    say "starting dockerd on ${url} (log ${log})"
+    # setsid + nohup: the daemon outlives this script, make and pytest; its output goes to the
+    # log only, so a caller reading our stdout through a pipe is not kept waiting.
+    nohup setsid dockerd "$@" </dev/null >>"${log}" 2>&1 9>&- &
+    if ! wait_for 60 dockerd docker_up "${url}"; then
+        tail -n 30 "${log}" >&2
+        die "dockerd on ${url} did not answer 'docker info' within 60 s (log ${log})"
+    fi
+}
+
+start_dockerd unix:///var/run/docker.sock "${log_dir}/dockerd.log"
+
+stop_extra_host() {
+    local k=$1 pidfile=/run/berth-docker-$1.pid pid
+    if [[ -f ${pidfile} ]] && pid=$(cat "${pidfile}") && kill -0 "${pid}" 2>/dev/null; then
+        say "stopping extra host ${k} (dockerd pid ${pid})"
+        kill "${pid}"
+        wait_for 30 "dockerd ${k} exit" bash -c "! kill -0 ${pid}" || kill -9 "${pid}"
+    else
+        say "extra host ${k} is not running"
+    fi
+}
+if [[ -n ${stop_host} ]]; then
+    stop_extra_host "${stop_host}"
+    exit 0
+fi
+
+# Host K is a separate Docker host on this machine: its own socket, data, exec root, pidfile,
+# containerd (dockerd starts one under its exec root) and bridge. Its bridge is made here,
+# because --bridge=none would delete the docker0 of the main engine. It runs with
+# --iptables=false: a dockerd with iptables flushes the DOCKER chains of the other engine
+# when it starts. Published ports still answer on the host through docker-proxy.
+for ((k = 2; k <= extra_hosts + 1; k++)); do
+    bridge=berthbr-${k}
+    if ! ip link show "${bridge}" >/dev/null 2>&1; then
+        need_root "bridge ${bridge}"
+        ip link add "${bridge}" type bridge
+    fi
+    if ! ip -4 addr show dev "${bridge}" | grep -q "10\.2${k}\.0\.1/16"; then
+        ip addr add "10.2${k}.0.1/16" dev "${bridge}"
+    fi
+    ip link set "${bridge}" up
+    start_dockerd "unix:///run/berth-docker-${k}.sock" "${log_dir}/dockerd-${k}.log" \
+        -H "unix:///run/berth-docker-${k}.sock" \
+        --data-root "/var/lib/berth-docker-${k}" \
+        --exec-root "/run/berth-docker-${k}" \
+        --pidfile "/run/berth-docker-${k}.pid" \
+        --bridge "${bridge}" \
+        --iptables=false \
+        --ip-masq=false \
+        --default-address-pool "base=10.$((40 + k)).0.0/16,size=24" \
+        --containerd-namespace "berth-docker-${k}" \
+        --containerd-plugins-namespace "berth-docker-${k}-plugins"
+done
+
+# --- Registry -------------------------------------------------------------------------------
+if ((registry)); then
+    registry_up() { http_ok http://127.0.0.1:5000/v2/; }
+    if ! registry_up; then
+        command -v docker-registry >/dev/null 2>&1 || die "docker-registry is missing: run 'make install'"
+        mkdir -p "${data_dir}/registry/data"
+        config="${data_dir}/registry/config.yml"
+        cat >"${config}" <<EOF
+# Written by scripts/services.sh; local Docker Distribution for Berth's hosts and tests.
+version: 0.1
+log:
+  level: info
+  fields:
+    service: registry
+storage:
+  filesystem:
+    rootdirectory: ${data_dir}/registry/data
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:5000
+  headers:
+    X-Content-Type-Options: [nosniff]
+EOF
+        say "starting docker-registry on 127.0.0.1:5000 (log ${log_dir}/registry.log)"
+        nohup setsid docker-registry serve "${config}" </dev/null >>"${log_dir}/registry.log" 2>&1 9>&- &
+        echo $! >"${data_dir}/registry/registry.pid"
+        if ! wait_for 30 registry registry_up; then
+            tail -n 20 "${log_dir}/registry.log" >&2
+            die "docker-registry did not answer on http://127.0.0.1:5000/v2/ within 30 s"
+        fi
+    fi
+fi
+
+ready="postgres 127.0.0.1:5432, redis 127.0.0.1:6379, docker unix:///var/run/docker.sock"
+for ((k = 2; k <= extra_hosts + 1; k++)); do
+    ready+=", unix:///run/berth-docker-${k}.sock"
+done
+if ((registry)); then
+    ready+=", registry 127.0.0.1:5000"
+fi
+say "ready: ${ready}"
