@@ -1,0 +1,49 @@
+# Berth's entry points. The targets are contracts: scripts, CI and the docs rely on them.
+#   make install   Debian packages and .venv/ (scripts/install.sh)
+#   make services  PostgreSQL, Redis, dockerd, a second Docker host and the registry (scripts/services.sh)
+#   make lint      ruff
+#   make test      everything CI runs (.ci/run)
+#   make run       the embedded portal on 127.0.0.1:$(BERTH_PORT)
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+
+export BERTH_DATA_DIR ?= ./var
+export BERTH_PORT ?= 8000
+export BERTH_ROUTER_PORT ?= 8080
+
+.PHONY: help install services lint test run
+
+help:
+	@sed -n '1,7p' Makefile
+
+install:
+	bash scripts/install.sh
+
+services:
+	bash scripts/services.sh --extra-hosts 1 --registry
+
+lint:
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+# Target-specific exports: only `make test` runs against PostgreSQL and Redis; `make run` stays
+# on the embedded defaults (SQLite, in-process channel layer) under $(BERTH_DATA_DIR).
+test: export DATABASE_URL := postgres://postgres@127.0.0.1:5432/berth
+test: export REDIS_URL := redis://127.0.0.1:6379/0
+test: install services
+	$(MAKE) --no-print-directory lint
+	$(PY) manage.py check
+	$(PY) manage.py makemigrations --check --dry-run
+	$(VENV)/bin/pytest
+
+# The embedded portal serves plain HTTP on loopback, hence BERTH_INSECURE_HTTP.
+run: export BERTH_INSECURE_HTTP := 1
+run: install
+	bash scripts/services.sh
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py demo
+	exec $(PY) manage.py serve
