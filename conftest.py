@@ -1,0 +1,179 @@
+"""Session fixtures for the real services that integration tests run against.
+
+Each fixture makes sure its service runs (through scripts/services.sh, which starts what is
+missing) and fails the test with the reason when it cannot: a missing service is a broken
+machine, never a reason to skip.
+
+    docker_engine_url         "unix:///var/run/docker.sock", the main dockerd
+    second_docker_engine_url  "unix:///run/berth-docker-2.sock", a second Docker host
+    registry_url              "127.0.0.1:5000", Docker Distribution, plain HTTP on loopback
+    sample_image              sample_image("httpd") -> "berth-test/httpd:latest", built once
+    nginx_bin                 path of Debian's nginx
+    chromium_bin              path of Debian's chromium (also given to pytest-playwright)
+    opensearch_url            "http://127.0.0.1:PORT", an in-memory OpenSearch (osmem-server)
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_DIR = Path(__file__).resolve().parent
+SERVICES_SCRIPT = REPO_DIR / "scripts" / "services.sh"
+MAIN_ENGINE_URL = "unix:///var/run/docker.sock"
+REGISTRY_ADDRESS = "127.0.0.1:5000"
+SAMPLE_TAG = "berth-test/{name}:latest"
+
+
+def extra_engine_url(host: int) -> str:
+    """Return the engine URL of extra Docker host ``host`` (2, 3...) started by services.sh."""
+    return f"unix:///run/berth-docker-{host}.sock"
+
+
+def _services(*args: str) -> None:
+    """Run scripts/services.sh with ``args``; fail the test with its output when it fails."""
+    result = subprocess.run(
+        ["bash", str(SERVICES_SCRIPT), *args],
+        cwd=REPO_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.fail(
+            f"scripts/services.sh {' '.join(args)} failed with status {result.returncode}:\n"
+            f"{result.stdout}{result.stderr}",
+            pytrace=False,
+        )
+
+
+def _docker_client(url: str):
+    """Return a Docker SDK client for ``url`` that answered a ping; fail the test otherwise."""
+    import docker  # only tests that use an engine load the SDK
+
+    try:
+        client = docker.DockerClient(base_url=url, timeout=120)
+        client.ping()
+    except docker.errors.DockerException as error:
+        pytest.fail(f"dockerd at {url} does not answer: {error}", pytrace=False)
+    return client
+
+
+def _which(name: str) -> str:
+    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
+    if path is None:
+        pytest.fail(f"{name} is not installed: run `make install` (Debian package)", pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def docker_engine_url() -> str:
+    """Return the URL of the main dockerd, started by scripts/services.sh when not running."""
+    _services()
+    _docker_client(MAIN_ENGINE_URL).close()
+    return MAIN_ENGINE_URL
+
+
+@pytest.fixture(scope="session")
+def second_docker_engine_url(docker_engine_url: str) -> str:
+    """Return the URL of extra Docker host 2, a second dockerd on this machine.
+
+    It has its own images, containers and networks; it shares nothing with the main engine
+    but the kernel, so an image reaches it only through the registry (``registry_url``).
+    """
+    _services("--extra-hosts", "1")
+    url = extra_engine_url(2)
+    _docker_client(url).close()
+    return url
+
+
+@pytest.fixture(scope="session")
+def registry_url(docker_engine_url: str) -> str:
+    """Return ``host:port`` of the local registry; push ``f"{registry_url}/name:tag"``.
+
+    Every dockerd treats 127.0.0.0/8 as an insecure registry, so plain HTTP works.
+    """
+    _services("--registry")
+    try:
+        with urllib.request.urlopen(f"http://{REGISTRY_ADDRESS}/v2/", timeout=5) as response:
+            response.read()
+    except OSError as error:
+        pytest.fail(f"the registry at {REGISTRY_ADDRESS} does not answer: {error}", pytrace=False)
+    return REGISTRY_ADDRESS
+
+
+@pytest.fixture(scope="session")
+def sample_image(docker_engine_url: str, tmp_path_factory: pytest.TempPathFactory) -> Callable[..., str]:
+    """Return ``build(name, engine_url=None) -> tag``, building a sample app image once per session.
+
+    ``name`` is one of samples.NAMES (httpd, worker, failing, unhealthy); the tag is
+    ``berth-test/<name>:latest`` on the main engine, or on ``engine_url`` when given.
+    """
+    from samples import build_context
+
+    built: dict[tuple[str, str], str] = {}
+
+    def build(name: str, engine_url: str | None = None) -> str:
+        url = engine_url or docker_engine_url
+        if (name, url) not in built:
+            context = build_context(name, tmp_path_factory.mktemp(f"sample-{name}"))
+            tag = SAMPLE_TAG.format(name=name)
+            client = _docker_client(url)
+            try:
+                client.images.build(path=str(context), tag=tag, rm=True, forcerm=True)
+            except Exception as error:  # any build error fails the test with its log
+                pytest.fail(f"building sample {name!r} on {url} failed: {error}", pytrace=False)
+            finally:
+                client.close()
+            built[(name, url)] = tag
+        return built[(name, url)]
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def nginx_bin() -> str:
+    """Return the path of nginx (Debian's nginx-light)."""
+    return _which("nginx")
+
+
+@pytest.fixture(scope="session")
+def chromium_bin() -> str:
+    """Return the path of Debian's chromium."""
+    return _which("chromium")
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict, chromium_bin: str) -> dict:
+    """Make pytest-playwright drive Debian's chromium: no browser can be downloaded here."""
+    return {**browser_type_launch_args, "executable_path": chromium_bin}
+
+
+@pytest.fixture(scope="session")
+def opensearch_url() -> Iterator[str]:
+    """Return the URL of an in-memory OpenSearch (osmem-server) on a free loopback port.
+
+    One server for the whole session: use index names unique to the test. For a fresh, empty
+    cluster per test, take osmem-server's own ``osmem_url`` fixture instead.
+    """
+    from osmem_server import OsmemError, OsmemServer
+
+    try:
+        server = OsmemServer.start(addr="127.0.0.1:0", startup_timeout=30)
+    except OsmemError as error:
+        pytest.fail(f"osmem-server did not start: {error}", pytrace=False)
+    try:
+        with urllib.request.urlopen(server.url, timeout=5) as response:  # noqa: S310 - loopback URL it printed
+            info = json.load(response)
+        if "version" not in info:
+            pytest.fail(f"osmem-server at {server.url} answered without a version: {info}", pytrace=False)
+        yield server.url
+    finally:
+        server.close()
