@@ -1,0 +1,3 @@
+"""API routes of apps, config, builds, releases, rollouts, hosts and logs."""
+
+urlpatterns: list = []

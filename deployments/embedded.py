@@ -1,0 +1,53 @@
+"""Embedded mode: the task worker and the other background loops, run as threads beside the ASGI server.
+
+The in-memory channel layer does not cross processes, so everything that publishes to it runs in this process.
+"""
+
+import logging
+import threading
+import uuid
+
+logger = logging.getLogger(__name__)
+
+
+def _run_task_worker(queue: str) -> None:
+    from django_tasks_db.management.commands.db_worker import Worker
+
+    worker = Worker(
+        queue_names=[queue],
+        interval=0.5,
+        batch=False,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id=f"embedded-{queue}-{uuid.uuid4().hex[:8]}",
+        excluded_queue_names=[],
+    )
+    worker.run()
+
+
+def background_loops() -> list[tuple[str, callable]]:
+    """The loops embedded mode runs: (name, target)."""
+    return [
+        ("worker-default", lambda: _run_task_worker("default")),
+        ("worker-builds", lambda: _run_task_worker("builds")),
+    ]
+
+
+def start_background() -> list[threading.Thread]:
+    threads = []
+    for name, target in background_loops():
+        thread = threading.Thread(target=_guarded(name, target), name=name, daemon=True)
+        thread.start()
+        threads.append(thread)
+    return threads
+
+
+def _guarded(name: str, target):
+    def run():
+        try:
+            target()
+        except Exception:
+            logger.exception("background loop %s stopped", name)
+
+    return run

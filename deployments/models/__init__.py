@@ -1,0 +1,31 @@
+"""Berth's deployment domain: apps, config, builds, releases, hosts, containers, rollouts, domains, GC, logs."""
+
+from deployments.models.apps import App, ConfigVar, Formation, HealthcheckKind
+from deployments.models.builds import Build, BuildStatus, SourceKind
+from deployments.models.hosts import Container, ContainerState, DockerHost, HostStatus
+from deployments.models.logs import LogLine, LogSink, SinkKind
+from deployments.models.releases import Release, ReleaseStatus
+from deployments.models.rollouts import Deployment, DeploymentStatus, Domain, GcRun
+
+__all__ = [
+    "App",
+    "Build",
+    "BuildStatus",
+    "ConfigVar",
+    "Container",
+    "ContainerState",
+    "Deployment",
+    "DeploymentStatus",
+    "DockerHost",
+    "Domain",
+    "Formation",
+    "GcRun",
+    "HealthcheckKind",
+    "HostStatus",
+    "LogLine",
+    "LogSink",
+    "Release",
+    "ReleaseStatus",
+    "SinkKind",
+    "SourceKind",
+]

@@ -1,0 +1,76 @@
+"""Docker hosts of the fleet and the containers Berth runs on them."""
+
+from django.db import models
+from django.utils import timezone
+
+from deployments.models.apps import App
+from deployments.models.releases import Release
+from tenants.models import DNS_LABEL
+
+
+class HostStatus(models.TextChoices):
+    READY = "ready", "Ready"
+    DRAINING = "draining", "Draining"
+    DOWN = "down", "Down"
+
+
+class DockerHost(models.Model):
+    """A Docker engine Berth places containers on (unix:// or tcp:// with TLS client certificates)."""
+
+    name = models.CharField(max_length=40, unique=True, validators=[DNS_LABEL])
+    engine_url = models.CharField(max_length=300)
+    # PEM material, encrypted with deployments.crypto; empty for unix sockets.
+    tls_ca = models.TextField(blank=True)
+    tls_cert = models.TextField(blank=True)
+    tls_key = models.TextField(blank=True)
+    # Address the router uses to reach ports published on this host.
+    address = models.CharField(max_length=255, default="127.0.0.1")
+    labels = models.JSONField(default=dict, blank=True)
+    is_builder = models.BooleanField(default=False)
+    capacity_containers = models.PositiveIntegerField(default=100)
+    capacity_memory_mb = models.PositiveIntegerField(default=16384)
+    status = models.CharField(max_length=16, choices=HostStatus.choices, default=HostStatus.READY)
+    last_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    engine_version = models.CharField(max_length=64, blank=True)
+    running_containers = models.PositiveIntegerField(default=0)
+    free_memory_mb = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ContainerState(models.TextChoices):
+    CREATED = "created", "Created"
+    STARTING = "starting", "Starting"
+    RUNNING = "running", "Running"
+    STOPPING = "stopping", "Stopping"
+    EXITED = "exited", "Exited"
+    LOST = "lost", "Lost"
+
+
+class Container(models.Model):
+    """A container of one release and process type on one host, as Berth last saw it."""
+
+    host = models.ForeignKey(DockerHost, on_delete=models.PROTECT, related_name="containers")
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="containers")
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="containers")
+    process_type = models.CharField(max_length=30)
+    index = models.PositiveIntegerField()
+    engine_id = models.CharField(max_length=64, blank=True)
+    name = models.CharField(max_length=200)
+    host_port = models.PositiveIntegerField(null=True, blank=True)
+    state = models.CharField(max_length=16, choices=ContainerState.choices, default=ContainerState.CREATED)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["process_type", "index"]
+        indexes = [models.Index(fields=["app", "state"], name="container_app_state")]
+
+    def __str__(self) -> str:
+        return self.name

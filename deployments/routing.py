@@ -1,0 +1,3 @@
+"""WebSocket routes: live logs and deployment progress."""
+
+websocket_urlpatterns: list = []

@@ -1,0 +1,26 @@
+"""Create a tenant, and its owner when the user does not exist yet."""
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from portal.api import DomainError
+from tenants.services import tenant_create, user_get_or_create
+
+
+class Command(BaseCommand):
+    help = "Create a tenant owned by USERNAME (created without a password when missing)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("slug")
+        parser.add_argument("--owner", required=True)
+        parser.add_argument("--name", default="")
+
+    def handle(self, *args, slug, owner, name, **options):
+        user = user_get_or_create(username=owner)
+        try:
+            tenant = tenant_create(actor=user, slug=slug, name=name)
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from exc
+        except DomainError as exc:
+            raise CommandError(str(exc.detail)) from exc
+        self.stdout.write(f"Created tenant {tenant.slug} owned by {user.get_username()}.")

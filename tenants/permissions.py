@@ -1,0 +1,82 @@
+"""Who may do what: roles map to scopes, a token narrows them, each view declares what a method needs."""
+
+from django.http import Http404
+from rest_framework import permissions
+
+from tenants.models import ROLE_SCOPES, ApiToken, Role, Scope, Tenant
+from tenants.selectors import membership_get
+
+ALL_SCOPES = frozenset(Scope.values)
+
+
+def token_of(request) -> ApiToken | None:
+    return request.auth if isinstance(request.auth, ApiToken) else None
+
+
+def caller_scopes(request, tenant: Tenant | None) -> frozenset[str]:
+    """The scopes the caller holds on `tenant` (or outside any tenant when None).
+
+    A session holds its role's scopes; a token holds the intersection of its own scopes with its user's role, and
+    nothing on a tenant other than the one it is restricted to. Staff read every tenant.
+    """
+    user = request.user
+    if not getattr(user, "is_authenticated", False):
+        return frozenset()
+    token = token_of(request)
+    if tenant is None:
+        held = ALL_SCOPES
+    else:
+        if token is not None and token.tenant_id is not None and token.tenant_id != tenant.id:
+            return frozenset()
+        membership = membership_get(tenant=tenant, user=user)
+        held = membership.scopes if membership else frozenset()
+        if user.is_staff:
+            held = held | {Scope.READ}
+    if token is not None:
+        held = held & frozenset(token.scopes)
+    return frozenset(held)
+
+
+def tenant_role(request, tenant: Tenant) -> Role | None:
+    membership = membership_get(tenant=tenant, user=request.user)
+    return Role(membership.role) if membership else None
+
+
+class ScopePermission(permissions.BasePermission):
+    """Require the scopes the view declares in `scope_map` for the request method.
+
+    On a tenant-scoped view, a caller with no scope at all on the tenant gets 404 (the tenant does not exist for
+    them); a caller who can see the tenant but lacks the scope gets 403.
+    """
+
+    message = "Your role or token does not allow this."
+
+    def has_permission(self, request, view) -> bool:
+        if not getattr(request.user, "is_authenticated", False):
+            return False
+        tenant = getattr(view, "tenant", None)
+        held = caller_scopes(request, tenant)
+        if tenant is not None and Scope.READ not in held:
+            raise Http404("No such tenant.")
+        needed = view.scope_map.get(request.method, view.scope_map.get("*", [Scope.ADMIN]))
+        return all(scope in held for scope in needed)
+
+
+class StaffPermission(permissions.BasePermission):
+    """Staff only; a staff token also needs the admin scope."""
+
+    message = "Only platform staff may do this."
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if not getattr(user, "is_authenticated", False) or not user.is_staff:
+            return False
+        token = token_of(request)
+        if token is None:
+            return True
+        needed = Scope.READ if request.method in permissions.SAFE_METHODS else Scope.ADMIN
+        return needed in token.scopes and token.tenant_id is None
+
+
+def role_scopes(role: str) -> frozenset[str]:
+    return ROLE_SCOPES[Role(role)]

@@ -1,0 +1,77 @@
+"""Reads of tenants, memberships, tokens and audit events. Every tenant-owned read takes the tenant."""
+
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from tenants.models import ApiToken, AuditEvent, Membership, Tenant
+from tenants.tokens import token_lookup_prefix, token_matches
+
+
+def tenant_list_for(*, user) -> QuerySet[Tenant]:
+    """Tenants the user belongs to (staff see every tenant)."""
+    if user.is_staff:
+        return Tenant.objects.all()
+    return Tenant.objects.filter(memberships__user=user)
+
+
+def tenant_get_for(*, user, slug: str) -> Tenant:
+    """The tenant with this slug if the user may see it; a missing and a foreign tenant both raise Http404."""
+    try:
+        return tenant_list_for(user=user).get(slug=slug)
+    except Tenant.DoesNotExist:
+        raise Http404("No such tenant.") from None
+
+
+def membership_get(*, tenant: Tenant, user) -> Membership | None:
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return Membership.objects.filter(tenant=tenant, user=user).first()
+
+
+def membership_list(*, tenant: Tenant) -> QuerySet[Membership]:
+    return Membership.objects.filter(tenant=tenant).select_related("user")
+
+
+def membership_get_by_username(*, tenant: Tenant, username: str) -> Membership:
+    membership = membership_list(tenant=tenant).filter(user__username=username).first()
+    if membership is None:
+        raise Http404("No such member.")
+    return membership
+
+
+def user_get_by_username(*, username: str):
+    user = get_user_model().objects.filter(username=username, is_active=True).first()
+    if user is None:
+        raise Http404("No such user.")
+    return user
+
+
+def token_list(*, user) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(user=user, revoked_at__isnull=True).select_related("tenant")
+
+
+def token_get(*, user, token_id: int) -> ApiToken:
+    token = token_list(user=user).filter(pk=token_id).first()
+    if token is None:
+        raise Http404("No such token.")
+    return token
+
+
+def token_authenticate(*, plaintext: str) -> ApiToken | None:
+    """Return the active token matching `plaintext`, comparing digests in constant time."""
+    prefix = token_lookup_prefix(plaintext)
+    if prefix is None:
+        return None
+    now = timezone.now()
+    for token in ApiToken.objects.filter(prefix=prefix, revoked_at__isnull=True).select_related("user", "tenant"):
+        if token_matches(plaintext, token.digest):
+            if token.expires_at is not None and token.expires_at <= now:
+                return None
+            return token
+    return None
+
+
+def audit_list(*, tenant: Tenant) -> QuerySet[AuditEvent]:
+    return AuditEvent.objects.filter(tenant=tenant)

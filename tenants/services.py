@@ -1,0 +1,231 @@
+"""Writes on tenants, memberships and tokens. Each validates, saves, and records an audit event."""
+
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from portal.api import Conflict, DomainError
+from tenants.audit import audit_record
+from tenants.models import ROLE_RANK, ApiToken, Membership, Role, Scope, Tenant
+from tenants.tokens import token_generate
+
+
+@transaction.atomic
+def tenant_create(*, actor, slug: str, name: str = "") -> Tenant:
+    """Create a tenant with `actor` as its owner."""
+    tenant = Tenant(
+        slug=slug,
+        name=name or slug,
+        max_apps=settings.BERTH_DEFAULT_MAX_APPS,
+        max_containers=settings.BERTH_DEFAULT_MAX_CONTAINERS,
+        max_memory_mb=settings.BERTH_DEFAULT_MAX_MEMORY_MB,
+    )
+    tenant.full_clean()
+    tenant.save()
+    Membership.objects.create(tenant=tenant, user=actor, role=Role.OWNER)
+    audit_record(actor=actor, tenant=tenant, action="tenant.create", target=tenant, diff={"slug": slug})
+    return tenant
+
+
+@transaction.atomic
+def tenant_update(*, actor, tenant: Tenant, name: str | None = None, quotas: dict | None = None) -> Tenant:
+    """Rename a tenant; staff may also change its quotas."""
+    diff = {}
+    if name is not None and name != tenant.name:
+        diff["name"] = [tenant.name, name]
+        tenant.name = name
+    for field, value in (quotas or {}).items():
+        if not actor.is_staff:
+            raise DomainError("Only platform staff may change quotas.", code="forbidden", status_code=403)
+        if getattr(tenant, field) != value:
+            diff[field] = [getattr(tenant, field), value]
+            setattr(tenant, field, value)
+    tenant.full_clean()
+    tenant.save()
+    if diff:
+        audit_record(actor=actor, tenant=tenant, action="tenant.update", target=tenant, diff=diff)
+    return tenant
+
+
+@transaction.atomic
+def tenant_delete(*, actor, tenant: Tenant) -> None:
+    """Delete a tenant that has no apps left (apps hold containers that must be stopped first)."""
+    if hasattr(tenant, "apps") and tenant.apps.exists():
+        raise Conflict("Delete the tenant's apps first; their containers must be stopped.", code="tenant_has_apps")
+    audit_record(actor=actor, tenant=None, action="tenant.delete", target=tenant, diff={"slug": tenant.slug})
+    tenant.delete()
+
+
+def _check_may_grant(*, actor_role: Role | None, actor, role: Role) -> None:
+    if actor.is_staff:
+        return
+    if actor_role is None or ROLE_RANK[role] > ROLE_RANK[actor_role]:
+        raise DomainError("You cannot grant a role above your own.", code="forbidden", status_code=403)
+
+
+def _actor_role(*, tenant: Tenant, actor) -> Role | None:
+    membership = Membership.objects.filter(tenant=tenant, user=actor).first()
+    return Role(membership.role) if membership else None
+
+
+@transaction.atomic
+def member_add(*, actor, tenant: Tenant, user, role: str) -> Membership:
+    """Add `user` to `tenant` with `role` (never above the actor's own role)."""
+    role = Role(role)
+    _check_may_grant(actor_role=_actor_role(tenant=tenant, actor=actor), actor=actor, role=role)
+    if Membership.objects.filter(tenant=tenant, user=user).exists():
+        raise Conflict(f"{user.get_username()} is already a member.", code="already_member")
+    membership = Membership.objects.create(tenant=tenant, user=user, role=role)
+    audit_record(
+        actor=actor,
+        tenant=tenant,
+        action="member.add",
+        target=membership,
+        diff={"user": user.get_username(), "role": role},
+    )
+    return membership
+
+
+def _owners_left_without(*, tenant: Tenant, membership: Membership) -> int:
+    return (
+        Membership.objects.select_for_update().filter(tenant=tenant, role=Role.OWNER).exclude(pk=membership.pk).count()
+    )
+
+
+@transaction.atomic
+def member_update(*, actor, tenant: Tenant, membership: Membership, role: str) -> Membership:
+    """Change a member's role. Only an owner may touch an owner; the last owner cannot be demoted."""
+    role = Role(role)
+    actor_role = _actor_role(tenant=tenant, actor=actor)
+    _check_may_grant(actor_role=actor_role, actor=actor, role=role)
+    if membership.role == Role.OWNER and actor_role != Role.OWNER and not actor.is_staff:
+        raise DomainError("Only an owner may change another owner's role.", code="forbidden", status_code=403)
+    if (
+        membership.role == Role.OWNER
+        and role != Role.OWNER
+        and _owners_left_without(tenant=tenant, membership=membership) == 0
+    ):
+        raise Conflict("The last owner cannot be demoted; make someone else owner first.", code="last_owner")
+    previous = membership.role
+    membership.role = role
+    membership.save(update_fields=["role"])
+    audit_record(
+        actor=actor,
+        tenant=tenant,
+        action="member.update",
+        target=membership,
+        diff={"user": membership.user.get_username(), "role": [previous, role]},
+    )
+    return membership
+
+
+@transaction.atomic
+def member_remove(*, actor, tenant: Tenant, membership: Membership) -> None:
+    """Remove a member (or let a member leave). The last owner cannot leave."""
+    actor_role = _actor_role(tenant=tenant, actor=actor)
+    leaving = membership.user_id == actor.pk
+    outranked = actor_role is None or ROLE_RANK[Role(membership.role)] > ROLE_RANK[actor_role]
+    if not leaving and not actor.is_staff and outranked:
+        raise DomainError("You cannot remove a member above your own role.", code="forbidden", status_code=403)
+    if membership.role == Role.OWNER and _owners_left_without(tenant=tenant, membership=membership) == 0:
+        raise Conflict("The last owner cannot leave; make someone else owner first.", code="last_owner")
+    audit_record(
+        actor=actor,
+        tenant=tenant,
+        action="member.remove",
+        target=membership,
+        diff={"user": membership.user.get_username()},
+    )
+    ApiToken.objects.filter(user=membership.user, tenant=tenant, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    membership.delete()
+
+
+def _max_scopes_for(*, user, tenant: Tenant | None) -> frozenset[str]:
+    memberships = Membership.objects.filter(user=user)
+    if tenant is not None:
+        memberships = memberships.filter(tenant=tenant)
+    scopes: set[str] = set()
+    for membership in memberships:
+        scopes |= membership.scopes
+    if user.is_staff:
+        scopes |= set(Scope.values)
+    return frozenset(scopes)
+
+
+@transaction.atomic
+def token_create(
+    *,
+    user,
+    scopes: list[str],
+    name: str = "",
+    tenant: Tenant | None = None,
+    expires_at: datetime | None = None,
+    via_token: ApiToken | None = None,
+) -> tuple[ApiToken, str]:
+    """Issue a token; return it with its plaintext, which is never stored and never shown again.
+
+    Scopes can never be wider than the user's role (on the restricted tenant, or on any of the user's tenants), nor
+    wider than the token used to ask for it.
+    """
+    requested = set(scopes)
+    unknown = requested - set(Scope.values)
+    if unknown or not requested:
+        raise DomainError(
+            f"Scopes must be a non-empty subset of {', '.join(Scope.values)}.",
+            code="invalid",
+            fields={"scopes": ["Invalid scopes."]},
+        )
+    allowed = _max_scopes_for(user=user, tenant=tenant)
+    if via_token is not None:
+        allowed &= frozenset(via_token.scopes)
+        if via_token.tenant_id is not None and (tenant is None or tenant.id != via_token.tenant_id):
+            raise DomainError(
+                "A tenant-restricted token can only create tokens for its tenant.",
+                code="forbidden",
+                status_code=403,
+            )
+    if not requested <= allowed:
+        wider = ", ".join(sorted(requested - allowed))
+        raise DomainError(
+            f"Scopes wider than your role: {wider}.",
+            code="scope_too_wide",
+            status_code=403,
+            fields={"scopes": [f"Not allowed: {wider}."]},
+        )
+    if expires_at is not None and expires_at <= timezone.now():
+        raise DomainError(
+            "The expiry must be in the future.", code="invalid", fields={"expires_at": ["Must be in the future."]}
+        )
+    plaintext, prefix, digest = token_generate()
+    token = ApiToken(
+        user=user,
+        tenant=tenant,
+        name=name,
+        digest=digest,
+        prefix=prefix,
+        scopes=sorted(requested),
+        expires_at=expires_at,
+    )
+    token.full_clean()
+    token.save()
+    audit_record(actor=user, tenant=tenant, action="token.create", target=token, diff={"scopes": token.scopes})
+    return token, plaintext
+
+
+@transaction.atomic
+def token_revoke(*, actor, token: ApiToken) -> None:
+    """Revoke a token; the next request made with it fails."""
+    token.revoked_at = timezone.now()
+    token.save(update_fields=["revoked_at"])
+    audit_record(actor=actor, tenant=token.tenant, action="token.revoke", target=token)
+
+
+def user_get_or_create(*, username: str, email: str = ""):
+    """Return the user named `username`, creating it (without a usable password) when missing."""
+    user, _ = get_user_model().objects.get_or_create(username=username, defaults={"email": email})
+    return user
