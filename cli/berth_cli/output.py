@@ -65,14 +65,14 @@ def table(rows: Sequence[dict], columns: Sequence[Column], *, empty: str = "Noth
 
 
 def fields(obj: dict, keys: Sequence[str | tuple[str, str | Callable[[dict], object]]], stream=None) -> None:
-    """Print `label: value` lines, labels aligned; a key is a name or (label, getter)."""
+    """Print `label: value` lines, labels aligned, skipping empty values; a key is a name or (label, getter)."""
     stream = stream or sys.stdout
     pairs = []
     for key in keys:
         label, getter = (key, key) if isinstance(key, str) else key
-        if isinstance(getter, str) and getter not in obj:
-            continue
-        pairs.append((label, _cell(obj, getter)))
+        value = _cell(obj, getter)
+        if value:
+            pairs.append((label, value))
     width = max((len(label) for label, _ in pairs), default=0)
     for label, value in pairs:
         stream.write(f"{(label + ':').ljust(width + 1)} {value}\n")

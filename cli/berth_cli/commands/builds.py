@@ -119,7 +119,8 @@ def run_deploy(args, client: Client) -> int:
         if isinstance(release, dict):
             release = release.get("version")
         suffix = f"; released v{release}" if isinstance(release, int) else ""
-        print(f"Build {build_id(build)} succeeded{suffix}. Image {build.get('image') or ''}".rstrip())
+        image = f" Image {build['image']}" if build.get("image") else ""
+        print(f"Build {build_id(build)} succeeded{suffix}.{image}")
     return 0
 
 
