@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from .fakeapi import FakeApi
+
 CLI_DIR = Path(__file__).resolve().parent.parent
 if str(CLI_DIR) not in sys.path:
     sys.path.insert(0, str(CLI_DIR))
-
-from .fakeapi import FakeApi
 
 
 @pytest.fixture

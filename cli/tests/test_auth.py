@@ -10,7 +10,7 @@ def test_login_checks_the_token_then_stores_it_private(berth, fake_api, tmp_path
     monkeypatch.delenv("BERTH_TOKEN")
     fake_api.on("GET", "/api/v1/tenants/", page([]))
 
-    code, out, err = berth("login", "--token", "brt_stored")
+    code, out, _err = berth("login", "--token", "brt_stored")
 
     path = tmp_path / "config" / "berth" / "credentials"
     assert code == 0
@@ -48,7 +48,7 @@ def test_login_with_a_refused_token_stores_nothing(berth, fake_api, tmp_path):
 
 
 def test_login_refuses_something_that_is_not_a_token(berth, fake_api):
-    code, _, err = berth("login", "--token", "hunter2")
+    code, _, _err = berth("login", "--token", "hunter2")
 
     assert code == 2
     assert fake_api.requests == []

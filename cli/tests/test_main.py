@@ -13,7 +13,7 @@ def test_missing_tenant_is_a_usage_error_and_sends_nothing(berth, fake_api):
 
 
 def test_no_verb_prints_help_and_exits_2(berth):
-    code, out, err = berth()
+    code, _out, err = berth()
 
     assert code == 2
     assert "usage: berth" in err
@@ -47,7 +47,7 @@ def test_lists_follow_the_next_url_across_pages(berth, fake_api):
         page([{"slug": "zeta", "name": "Zeta Ltd", "role": "viewer"}]),
     )
 
-    code, out, err = berth("tenants")
+    code, out, _err = berth("tenants")
 
     assert code == 0
     assert out == "SLUG  NAME      ROLE\nacme  Acme      owner\nzeta  Zeta Ltd  viewer\n"
@@ -71,7 +71,7 @@ def test_json_prints_every_item_of_every_page(berth, fake_api):
 def test_unreachable_portal_is_an_api_error(berth, monkeypatch):
     monkeypatch.setenv("BERTH_URL", "http://127.0.0.1:9")
 
-    code, out, err = berth("tenants")
+    code, _out, err = berth("tenants")
 
     assert code == 1
     assert err.startswith("error: cannot reach http://127.0.0.1:9: ")
