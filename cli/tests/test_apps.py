@@ -69,6 +69,34 @@ def test_apps_destroy(berth, fake_api):
     assert [(r.method, r.path) for r in fake_api.requests] == [("DELETE", "/api/v1/tenants/acme/apps/web/")]
 
 
+def test_config_shows_the_masked_values_the_api_sends(berth, fake_api):
+    fake_api.on("GET", "/api/v1/tenants/acme/apps/web/config/", {"DATABASE_URL": "********", "PORT": "5000"})
+
+    code, out, _ = berth("config", "-t", "acme", "-a", "web")
+
+    assert code == 0
+    assert out == "DATABASE_URL: ********\nPORT:         5000\n"
+    assert fake_api.requests[0].query == {}
+
+
+def test_config_reveal_asks_for_the_keys(berth, fake_api):
+    fake_api.on("GET", "/api/v1/tenants/acme/apps/web/config/", {"A": "x", "B": "clear-b"})
+
+    code, out, _ = berth("config:get", "B", "--reveal", "-t", "acme", "-a", "web")
+
+    assert code == 0
+    assert out == "clear-b\n"
+    assert fake_api.requests[0].query == {"reveal": "B"}
+
+
+def test_config_get_of_a_missing_key_exits_1(berth, fake_api):
+    fake_api.on("GET", "/api/v1/tenants/acme/apps/web/config/", {"A": "x"})
+
+    code, out, err = berth("config:get", "B", "-t", "acme", "-a", "web")
+
+    assert (code, out, err) == (1, "", "B is not set on web.\n")
+
+
 def test_config_masks_secrets_whatever_the_api_sent(berth, fake_api):
     answer = {"PORT": "5000", "DATABASE_URL": {"value": "postgres://u:pw@db/x", "secret": True}}
     fake_api.on("GET", "/api/v1/tenants/acme/apps/web/config/", answer)
@@ -99,7 +127,7 @@ def test_config_set_patches_plain_values(berth, fake_api):
 
 
 def test_config_set_secret(berth, fake_api):
-    fake_api.on("PATCH", "/api/v1/tenants/acme/apps/web/config/", {"release": {"version": 4}})
+    fake_api.on("PATCH", "/api/v1/tenants/acme/apps/web/config/", (200, {"TOKEN": "********"}, {"Berth-Release": "4"}))
 
     code, out, _ = berth("config:set", "TOKEN=s3cr3t", "--secret", "-t", "acme", "-a", "web")
 

@@ -7,7 +7,7 @@ APP = "/api/v1/tenants/acme/apps/web/"
 
 def test_releases_table_newest_first_as_the_api_sends(berth, fake_api):
     releases = [
-        {"version": 2, "status": "succeeded", "summary": "alice set A", "created_by": "alice",
+        {"version": 2, "status": "succeeded", "summary": "alice set A", "created_by": "alice", "current": True,
          "created_at": "2026-11-28T02:10:00Z"},
         {"version": 1, "status": "failed", "summary": "build 1", "created_by": None,
          "created_at": "2026-11-28T02:00:00Z"},
@@ -18,9 +18,9 @@ def test_releases_table_newest_first_as_the_api_sends(berth, fake_api):
 
     assert code == 0
     assert out == (
-        "VERSION  STATUS     SUMMARY      BY     CREATED\n"
-        "v2       succeeded  alice set A  alice  2026-11-28 02:10:00Z\n"
-        "v1       failed     build 1             2026-11-28 02:00:00Z\n"
+        "VERSION  CURRENT  STATUS     SUMMARY      BY     CREATED\n"
+        "v2       *        succeeded  alice set A  alice  2026-11-28 02:10:00Z\n"
+        "v1                failed     build 1             2026-11-28 02:00:00Z\n"
     )
 
 

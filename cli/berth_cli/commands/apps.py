@@ -26,10 +26,13 @@ APP_COLUMNS = [
 ]
 APP_FIELDS = [
     ("name", app_name),
+    "description",
     ("tenant", "tenant"),
     ("url", "url"),
     ("release", lambda a: release_label(a.get("current_release", a.get("release")))),
+    ("latest", lambda a: release_label(a.get("latest_release"))),
     ("processes", "process_types"),
+    ("release command", "release_command"),
     ("created", lambda a: output.when(a.get("created_at"))),
     ("updated", lambda a: output.when(a.get("updated_at"))),
 ]
@@ -40,6 +43,7 @@ def register(verbs, parents) -> None:
     p.set_defaults(func=run_list)
     p = verbs.add_parser("apps:create", parents=[parents.json, parents.tenant], help="create an app")
     p.add_argument("name")
+    p.add_argument("--description", default="")
     p.set_defaults(func=run_create)
     p = verbs.add_parser("apps:info", parents=[parents.json, parents.tenant, parents.app], help="show an app")
     p.set_defaults(func=run_info)
@@ -60,7 +64,10 @@ def run_list(args, client: Client) -> int:
 
 
 def run_create(args, client: Client) -> int:
-    app = client.post(tenant_path(args.tenant) + "apps/", {"slug": args.name})
+    app = client.post(
+        tenant_path(args.tenant) + "apps/",
+        {"slug": args.name, **({"description": args.description} if args.description else {})},
+    )
     if args.json:
         output.emit_json(app)
     else:

@@ -100,7 +100,9 @@ def run_scale(args, client: Client) -> int:
         output.emit_json(answer)
     else:
         if changes:
-            print("Scaled " + ", ".join(f"{kind} to {quantity}" for kind, quantity in changes.items()) + ".")
+            release = client.release_header()
+            note = f" Released v{release}." if release else ""
+            print("Scaled " + ", ".join(f"{kind} to {quantity}" for kind, quantity in changes.items()) + "." + note)
         output.table(formation_rows(answer), FORMATION_COLUMNS, empty="No process types.")
     return 0
 

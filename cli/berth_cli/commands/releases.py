@@ -9,6 +9,7 @@ from berth_cli.http import Client
 
 RELEASE_COLUMNS = [
     ("version", lambda r: f"v{r.get('version')}"),
+    ("current", lambda r: "*" if r.get("current") else ""),
     ("status", "status"),
     ("summary", "summary"),
     ("by", lambda r: r.get("created_by") or ""),
