@@ -87,11 +87,12 @@ class Follower:
     def read(self, count: int) -> list[str]:
         return [self.process.stdout.readline().rstrip("\n") for _ in range(count)]
 
-    def stop(self) -> str:
+    def stop(self) -> tuple[str, str]:
+        """End the follower; return what else it wrote on stdout, and its stderr."""
         self.process.terminate()
-        rest, _ = self.process.communicate()
+        rest, err = self.process.communicate()
         self._guard.cancel()
-        return rest
+        return rest, err
 
 
 def _wait_for(condition) -> None:
@@ -115,7 +116,7 @@ def test_tail_polls_the_next_url_and_never_repeats_a_line(fake_api):
 
     printed = follower.read(4)
     _wait_for(lambda: len(fake_api.requests) >= 6)  # the empty answer was served again
-    rest = follower.stop()
+    rest, _ = follower.stop()
 
     assert [text.split(": ", 1)[1] for text in printed] == ["one", "two", "three", "four"]
     assert rest == ""
@@ -161,3 +162,18 @@ def test_tail_follows_the_websocket_and_resumes_from_the_cursor():
         "auth": "Bearer brt_testtoken",
     }
     assert connections[1]["path"] == "/ws/tenants/acme/apps/web/logs/?tail=5&cursor=c0002&q=o"
+
+
+def test_tail_polls_when_the_portal_has_no_websocket(fake_api):
+    # The fake API answers the WebSocket handshake with 404, as a WSGI-only portal would.
+    fake_api.on("GET", LOGS, logs_page([line(1, "one")], f"{fake_api.url}{LOGS}?limit=1&cursor=c0001"))
+    fake_api.on("GET", LOGS, logs_page([line(1, "one")], f"{fake_api.url}{LOGS}?cursor=c0001"), logs_page([]))
+    follower = Follower(fake_api.url, "--interval", "0.01", "-n", "1")
+
+    printed = follower.read(1)
+    _wait_for(lambda: len(fake_api.calls("GET", LOGS)) >= 2)
+    _, err = follower.stop()
+
+    assert [text.split(": ", 1)[1] for text in printed] == ["one"]
+    assert fake_api.requests[0].path == "/ws/tenants/acme/apps/web/logs/"
+    assert f"no WebSocket at {fake_api.url}" in err

@@ -92,8 +92,8 @@ def run(args, client: Client) -> int:
     filters = _filters(args)
     printer = Printer(args.json)
     websocket = None if args.poll else _websocket_module()
-    if args.tail and websocket is not None:
-        return _follow_websocket(websocket, args, client, filters, printer)
+    if args.tail and websocket is not None and _follow_websocket(websocket, args, client, filters, printer):
+        return 0
     if not args.num and not args.tail:
         return 0
     lines, following = history(client, path, filters, args.num)
@@ -135,8 +135,12 @@ def ws_url(client: Client, args, filters: dict, cursor: str | None) -> str:
     return url + ("?" + urlencode(params) if params else "")
 
 
-def _follow_websocket(ws_client, args, client: Client, filters: dict, printer: Printer) -> int:
-    """Follow the live tail: {"type": "lines", "lines": [...], "cursor"}; reconnect from the last cursor."""
+def _follow_websocket(ws_client, args, client: Client, filters: dict, printer: Printer) -> bool:
+    """Follow the live tail: {"type": "lines", "lines": [...], "cursor"}; reconnect from the last cursor.
+
+    Return False, having printed nothing, when the portal does not speak WebSocket (a plain WSGI server): the
+    caller then polls the HTTP API.
+    """
     from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
     headers = {"Authorization": f"Bearer {client.token}"} if client.token else {}
@@ -161,10 +165,13 @@ def _follow_websocket(ws_client, args, client: Client, filters: dict, printer: P
         except InvalidHandshake as exc:
             response = getattr(exc, "response", None)
             status = getattr(response, "status_code", None) or getattr(exc, "status_code", None) or 400
-            if status in (401, 403, 404):
+            if status in (401, 403):
                 raise ApiError(
                     "the log stream refused the connection: no such app, or your token cannot read it.", status=status
                 ) from None
+            if cursor is None:
+                output.note(f"berth logs: no WebSocket at {client.base_url} ({exc}); polling instead")
+                return False
             raise ApiError(f"the log stream refused the connection: {exc}", status=status) from None
         except (ConnectionClosed, OSError):
             pass  # the portal restarted or the network dropped: resume from the cursor
