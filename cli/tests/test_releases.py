@@ -64,17 +64,19 @@ def test_rollback_to_a_bad_version_is_a_usage_error(berth, fake_api):
 
 def test_ps_table(berth, fake_api):
     containers = [
-        {"id": 41, "process_type": "web", "index": 1, "state": "running", "release": 3, "host": "local",
-         "created_at": "2026-11-28T02:00:00Z"},
+        {"id": "3f2a1c0d9e8b", "name": "acme-web-v3-web-1", "host": "local", "process_type": "web", "index": 1,
+         "release": 3, "state": "running", "status": "Up 2 minutes", "host_port": 32768, "routed": True},
     ]  # fmt: skip
-    fake_api.on("GET", f"{APP}containers/", page(containers))
+    fake_api.on("GET", f"{APP}containers/", {"results": containers, "unreachable_hosts": []})
 
-    code, out, _ = berth("ps", "-t", "acme", "-a", "web")
+    code, out, err = berth("ps", "-t", "acme", "-a", "web")
 
     assert code == 0
     assert out == (
-        "ID  PROCESS  STATE    RELEASE  HOST   SINCE\n41  web.1    running  v3       local  2026-11-28 02:00:00Z\n"
+        "ID            PROCESS  STATE    STATUS        RELEASE  HOST   ROUTED\n"
+        "3f2a1c0d9e8b  web.1    running  Up 2 minutes  v3       local  yes\n"
     )
+    assert err == ""
 
 
 def test_ps_scale_patches_the_formation(berth, fake_api):
@@ -111,3 +113,48 @@ def test_ps_restart(berth, fake_api):
     assert code == 0
     assert out == "Restarting container 41.\n"
     assert [(r.method, r.path, r.body) for r in fake_api.requests] == [("POST", f"{APP}containers/41/restart/", b"{}")]
+
+
+def test_ps_warns_about_hosts_that_did_not_answer(berth, fake_api):
+    answer = {"results": [], "unreachable_hosts": ["edge-2"]}
+    fake_api.on("GET", f"{APP}containers/", answer)
+
+    code, out, err = berth("ps", "-t", "acme", "-a", "web")
+
+    assert code == 0
+    assert out == "web runs no containers.\n"
+    assert err == "warning: hosts not answering, their containers are missing: edge-2\n"
+
+
+def test_deployments_info_prints_the_steps(berth, fake_api):
+    deployment = {
+        "id": 7,
+        "kind": "rollout",
+        "release": 3,
+        "status": "failed",
+        "progress": 50,
+        "error": "web.1 failed its health check",
+        "steps": [
+            {"name": "plan", "status": "succeeded", "started_at": "2026-11-28T02:00:00Z",
+             "finished_at": "2026-11-28T02:00:01Z", "detail": ""},
+            {"name": "start", "status": "failed", "started_at": "2026-11-28T02:00:01Z",
+             "finished_at": "2026-11-28T02:01:01Z", "detail": "health check"},
+        ],
+    }  # fmt: skip
+    fake_api.on("GET", f"{APP}deployments/7/", deployment)
+
+    code, out, _ = berth("deployments:info", "7", "-t", "acme", "-a", "web")
+
+    assert code == 0
+    assert out == (
+        "id:       7\n"
+        "kind:     rollout\n"
+        "release:  v3\n"
+        "status:   failed\n"
+        "progress: 50%\n"
+        "error:    web.1 failed its health check\n"
+        "\n"
+        "STEP   STATUS     STARTED               FINISHED              DETAIL\n"
+        "plan   succeeded  2026-11-28 02:00:00Z  2026-11-28 02:00:01Z\n"
+        "start  failed     2026-11-28 02:00:01Z  2026-11-28 02:01:01Z  health check\n"
+    )
