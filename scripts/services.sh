@@ -126,7 +126,12 @@ start_dockerd() {
     fi
 }
 
-start_dockerd unix:///var/run/docker.sock "${log_dir}/dockerd.log"
+# Docker's default pools hold about 30 networks for all engines of the machine, and Berth makes
+# one network per tenant per host: the main engine takes /24s from a pool of its own (256).
+# --bip keeps docker0 where it was, rather than in that pool.
+start_dockerd unix:///var/run/docker.sock "${log_dir}/dockerd.log" \
+    --bip 172.17.0.1/16 \
+    --default-address-pool base=10.200.0.0/16,size=24
 
 stop_extra_host() {
     local k=$1 pidfile=/run/berth-docker-$1.pid pid
@@ -148,6 +153,10 @@ fi
 # because --bridge=none would delete the docker0 of the main engine. It runs with
 # --iptables=false: a dockerd with iptables flushes the DOCKER chains of the other engine
 # when it starts. Published ports still answer on the host through docker-proxy.
+# No --default-address-pool: with it, a restarted dockerd deletes the interface "docker0",
+# whoever owns it (removeDefaultBridgeInterface in dockerd 20.10). Tenant networks of all
+# hosts come from Docker's default pools (172.18-31/16, 192.168/20s), about 30 networks; every
+# engine skips subnets already routed on the machine.
 for ((k = 2; k <= extra_hosts + 1; k++)); do
     bridge=berthbr-${k}
     if ! ip link show "${bridge}" >/dev/null 2>&1; then
@@ -166,7 +175,6 @@ for ((k = 2; k <= extra_hosts + 1; k++)); do
         --bridge "${bridge}" \
         --iptables=false \
         --ip-masq=false \
-        --default-address-pool "base=10.$((40 + k)).0.0/16,size=24" \
         --containerd-namespace "berth-docker-${k}" \
         --containerd-plugins-namespace "berth-docker-${k}-plugins"
 done
