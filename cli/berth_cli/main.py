@@ -72,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_API
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:  # `berth logs | head` closed the pipe
-        sys.stderr.close()
+    except BrokenPipeError:  # `berth logs | head` closed the pipe: exit quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK

@@ -158,3 +158,35 @@ def test_deployments_info_prints_the_steps(berth, fake_api):
         "plan   succeeded  2026-11-28 02:00:00Z  2026-11-28 02:00:01Z\n"
         "start  failed     2026-11-28 02:00:01Z  2026-11-28 02:01:01Z  health check\n"
     )
+
+
+def test_config_set_wait_follows_the_release_to_its_end(berth, fake_api):
+    fake_api.on("PATCH", f"{APP}config/", (200, {"A": "1"}, {"Berth-Release": "4"}))
+    fake_api.on(
+        "GET",
+        f"{APP}releases/4/",
+        {"version": 4, "status": "pending"},
+        {"version": 4, "status": "deploying"},
+        {"version": 4, "status": "deploying"},
+        {"version": 4, "status": "succeeded"},
+    )
+
+    code, out, err = berth("config:set", "A=1", "--wait", "--interval", "0", "-t", "acme", "-a", "web")
+
+    assert code == 0
+    assert out == "Set A on web. Released v4.\n"
+    assert err == "Release v4: pending\nRelease v4: deploying\nRelease v4: succeeded\n"
+    assert len(fake_api.calls("GET", f"{APP}releases/4/")) == 4
+
+
+def test_rollback_wait_exits_1_when_the_rollout_fails(berth, fake_api):
+    fake_api.on("POST", f"{APP}rollback/", (201, {"version": 6, "status": "pending"}))
+    fake_api.on(
+        "GET", f"{APP}releases/6/", {"version": 6, "status": "failed", "error": "web.1 failed its health check"}
+    )
+
+    code, out, err = berth("rollback", "v3", "--wait", "-t", "acme", "-a", "web")
+
+    assert code == 1
+    assert out == "Rolled back web to v3: released v6.\n"
+    assert err == "Release v6: failed\nerror: release v6 failed: web.1 failed its health check\n"

@@ -11,6 +11,7 @@ from berth_cli import archive, output
 from berth_cli.commands import app_path
 from berth_cli.errors import UsageError
 from berth_cli.http import ApiError, Client, multipart, quote
+from berth_cli.wait import release_wait_or_fail
 
 FINISHED = {"succeeded", "failed", "cancelled", "error"}
 BUILD_COLUMNS = [
@@ -52,6 +53,7 @@ def register(verbs, parents) -> None:
     p.add_argument("--ref", default="", help="the git ref to build (with --git; default: the server's, main)")
     p.add_argument("--dockerfile", default="Dockerfile", help="the Dockerfile's path inside DIR")
     p.add_argument("--no-follow", action="store_true", help="return once the build is accepted")
+    p.add_argument("--wait", action="store_true", help="then wait until its release is rolled out")
     p.add_argument("--interval", type=float, default=1.0, help=argparse.SUPPRESS)
     p.set_defaults(func=run_deploy)
     p = verbs.add_parser("builds", parents=common, help="list an app's builds")
@@ -115,11 +117,15 @@ def run_deploy(args, client: Client) -> int:
         reason = f": {build['error']}" if build.get("error") else ""
         sys.stderr.write(f"error: build {build_id(build)} {status}{reason}\n")
         return 1
+    release = _release_of(client, args, build)
     if not args.json:
-        release = _release_of(client, args, build)
         suffix = f"; released v{release}" if release else ""
         image = f" Image {build['image']}" if build.get("image") else ""
         print(f"Build {build_id(build)} succeeded{suffix}.{image}")
+    if args.wait:
+        if not release:
+            raise ApiError(f"build {build_id(build)} created no release to wait for.", status=200)
+        release_wait_or_fail(client, tenant=args.tenant, app=args.app, version=release, interval=args.interval)
     return 0
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
+
 from berth_cli import output
 from berth_cli.commands import app_path
 from berth_cli.errors import UsageError
 from berth_cli.http import Client
+from berth_cli.wait import release_wait_or_fail
 
 
 def register(verbs, parents) -> None:
@@ -20,10 +23,23 @@ def register(verbs, parents) -> None:
     p = verbs.add_parser("config:set", parents=common, help="set config vars (a new release)")
     p.add_argument("pairs", nargs="+", metavar="KEY=VALUE")
     p.add_argument("--secret", action="store_true", help="store the values encrypted and never show them")
+    _wait_options(p)
     p.set_defaults(func=run_set)
     p = verbs.add_parser("config:unset", parents=common, help="remove config vars (a new release)")
     p.add_argument("keys", nargs="+", metavar="KEY")
+    _wait_options(p)
     p.set_defaults(func=run_unset)
+
+
+def _wait_options(parser) -> None:
+    parser.add_argument("--wait", action="store_true", help="wait until the new release is rolled out")
+    parser.add_argument("--interval", type=float, default=1.0, help=argparse.SUPPRESS)
+
+
+def _maybe_wait(args, client: Client) -> None:
+    version = client.release_header()
+    if args.wait and version:
+        release_wait_or_fail(client, tenant=args.tenant, app=args.app, version=version, interval=args.interval)
 
 
 def normalize(answer) -> list[dict]:
@@ -107,6 +123,7 @@ def run_set(args, client: Client) -> int:
     else:
         keys = ", ".join(key for key, _ in pairs)
         print(f"Set {keys} on {args.app}.{_release_note(client)}")
+    _maybe_wait(args, client)
     return 0
 
 
@@ -116,4 +133,5 @@ def run_unset(args, client: Client) -> int:
         output.emit_json(answer)
     else:
         print(f"Unset {', '.join(args.keys)} on {args.app}.{_release_note(client)}")
+    _maybe_wait(args, client)
     return 0

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
+
 from berth_cli import output
 from berth_cli.commands import app_path
 from berth_cli.errors import UsageError
 from berth_cli.http import Client
+from berth_cli.wait import release_wait_or_fail
 
 RELEASE_COLUMNS = [
     ("version", lambda r: f"v{r.get('version')}"),
@@ -47,6 +50,8 @@ def register(verbs, parents) -> None:
     p.set_defaults(func=run_info)
     p = verbs.add_parser("rollback", parents=common, help="release again what version vN ran")
     p.add_argument("version", metavar="vN")
+    p.add_argument("--wait", action="store_true", help="wait until the new release is rolled out")
+    p.add_argument("--interval", type=float, default=1.0, help=argparse.SUPPRESS)
     p.set_defaults(func=run_rollback)
 
 
@@ -85,4 +90,8 @@ def run_rollback(args, client: Client) -> int:
     else:
         new = release.get("version") if isinstance(release, dict) else None
         print(f"Rolled back {args.app} to v{version}" + (f": released v{new}." if new else "."))
+    if args.wait and isinstance(release, dict) and release.get("version"):
+        release_wait_or_fail(
+            client, tenant=args.tenant, app=args.app, version=release["version"], interval=args.interval
+        )
     return 0
