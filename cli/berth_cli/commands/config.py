@@ -46,7 +46,7 @@ def normalize(answer) -> list[dict]:
     """Return [{"key", "value", "secret"}] from the API's config answer, sorted by key."""
     if isinstance(answer, dict) and isinstance(answer.get("results"), list):
         answer = answer["results"]
-    if isinstance(answer, dict) and isinstance(answer.get("config"), dict | list):
+    if isinstance(answer, dict) and isinstance(answer.get("config"), (dict, list)):
         answer = answer["config"]
     items: list[dict] = []
     if isinstance(answer, dict):
