@@ -46,7 +46,7 @@ def test_apps_info(berth, fake_api):
         "tenant:    acme\n"
         "url:       http://web.acme.localhost:8080/\n"
         "release:   v3\n"
-        "processes: web=httpd -f -p $PORT\n"
+        "processes: web (httpd -f -p $PORT)\n"
         "created:   2026-11-28 02:00:00Z\n"
     )
 

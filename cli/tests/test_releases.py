@@ -35,13 +35,18 @@ def test_releases_num_stops_reading_pages(berth, fake_api):
 
 
 def test_releases_info_takes_vN(berth, fake_api):
-    release = {"version": 3, "status": "succeeded", "summary": "x", "config": {"A": "1"}}
+    formation = {"web": {"command": "", "quantity": 2, "memory": "256m", "cpu": 0.5, "healthcheck": "/"}}
+    release = {"version": 3, "status": "succeeded", "summary": "x", "config": {"A": "1"}, "formation": formation}
     fake_api.on("GET", f"{APP}releases/3/", release)
 
     code, out, _ = berth("releases:info", "v3", "-t", "acme", "-a", "web")
 
     assert code == 0
-    assert out == "version: v3\nstatus:  succeeded\nsummary: x\nconfig:\n  A=1\n"
+    assert out == (
+        "version: v3\nstatus:  succeeded\nsummary: x\n"
+        "formation:\n  web: 2 x 256m, cpu 0.5, healthcheck /\n"
+        "config:\n  A=1\n"
+    )
 
 
 def test_rollback_posts_the_version(berth, fake_api):

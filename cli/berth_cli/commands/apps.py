@@ -19,6 +19,14 @@ def release_label(value) -> str:
     return f"v{value}" if isinstance(value, int) else output.text(value)
 
 
+def processes(app: dict) -> str:
+    """`web (httpd -f -p $PORT), worker`: an empty command runs the image's own."""
+    types = app.get("process_types") or {}
+    if not isinstance(types, dict):
+        return output.text(types)
+    return ", ".join(f"{kind} ({command})" if command else kind for kind, command in types.items())
+
+
 APP_COLUMNS = [
     ("name", app_name),
     ("release", lambda a: release_label(a.get("current_release", a.get("release")))),
@@ -31,7 +39,7 @@ APP_FIELDS = [
     ("url", "url"),
     ("release", lambda a: release_label(a.get("current_release", a.get("release")))),
     ("latest", lambda a: release_label(a.get("latest_release"))),
-    ("processes", "process_types"),
+    ("processes", processes),
     ("release command", "release_command"),
     ("created", lambda a: output.when(a.get("created_at"))),
     ("updated", lambda a: output.when(a.get("updated_at"))),

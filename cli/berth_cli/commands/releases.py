@@ -26,7 +26,7 @@ RELEASE_FIELDS = [
     "build",
     "image",
     ("rollback of", lambda r: f"v{r['rollback_of']}" if r.get("rollback_of") else ""),
-    "formation",
+    "release_command",
     ("by", "created_by"),
     ("created", lambda r: output.when(r.get("created_at"))),
 ]
@@ -38,6 +38,23 @@ def parse_version(value: str) -> int:
     if not digits.isdigit() or int(digits) < 1:
         raise UsageError(f"expected a release version like v3, got {value!r}")
     return int(digits)
+
+
+def process_summary(entry) -> str:
+    """`2 x 256m, cpu 0.5, healthcheck /, runs httpd -f`, from one process type of a formation."""
+    if not isinstance(entry, dict):
+        return output.text(entry)
+    parts = [f"{entry.get('quantity', '?')} x {entry.get('memory') or entry.get('memory_mb', '?')}"]
+    if entry.get("cpu") is not None:
+        parts.append(f"cpu {entry['cpu']}")
+    check = entry.get("healthcheck")
+    if isinstance(check, dict):
+        check = check.get("command")
+    if check:
+        parts.append(f"healthcheck {check}")
+    if entry.get("command"):
+        parts.append(f"runs {entry['command']}")
+    return ", ".join(parts)
 
 
 def register(verbs, parents) -> None:
@@ -71,6 +88,11 @@ def run_info(args, client: Client) -> int:
         output.emit_json(release)
     else:
         output.fields(release, RELEASE_FIELDS)
+        formation = release.get("formation")
+        if isinstance(formation, dict) and formation:
+            print("formation:")
+            for kind, entry in formation.items():
+                print(f"  {kind}: {process_summary(entry)}")
         config = release.get("config")
         if isinstance(config, dict) and config:
             print("config:")
