@@ -124,9 +124,7 @@ def build_world() -> World:
     callers["staff_token_read"] = with_token("staff_token_read", users["staff"], scopes=[Scope.READ])
     callers["token_read"] = with_token("token_read", owner, scopes=[Scope.READ])
     callers["token_tenant"] = with_token("token_tenant", owner, scopes=Scope.values, tenant=tenant)
-    callers["token_other_tenant"] = with_token(
-        "token_other_tenant", owner, scopes=Scope.values, tenant=other_tenant
-    )
+    callers["token_other_tenant"] = with_token("token_other_tenant", owner, scopes=Scope.values, tenant=other_tenant)
     expired = ApiTokenFactory(
         user=owner, name="token_expired", scopes=Scope.values, expires_at=timezone.now() - timedelta(minutes=1)
     )

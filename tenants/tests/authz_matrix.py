@@ -55,9 +55,7 @@ ROWS = [
     Row(
         "PATCH",
         TENANT,
-        tenant_rule(
-            Scope.ADMIN, admin=403, owner=403, token_tenant=403, staff=200, staff_token_read=403
-        ),
+        tenant_rule(Scope.ADMIN, admin=403, owner=403, token_tenant=403, staff=200, staff_token_read=403),
         body={"max_apps": 3},
         name="quotas: staff only",
     ),
