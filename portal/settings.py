@@ -5,6 +5,7 @@ task queue and the database log sink, with keys generated once under BERTH_DATA_
 REDIS_URL, SECRET_KEY, BERTH_SECRET_KEYS, BERTH_TOKEN_KEY and ALLOWED_HOSTS (see docs/operations.md).
 """
 
+import ipaddress
 import secrets
 from pathlib import Path
 
@@ -40,6 +41,11 @@ BERTH_SECRET_KEYS = env.list("BERTH_SECRET_KEYS", default=[]) or [
 BERTH_TOKEN_KEY = env.str("BERTH_TOKEN_KEY", default="") or _embedded_secret(
     "token_key", lambda: secrets.token_urlsafe(48)
 )
+
+# Addresses or networks of reverse proxies whose X-Forwarded-For the audit trail believes; empty trusts none.
+BERTH_TRUSTED_PROXIES = env.list("BERTH_TRUSTED_PROXIES", default=[])
+for _proxy in BERTH_TRUSTED_PROXIES:
+    ipaddress.ip_network(_proxy, strict=False)  # a typo fails at startup, not on the first request
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
