@@ -100,6 +100,7 @@ def quota_check(*, tenant: Tenant, app: App, proposed: dict[str, tuple[int, int]
         )
 
 
+@transaction.atomic
 def release_create(
     *,
     app: App,
@@ -111,7 +112,7 @@ def release_create(
     release_command: str,
     rollback_of: int | None = None,
 ) -> Release:
-    """Create the next release of `app`. Call inside a transaction; the app row is locked here if not already."""
+    """Create the next release of `app`, locking its row (callers that read before writing lock it first)."""
     app = app_lock(app=app)
     latest = Release.objects.filter(app=app).aggregate(version=Max("version"))["version"] or 0
     release = Release(
@@ -141,6 +142,7 @@ def release_create(
     return release
 
 
+@transaction.atomic
 def release_next(*, app: App, actor, summary: str, **changes) -> Release:
     """Create a release that carries the latest one's build, config and formation, with `changes` applied."""
     latest = Release.objects.filter(app=app).order_by("-version").select_related("build").first()

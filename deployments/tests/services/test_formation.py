@@ -41,7 +41,7 @@ def test_scaling_alone_updates_the_formation_and_enqueues_a_scale_without_a_rele
 
 
 def test_any_other_change_creates_a_release(deployed, alice):
-    rows, release = formation_update(
+    _rows, release = formation_update(
         app=deployed,
         values={
             "web": {"quantity": 2, "memory": "1g", "cpu": 1, "healthcheck": "/healthz"},
@@ -76,8 +76,8 @@ def test_any_other_change_creates_a_release(deployed, alice):
 
 
 def test_the_release_command_is_set_through_the_formation(deployed, alice):
-    _rows_, release = formation_update(app=deployed, values={"release": {"command": "./migrate"}}, actor=alice)
-    _rows_, removed = formation_update(app=deployed, values={"release": None}, actor=alice)
+    _, release = formation_update(app=deployed, values={"release": {"command": "./migrate"}}, actor=alice)
+    _, removed = formation_update(app=deployed, values={"release": None}, actor=alice)
 
     assert (release.release_command, release.summary) == ("./migrate", "alice changed the release command")
     assert (removed.release_command, removed.summary) == ("", "alice removed the release command")
