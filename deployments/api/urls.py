@@ -1,3 +1,10 @@
-"""API routes of apps, config, builds, releases, rollouts, hosts and logs."""
+"""API routes of the deployment domain: each area keeps its own urlpatterns in its module."""
 
-urlpatterns: list = []
+from deployments.api import apps, config, formation, releases
+
+urlpatterns = [
+    *apps.urlpatterns,
+    *config.urlpatterns,
+    *releases.urlpatterns,
+    *formation.urlpatterns,
+]

@@ -1,0 +1,54 @@
+"""API of config vars: read (secrets masked, revealed to admins with an audit event) and PATCH."""
+
+from django.urls import path
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from deployments import selectors
+from deployments.services import config as services
+from tenants.api.base import TenantScopedViewSet
+from tenants.models import Scope
+from tenants.permissions import caller_scopes
+
+RELEASE_HEADER = "Berth-Release"
+
+
+class ConfigOutput(serializers.DictField):
+    child = serializers.CharField()
+
+
+class ConfigViewSet(TenantScopedViewSet):
+    """An app's environment. A PATCH creates the next release."""
+
+    scope_map = {"GET": ["read"], "PATCH": ["write"]}
+    pagination_class = None
+
+    @extend_schema(
+        parameters=[OpenApiParameter("reveal", str, many=True, description="Keys to show in clear (admin, audited).")],
+        responses={200: ConfigOutput},
+    )
+    def retrieve(self, request, tenant, app):
+        app = selectors.app_get(tenant=self.tenant, slug=app)
+        keys = sorted({key for raw in request.query_params.getlist("reveal") for key in raw.split(",") if key})
+        config = services.config_masked(app=app)
+        if keys:
+            if Scope.ADMIN not in caller_scopes(request, self.tenant):
+                self.permission_denied(request, message="Revealing a secret takes the admin scope.")
+            config.update(services.config_reveal(app=app, keys=keys, actor=request.user))
+        return Response(config)
+
+    @extend_schema(request=ConfigOutput, responses={200: ConfigOutput})
+    def partial_update(self, request, tenant, app):
+        app = selectors.app_get(tenant=self.tenant, slug=app)
+        release = services.config_update(app=app, values=request.data, actor=request.user)
+        return Response(services.config_masked(app=app), headers={RELEASE_HEADER: str(release.version)})
+
+
+urlpatterns = [
+    path(
+        "tenants/<str:tenant>/apps/<str:app>/config/",
+        ConfigViewSet.as_view({"get": "retrieve", "patch": "partial_update"}),
+        name="app-config",
+    ),
+]
