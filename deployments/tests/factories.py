@@ -1,0 +1,98 @@
+"""Factories of deployment rows: apps, builds, releases, formations, hosts, containers and deployments."""
+
+import factory
+from django.contrib.auth import get_user_model
+
+from deployments.models import App, Build, BuildStatus, DockerHost, Formation, Release, SourceKind
+from tenants.models import Membership, Tenant
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+
+
+class TenantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Tenant
+
+    slug = factory.Sequence(lambda n: f"tenant{n}")
+    name = factory.LazyAttribute(lambda o: o.slug.title())
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    tenant = factory.SubFactory(TenantFactory)
+    user = factory.SubFactory(UserFactory)
+    role = "developer"
+
+
+class AppFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = App
+
+    tenant = factory.SubFactory(TenantFactory)
+    slug = factory.Sequence(lambda n: f"app{n}")
+
+
+class BuildFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Build
+
+    app = factory.SubFactory(AppFactory)
+    number = factory.Sequence(lambda n: n + 1)
+    source_kind = SourceKind.IMAGE
+    source = factory.LazyAttribute(lambda o: {"image": o.image})
+    status = BuildStatus.SUCCEEDED
+    image = "berth-test/httpd:latest"
+    process_types = factory.LazyFunction(dict)
+
+
+def web_formation(**overrides) -> dict:
+    return {
+        "web": {
+            "quantity": 2,
+            "memory_mb": 64,
+            "cpu": 0.25,
+            "command": "",
+            "healthcheck_kind": "http",
+            "healthcheck": "/",
+            "healthcheck_timeout": 30,
+            **overrides,
+        }
+    }
+
+
+class ReleaseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Release
+
+    app = factory.SubFactory(AppFactory)
+    version = factory.Sequence(lambda n: n + 1)
+    build = factory.SubFactory(BuildFactory, app=factory.SelfAttribute("..app"))
+    config = factory.LazyFunction(dict)
+    formation = factory.LazyFunction(web_formation)
+    summary = "Deploy"
+
+
+class FormationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Formation
+
+    app = factory.SubFactory(AppFactory)
+    process_type = "web"
+    quantity = 1
+    memory_mb = 64
+
+
+class DockerHostFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DockerHost
+
+    name = factory.Sequence(lambda n: f"host{n}")
+    engine_url = "unix:///var/run/docker.sock"
