@@ -1,3 +1,7 @@
-"""API routes of apps, config, builds, releases, rollouts, hosts and logs."""
+"""API routes of the deployment domain: each area keeps its own urlpatterns in its module."""
 
-urlpatterns: list = []
+from deployments.api import builds
+
+urlpatterns = [
+    *builds.urlpatterns,
+]
