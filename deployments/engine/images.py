@@ -14,7 +14,6 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import docker.errors
 from docker.utils.json_stream import json_stream
 
 from deployments.engine.client import EngineError, EngineSpec, client_for, translated
@@ -203,8 +202,12 @@ def export(spec: EngineSpec, reference: str) -> Iterator[bytes]:
 
 def remove(spec: EngineSpec, reference: str) -> None:
     """Remove one name of an image (the layers go when no name is left); a missing image is not an error."""
-    with contextlib.suppress(docker.errors.ImageNotFound), translated(spec.name, f"Remove image {reference}"):
-        client_for(spec).api.remove_image(reference, noprune=False)
+    try:
+        with translated(spec.name, f"Remove image {reference}"):
+            client_for(spec).api.remove_image(reference, noprune=False)
+    except EngineError as error:
+        if not error.not_found:
+            raise
 
 
 def run_once(spec: EngineSpec, *, image: str, command: list[str] | None, name: str, labels: dict[str, str]) -> str:
