@@ -245,23 +245,24 @@ def test_a_build_waits_while_another_build_of_the_app_runs(app, developer, djang
     assert waiting.started_at is None
 
 
-def _bad_sources(tmp_path):
-    repo = repository(tmp_path / "repo", {"Dockerfile": BUSYBOX_STEPS.decode().encode()})
+def _bad_source(case: str, tmp_path):
+    """Return (build_create keyword arguments, the reason the build must fail with) of one kind of bad input."""
+    repo = tmp_path / "repo"
     escaping_link = member("etc", type=tarfile.SYMTYPE, linkname="../../../../etc")
-    return {
-        "no Dockerfile": (
+    cases = {
+        "no Dockerfile": lambda: (
             {"archive_file": tarball({"Procfile": b"web: x\n"})},
             "no Dockerfile: the archive has no file named 'Dockerfile' at its root",
         ),
-        "Dockerfile syntax error": (
+        "Dockerfile syntax error": lambda: (
             {"archive_file": tarball({"Dockerfile": b"FROMM scratch\n"})},
             "unknown instruction: FROMM",
         ),
-        "failing RUN": (
+        "failing RUN": lambda: (
             {"archive_file": tarball({"Dockerfile": BUSYBOX_STEPS + b'RUN ["/bin/sh", "-c", "exit 3"]\n'})},
             "returned a non-zero code: 3",
         ),
-        "archive with ../": (
+        "archive with ../": lambda: (
             {
                 "archive_file": SimpleUploadedFile(
                     "s.tar.gz", as_bytes([member("Dockerfile", b"FROM scratch\n"), member("../x", b"x")])
@@ -269,7 +270,7 @@ def _bad_sources(tmp_path):
             },
             "archive member '../x' climbs out of the context with '..'",
         ),
-        "escaping symlink": (
+        "escaping symlink": lambda: (
             {
                 "archive_file": SimpleUploadedFile(
                     "s.tar.gz", as_bytes([member("Dockerfile", b"FROM scratch\n"), escaping_link])
@@ -277,23 +278,26 @@ def _bad_sources(tmp_path):
             },
             "symlink 'etc' points outside the context ('../../../../etc')",
         ),
-        "oversized archive": (
+        "oversized archive": lambda: (
             {"archive_file": tarball({"Dockerfile": BUSYBOX_STEPS, "big": bytes(3 * 1024 * 1024)})},
             "the archive holds more than 2 MB once uncompressed",
         ),
-        "oversized upload": (
+        "oversized upload": lambda: (
             {"archive_file": SimpleUploadedFile("s.tar", b"x" * (3 * 1024 * 1024))},
             "the archive is larger than the 2 MB a build context may be",
         ),
-        "missing git ref": (
+        "missing git ref": lambda: (
             {"git_url": f"file://{repo}", "git_ref": "no-such-ref"},
             f"git clone failed: the ref 'no-such-ref' does not exist in file://{repo}",
         ),
-        "time limit": (
+        "time limit": lambda: (
             {"archive_file": tarball({"Dockerfile": BUSYBOX_STEPS + b'RUN ["/bin/sh", "-c", "sleep 120"]\n'})},
             "the build passed its time limit of 3 seconds and was stopped",
         ),
     }
+    if case == "missing git ref":
+        repository(repo, {"Dockerfile": BUSYBOX_STEPS})
+    return cases[case]()
 
 
 @pytest.mark.docker
@@ -317,7 +321,7 @@ def test_bad_input_fails_the_build_with_a_readable_reason_and_changes_nothing(
     # given
     settings.BERTH_BUILD_MAX_CONTEXT_MB = 2
     settings.BERTH_BUILD_TIMEOUT = 3
-    source, reason = _bad_sources(tmp_path)[case]
+    source, reason = _bad_source(case, tmp_path)
 
     # when
     build = run(build_create(app=app, actor=developer, **source))
