@@ -2,13 +2,14 @@
 
 from django.urls import path
 
-from deployments.api import apps, config, deployments, formation, hosts, releases
+from deployments.api import apps, builds, config, deployments, formation, hosts, releases
 
 urlpatterns = [
     *apps.urlpatterns,
     *config.urlpatterns,
     *releases.urlpatterns,
     *formation.urlpatterns,
+    *builds.urlpatterns,
     path("hosts/", hosts.HostViewSet.as_view({"get": "list", "post": "create"}), name="host-list"),
     path(
         "hosts/<str:name>/",

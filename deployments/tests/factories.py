@@ -3,7 +3,7 @@
 import factory
 from django.contrib.auth import get_user_model
 
-from deployments.models import App, Build, BuildStatus, DockerHost, Formation, Release, SourceKind
+from deployments.models import App, Build, BuildStatus, ConfigVar, DockerHost, Formation, Release, SourceKind
 from tenants.models import Membership, Role, Tenant
 
 
@@ -38,6 +38,16 @@ class AppFactory(factory.django.DjangoModelFactory):
 
     tenant = factory.SubFactory(TenantFactory)
     slug = factory.Sequence(lambda n: f"app{n}")
+
+
+class ConfigVarFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ConfigVar
+
+    app = factory.SubFactory(AppFactory)
+    key = factory.Sequence(lambda n: f"KEY_{n}")
+    value = "value"
+    secret = False
 
 
 class BuildFactory(factory.django.DjangoModelFactory):
