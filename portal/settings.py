@@ -204,3 +204,9 @@ BERTH_REGISTRY = env.str("BERTH_REGISTRY", default="")
 BERTH_DEFAULT_MAX_APPS = env.int("BERTH_DEFAULT_MAX_APPS", default=20)
 BERTH_DEFAULT_MAX_CONTAINERS = env.int("BERTH_DEFAULT_MAX_CONTAINERS", default=50)
 BERTH_DEFAULT_MAX_MEMORY_MB = env.int("BERTH_DEFAULT_MAX_MEMORY_MB", default=8192)
+
+# Logs: the platform's OpenSearch cluster (a tenant's LogSink may name its own), the collector's buffer per sink
+# while a sink is unreachable, and the database sink's limits.
+BERTH_OPENSEARCH_URL = env.str("BERTH_OPENSEARCH_URL", default="")
+BERTH_LOG_BUFFER_LINES = env.int("BERTH_LOG_BUFFER_LINES", default=50000)
+BERTH_LOG_DB_MAX_LINES_PER_APP = env.int("BERTH_LOG_DB_MAX_LINES_PER_APP", default=100000)

@@ -1,3 +1,5 @@
 """API routes of apps, config, builds, releases, rollouts, hosts and logs."""
 
-urlpatterns: list = []
+from deployments.api import logs
+
+urlpatterns: list = [*logs.urlpatterns]
