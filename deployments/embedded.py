@@ -26,11 +26,19 @@ def _run_task_worker(queue: str) -> None:
     worker.run()
 
 
+def _run_log_collectors() -> None:
+    from deployments.logs.supervisor import run_collectors
+
+    # One collector per registered DockerHost (the local engine when none), following hosts added later.
+    run_collectors(threading.Event())
+
+
 def background_loops() -> list[tuple[str, callable]]:
     """The loops embedded mode runs: (name, target)."""
     return [
         ("worker-default", lambda: _run_task_worker("default")),
         ("worker-builds", lambda: _run_task_worker("builds")),
+        ("logs-collector", _run_log_collectors),
     ]
 
 

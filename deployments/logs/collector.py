@@ -17,7 +17,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import DatabaseError, close_old_connections, connection
 
 from deployments.engine import logs as engine
 from deployments.engine.client import EngineError, EngineSpec
@@ -53,9 +53,10 @@ class TenantBuffer:
 class Writer:
     """Batch lines per tenant into its sink; on success save checkpoints and publish; on failure keep and retry."""
 
-    def __init__(self, *, host: str, bound: int | None = None):
+    def __init__(self, *, host: str, bound: int | None = None, sink_of=None):
         self.host = host
         self.bound = bound or settings.BERTH_LOG_BUFFER_LINES
+        self._sink_of = sink_of or services.log_sink_get
         self._buffers: dict[int, TenantBuffer] = {}
         self._condition = threading.Condition()
         self._pending = 0
@@ -111,7 +112,7 @@ class Writer:
         try:
             services.log_drops_record(counts={app: (buffer.tenant_id, n) for app, n in counts.items()})
             logger.warning("tenant %s: %d log lines dropped, sink unreachable", buffer.tenant_id, sum(counts.values()))
-        except Exception:
+        except DatabaseError:
             close_old_connections()
             with self._condition:
                 for app, n in counts.items():
@@ -119,7 +120,7 @@ class Writer:
 
     def _sink(self, buffer: TenantBuffer):
         if buffer.sink is None or time.monotonic() - buffer.sink_loaded_at > SINK_REFRESH_SECONDS:
-            buffer.sink = services.log_sink_get(tenant_id=buffer.tenant_id)
+            buffer.sink = self._sink_of(tenant_id=buffer.tenant_id)
             buffer.sink_loaded_at = time.monotonic()
         return buffer.sink
 
@@ -138,7 +139,9 @@ class Writer:
             sink = self._sink(buffer)
             sink.write(batch, on_stored=lambda: services.log_checkpoints_save(host=self.host, positions=positions))
         except Exception as exc:
-            close_old_connections()
+            if isinstance(exc, DatabaseError):
+                # The database sink (or the checkpoint) failed: a broken connection must not outlive it.
+                close_old_connections()
             buffer.failures += 1
             delay = min(RETRY_MAX_SECONDS, 0.1 * 2**buffer.failures)
             buffer.retry_at = time.monotonic() + delay
