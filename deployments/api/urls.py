@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from deployments.api import apps, builds, config, deployments, formation, hosts, releases
+from deployments.api import apps, builds, config, deployments, formation, hosts, logs, releases
 
 urlpatterns = [
     *apps.urlpatterns,
@@ -10,6 +10,7 @@ urlpatterns = [
     *releases.urlpatterns,
     *formation.urlpatterns,
     *builds.urlpatterns,
+    *logs.urlpatterns,
     path("hosts/", hosts.HostViewSet.as_view({"get": "list", "post": "create"}), name="host-list"),
     path(
         "hosts/<str:name>/",

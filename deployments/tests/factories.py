@@ -18,6 +18,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 class TenantFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Tenant
+        django_get_or_create = ("slug",)
 
     slug = factory.Sequence(lambda n: f"tenant{n}")
     name = factory.LazyAttribute(lambda tenant: tenant.slug.title())
