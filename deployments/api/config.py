@@ -30,7 +30,7 @@ CONFIG_PATCH_SCHEMA = {
 class ConfigViewSet(TenantScopedViewSet):
     """An app's environment. A PATCH creates the next release."""
 
-    scope_map = {"GET": ["read"], "PATCH": ["write"]}
+    scope_map = {**TenantScopedViewSet.scope_map, "PATCH": ["write"]}
     pagination_class = None
 
     @extend_schema(

@@ -70,7 +70,7 @@ class ReleasePagination(CursorPagination):
 class ReleaseViewSet(TenantScopedViewSet):
     """An app's releases, newest first, and rollback to an earlier succeeded one."""
 
-    scope_map = {"GET": ["read"], "POST": ["deploy"]}
+    scope_map = {**TenantScopedViewSet.scope_map, "POST": ["deploy"]}
     serializer_class = ReleaseOutput
     pagination_class = ReleasePagination
 

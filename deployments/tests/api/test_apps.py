@@ -98,3 +98,10 @@ def test_a_viewer_reads_but_cannot_create_or_change(api, app, victor):
 
 def test_unknown_app_is_404(api, alice, tenant):
     assert api(alice).get(f"{BASE}nope/").status_code == 404
+
+
+def test_options_and_head_take_the_read_scope_like_get(api, app, victor):
+    client = api(victor)
+
+    assert client.options(f"{BASE}web/").status_code == 200
+    assert client.head(f"{BASE}web/releases/").status_code == 200
