@@ -46,7 +46,7 @@ class ReleaseOutput(serializers.ModelSerializer):
 
     @extend_schema_field(CONFIG_SCHEMA)
     def get_config(self, release) -> dict[str, str]:
-        return services.config_masked(release.config)
+        return services.snapshot_masked(release.config)
 
     @extend_schema_field(FORMATION_SCHEMA)
     def get_formation(self, release) -> dict:
