@@ -94,3 +94,14 @@ def test_rollback_needs_a_version(api, history, alice):
 
     assert response.status_code == 400
     assert response.json()["error"]["fields"] == {"version": ["This field is required."]}
+
+
+def test_release_history_pages_with_a_cursor(api, history, alice):
+    client = api(alice)
+
+    first = client.get(f"{BASE}releases/", {"limit": 2}).json()
+    second = client.get(first["next"]).json()
+
+    assert [release["version"] for release in first["results"]] == [3, 2]
+    assert [release["version"] for release in second["results"]] == [1]
+    assert second["next"] is None
