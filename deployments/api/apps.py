@@ -64,7 +64,7 @@ class AppPagination(CursorPagination):
 class AppViewSet(TenantScopedViewSet):
     """A tenant's apps. Deleting one takes the admin scope."""
 
-    scope_map = {"GET": ["read"], "POST": ["write"], "PATCH": ["write"], "DELETE": ["admin"]}
+    scope_map = {**TenantScopedViewSet.scope_map, "POST": ["write"], "PATCH": ["write"], "DELETE": ["admin"]}
     serializer_class = AppOutput
     pagination_class = AppPagination
     lookup_url_kwarg = "app"

@@ -2,7 +2,6 @@
 
 from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers
 from rest_framework.response import Response
 
 from deployments import selectors
@@ -14,19 +13,29 @@ from tenants.permissions import caller_scopes
 RELEASE_HEADER = "Berth-Release"
 
 
-class ConfigOutput(serializers.DictField):
-    child = serializers.CharField()
+# {"KEY": "value", "SECRET": "********"}; a PATCH value may also be null or {"value": "...", "secret": true}.
+CONFIG_SCHEMA = {"type": "object", "additionalProperties": {"type": "string"}}
+CONFIG_PATCH_SCHEMA = {
+    "type": "object",
+    "additionalProperties": {
+        "oneOf": [
+            {"type": "string"},
+            {"type": "object", "properties": {"value": {"type": "string"}, "secret": {"type": "boolean"}}},
+        ],
+        "nullable": True,
+    },
+}
 
 
 class ConfigViewSet(TenantScopedViewSet):
     """An app's environment. A PATCH creates the next release."""
 
-    scope_map = {"GET": ["read"], "PATCH": ["write"]}
+    scope_map = {**TenantScopedViewSet.scope_map, "PATCH": ["write"]}
     pagination_class = None
 
     @extend_schema(
         parameters=[OpenApiParameter("reveal", str, many=True, description="Keys to show in clear (admin, audited).")],
-        responses={200: ConfigOutput},
+        responses={200: CONFIG_SCHEMA},
     )
     def retrieve(self, request, tenant, app):
         app = selectors.app_get(tenant=self.tenant, slug=app)
@@ -38,7 +47,7 @@ class ConfigViewSet(TenantScopedViewSet):
             config.update(services.config_reveal(app=app, keys=keys, actor=request.user))
         return Response(config)
 
-    @extend_schema(request=ConfigOutput, responses={200: ConfigOutput})
+    @extend_schema(request={"application/json": CONFIG_PATCH_SCHEMA}, responses={200: CONFIG_SCHEMA})
     def partial_update(self, request, tenant, app):
         app = selectors.app_get(tenant=self.tenant, slug=app)
         release = services.config_update(app=app, values=request.data, actor=request.user)

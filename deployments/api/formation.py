@@ -4,7 +4,6 @@ from decimal import Decimal
 
 from django.urls import path
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
 from rest_framework.response import Response
 
 from deployments import selectors
@@ -13,19 +12,29 @@ from deployments.services import formation as services
 from deployments.services.releases import formation_entry
 from tenants.api.base import TenantScopedViewSet
 
-
-class ProcessOutput(serializers.Serializer):
-    command = serializers.CharField(help_text="Empty: the image's own command.")
-    quantity = serializers.IntegerField()
-    memory = serializers.CharField(help_text='Like "256m" or "1g".')
-    memory_mb = serializers.IntegerField()
-    cpu = serializers.FloatField()
-    healthcheck = serializers.JSONField(help_text='"/path" (HTTP on $PORT), {"command": "..."} or null.')
-    healthcheck_timeout = serializers.IntegerField()
-
-
-class FormationOutput(serializers.DictField):
-    child = ProcessOutput()
+PROCESS_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "command": {"type": "string", "description": "Empty: the image's own command."},
+        "quantity": {"type": "integer"},
+        "memory": {"type": "string", "example": "256m"},
+        "memory_mb": {"type": "integer"},
+        "cpu": {"type": "number", "example": 0.5},
+        "healthcheck": {
+            "description": '"/path" (HTTP on $PORT), {"command": "..."} or null.',
+            "oneOf": [{"type": "string"}, {"type": "object", "properties": {"command": {"type": "string"}}}],
+            "nullable": True,
+        },
+        "healthcheck_timeout": {"type": "integer"},
+    },
+}
+FORMATION_SCHEMA = {"type": "object", "additionalProperties": PROCESS_SCHEMA}
+FORMATION_PATCH_SCHEMA = {
+    "type": "object",
+    "description": 'Per process type: {"quantity", "memory", "cpu", "healthcheck", "healthcheck_timeout"}; '
+    'the key "release" takes {"command": "..."} or null.',
+    "additionalProperties": {"type": "object"},
+}
 
 
 def process_data(entry: dict) -> dict:
@@ -48,15 +57,15 @@ def formation_data(rows) -> dict:
 class FormationViewSet(TenantScopedViewSet):
     """An app's formation. Scaling alone is not a release; any other change creates one."""
 
-    scope_map = {"GET": ["read"], "PATCH": ["write"]}
+    scope_map = {**TenantScopedViewSet.scope_map, "PATCH": ["write"]}
     pagination_class = None
 
-    @extend_schema(responses={200: FormationOutput})
+    @extend_schema(responses={200: FORMATION_SCHEMA})
     def retrieve(self, request, tenant, app):
         app = selectors.app_get(tenant=self.tenant, slug=app)
         return Response(formation_data(selectors.formation_list(app=app)))
 
-    @extend_schema(request=FormationOutput, responses={200: FormationOutput})
+    @extend_schema(request={"application/json": FORMATION_PATCH_SCHEMA}, responses={200: FORMATION_SCHEMA})
     def partial_update(self, request, tenant, app):
         app = selectors.app_get(tenant=self.tenant, slug=app)
         rows, release = services.formation_update(app=app, values=request.data, actor=request.user)

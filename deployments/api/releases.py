@@ -1,12 +1,13 @@
 """API of releases: the history of an app, one release, and rollback."""
 
 from django.urls import path
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from deployments import selectors
-from deployments.api.formation import ProcessOutput, process_data
+from deployments.api.config import CONFIG_SCHEMA
+from deployments.api.formation import FORMATION_SCHEMA, process_data
 from deployments.models import Release
 from deployments.services import releases as services
 from portal.api import CursorPagination
@@ -43,10 +44,11 @@ class ReleaseOutput(serializers.ModelSerializer):
     def get_image(self, release) -> str | None:
         return release.build.image if release.build_id else None
 
+    @extend_schema_field(CONFIG_SCHEMA)
     def get_config(self, release) -> dict[str, str]:
-        return services.config_masked(release.config)
+        return services.snapshot_masked(release.config)
 
-    @extend_schema(responses=ProcessOutput(many=True))
+    @extend_schema_field(FORMATION_SCHEMA)
     def get_formation(self, release) -> dict:
         return {ptype: process_data(entry) for ptype, entry in sorted(release.formation.items())}
 
@@ -68,7 +70,7 @@ class ReleasePagination(CursorPagination):
 class ReleaseViewSet(TenantScopedViewSet):
     """An app's releases, newest first, and rollback to an earlier succeeded one."""
 
-    scope_map = {"GET": ["read"], "POST": ["deploy"]}
+    scope_map = {**TenantScopedViewSet.scope_map, "POST": ["deploy"]}
     serializer_class = ReleaseOutput
     pagination_class = ReleasePagination
 

@@ -65,19 +65,34 @@ def app_update(*, app: App, actor, description: str | None = None) -> App:
     return app
 
 
+def _teardown_enqueue(*, tenant: str, app: str, containers: list[dict]) -> None:
+    """Ask the rollout service to stop the deleted app's containers and drop its route."""
+    try:
+        from deployments.services.rollouts import app_teardown_enqueue
+    except ImportError:
+        # Without a teardown service the containers stay labelled with an app that no longer exists, which is what
+        # a reconciler sweeps as orphans.
+        return
+    app_teardown_enqueue(tenant=tenant, app=app, containers=containers)
+
+
 @transaction.atomic
 def app_delete(*, app: App, actor) -> None:
-    """Delete an app with its releases, builds and config.
-
-    Its containers carry the `berth.app` label of an app that no longer exists; the reconciler removes them as orphans.
-    """
+    """Delete an app with its releases, builds and config; its containers are stopped after commit."""
+    app = App.objects.select_for_update().select_related("tenant").get(pk=app.pk)
+    containers = [
+        {"host": host, "engine_id": engine_id}
+        for host, engine_id in app.containers.exclude(engine_id="").values_list("host__name", "engine_id")
+    ]
     audit_record(
         actor=actor,
         tenant=app.tenant,
         action="app.delete",
         target=app,
-        diff={"slug": app.slug, "releases": app.releases.count()},
+        diff={"slug": app.slug, "releases": app.releases.count(), "containers": len(containers)},
     )
+    tenant_slug, app_slug = app.tenant.slug, app.slug
     # Releases protect their builds; remove them first so the cascade from App can delete builds.
     app.releases.all().delete()
     app.delete()
+    transaction.on_commit(lambda: _teardown_enqueue(tenant=tenant_slug, app=app_slug, containers=containers))

@@ -53,7 +53,7 @@ def config_plain(snapshot: dict) -> dict:
     }
 
 
-def config_masked(snapshot: dict) -> dict:
+def snapshot_masked(snapshot: dict) -> dict:
     return {key: SECRET_MASK if entry["secret"] else entry["value"] for key, entry in sorted(snapshot.items())}
 
 
@@ -62,7 +62,7 @@ def formation_entry(formation: Formation) -> dict:
         "command": formation.command,
         "quantity": formation.quantity,
         "memory_mb": formation.memory_mb,
-        "cpu": str(Decimal(formation.cpu).quantize(Decimal("0.01"))),
+        "cpu": str(Decimal(str(formation.cpu)).quantize(Decimal("0.01"))),
         "healthcheck_kind": formation.healthcheck_kind,
         "healthcheck": formation.healthcheck,
         "healthcheck_timeout": formation.healthcheck_timeout,

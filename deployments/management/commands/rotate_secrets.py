@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 
 from cryptography.fernet import InvalidToken
 from django.core.management.base import BaseCommand, CommandError
-from django.db import models, transaction
+from django.db import connection, models, transaction
 
 from deployments import crypto
 from deployments.models import ConfigVar, DockerHost, Domain, LogSink, Release
@@ -54,6 +54,27 @@ def _rotate_release(release: Release) -> bool:
         config[key] = entry
     release.config = config
     return changed
+
+
+def _write(model: type[models.Model], objs: list[models.Model], fields: list[str]) -> None:
+    """Write `fields` of `objs` with one prepared UPDATE sent as a batch.
+
+    Not Model.save(): a release snapshot keeps its content, only the ciphertext of its secrets changes. Not
+    bulk_update() either: its CASE expression made the whole rotation several times slower (bench/rotate_secrets.py).
+    """
+    if not objs:
+        return
+    quote = connection.ops.quote_name
+    columns = [model._meta.get_field(name) for name in fields]
+    assignments = ", ".join(f"{quote(column.column)} = %s" for column in columns)
+    # Identifiers come from the model's own metadata, values go as parameters.
+    sql = f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {quote(model._meta.pk.column)} = %s"  # noqa: S608
+    params = [
+        [column.get_db_prep_save(getattr(obj, column.attname), connection) for column in columns] + [obj.pk]
+        for obj in objs
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
 
 
 class Command(BaseCommand):
@@ -109,9 +130,7 @@ class Command(BaseCommand):
                             changed.append(obj)
                     except Unreadable:
                         unreadable += 1
-                # bulk_update writes with one UPDATE and no Model.save(): a release snapshot keeps its content, only
-                # the ciphertext of its secrets changes.
-                queryset.model.objects.bulk_update(changed, fields)
+                _write(queryset.model, changed, fields)
                 last = batch[-1].pk
             yield len(changed), unreadable
             if pause:

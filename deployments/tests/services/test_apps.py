@@ -1,9 +1,11 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from deployments.models import App, Build, ConfigVar, Formation, HealthcheckKind, Release
+from deployments.models import App, Build, ConfigVar, Container, DockerHost, Formation, HealthcheckKind, Release
+from deployments.services import rollouts
 from deployments.services.apps import app_create, app_delete, app_update, app_url
 from deployments.services.config import config_update
+from deployments.services.releases import release_deploy_build
 from deployments.tests.factories import BuildFactory
 from portal.api import Conflict, DomainError
 from tenants.models import AuditEvent
@@ -74,18 +76,27 @@ def test_app_update_changes_the_description_and_audits(app, alice):
     assert event.diff == {"description": ["", "Storefront"]}
 
 
-def test_app_delete_removes_releases_builds_and_config_and_audits(app, alice, olivia):
-    build = BuildFactory(app=app)
-    from deployments.services.releases import release_deploy_build
-
-    release_deploy_build(build=build, actor=alice)
+def test_app_delete_removes_releases_builds_and_config_audits_and_tears_containers_down(
+    app, alice, olivia, monkeypatch, django_capture_on_commit_callbacks
+):
+    # given: a deployed app with one container on a host
+    v2 = release_deploy_build(build=BuildFactory(app=app), actor=alice)
     config_update(app=app, values={"A": "1"}, actor=alice)
+    host = DockerHost.objects.create(name="h1", engine_url="unix:///var/run/docker.sock")
+    Container.objects.create(host=host, app=app, release=v2, process_type="web", index=1, engine_id="abc123", name="c")
+    torn_down = []
+    monkeypatch.setattr(rollouts, "app_teardown_enqueue", lambda **kwargs: torn_down.append(kwargs), raising=False)
 
-    app_delete(app=app, actor=olivia)
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        app_delete(app=app, actor=olivia)
 
+    # then
     assert App.objects.count() == Release.objects.count() == Build.objects.count() == ConfigVar.objects.count() == 0
+    assert Container.objects.count() == 0
     event = AuditEvent.objects.get(action="app.delete")
-    assert (event.actor_name, event.diff) == ("olivia", {"slug": "web", "releases": 3})
+    assert (event.actor_name, event.diff) == ("olivia", {"slug": "web", "releases": 3, "containers": 1})
+    assert torn_down == [{"tenant": "acme", "app": "web", "containers": [{"host": "h1", "engine_id": "abc123"}]}]
 
 
 def test_formation_defaults_for_a_new_app_are_an_http_check(app):

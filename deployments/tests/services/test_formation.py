@@ -41,7 +41,7 @@ def test_scaling_alone_updates_the_formation_and_enqueues_a_scale_without_a_rele
 
 
 def test_any_other_change_creates_a_release(deployed, alice):
-    _rows, release = formation_update(
+    _, release = formation_update(
         app=deployed,
         values={
             "web": {"quantity": 2, "memory": "1g", "cpu": 1, "healthcheck": "/healthz"},

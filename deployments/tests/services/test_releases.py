@@ -160,3 +160,30 @@ def test_release_history_reads_like_a_changelog(app, alice, olivia, history):
         (2, "alice deployed build 1"),
         (1, "alice created web"),
     ]
+
+
+def test_a_config_change_before_any_build_still_creates_a_release(app, alice):
+    release = config_update(app=app, values={"A": "1"}, actor=alice)
+
+    assert (release.version, release.build, release.status) == (2, None, ReleaseStatus.PENDING)
+
+
+def test_deploy_build_refuses_process_types_over_the_tenant_quota(app, tenant, alice):
+    tenant.max_containers = 2
+    tenant.save()
+    build = BuildFactory(app=app, process_types={"web": "a", "worker": "b", "clock": "c"})
+
+    with pytest.raises(DomainError, match="This would run 3 containers; tenant acme may run at most 2"):
+        release_deploy_build(build=build, actor=alice)
+
+    assert list(Formation.objects.filter(app=app).values_list("process_type", "command")) == [("web", "")]
+    assert Release.objects.filter(app=app).count() == 1
+
+
+def test_deploy_build_keeps_the_settings_of_existing_process_types(app, alice):
+    formation_update(app=app, values={"web": {"memory": "512m", "quantity": 2}}, actor=alice)
+
+    release = release_deploy_build(build=BuildFactory(app=app, process_types={"web": "./serve"}), actor=alice)
+
+    assert (release.formation["web"]["memory_mb"], release.formation["web"]["quantity"]) == (512, 2)
+    assert release.formation["web"]["command"] == "./serve"
