@@ -50,15 +50,19 @@ def berth(env: dict, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=False)
 
 
-def _wait_for(query):
+def _wait_for(query, cli: subprocess.Popen):
+    """Return what `query` finds once it finds something; fail with the CLI's output if it exits first."""
     event = threading.Event()
     while (found := query()) is None:
+        if cli.poll() is not None:
+            out, err = cli.communicate()
+            pytest.fail(f"berth exited with {cli.returncode} first:\n{out}{err}")
         event.wait(0.05)
     return found
 
 
-def _wait_for_build(slug: str) -> Build:
-    return _wait_for(lambda: Build.objects.filter(app__tenant__slug=slug).first())
+def _wait_for_build(slug: str, cli: subprocess.Popen) -> Build:
+    return _wait_for(lambda: Build.objects.filter(app__tenant__slug=slug).first(), cli)
 
 
 @pytest.mark.docker
@@ -76,7 +80,7 @@ def test_deploy_uploads_the_directory_and_follows_the_build_to_its_release(live_
 
     # when: the CLI uploads and polls while the builder (here, this test) runs the build
     cli = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    build = _wait_for_build(tenant_slug)
+    build = _wait_for_build(tenant_slug, cli)
     build_execute(build_id=build.pk)
     out, err = cli.communicate(timeout=300)
 
@@ -114,9 +118,9 @@ def test_deploy_wait_rolls_the_release_out_and_the_app_answers_through_the_route
     cli = subprocess.Popen(
         [*argv, "--interval", "0.2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    build_execute(build_id=_wait_for_build(tenant_slug).pk)
-    release = _wait_for(lambda: Release.objects.filter(app__tenant__slug=tenant_slug, build__isnull=False).first())
-    deployment = _wait_for(lambda: Deployment.objects.filter(release=release, status="pending").first())
+    build_execute(build_id=_wait_for_build(tenant_slug, cli).pk)
+    release = _wait_for(lambda: Release.objects.filter(app__tenant__slug=tenant_slug, build__isnull=False).first(), cli)
+    deployment = _wait_for(lambda: Deployment.objects.filter(release=release, status="pending").first(), cli)
     deployment_execute(deployment_id=deployment.pk)
     out, err = cli.communicate(timeout=300)
 
