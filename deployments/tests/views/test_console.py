@@ -54,7 +54,7 @@ def test_admin_pages_show_neither_secrets_nor_tokens(client, staff):
     app = AppFactory()
     config_update(app=app, values={"API_KEY": {"value": CANARY, "secret": True}}, actor=staff)
     _, plaintext = token_create(user=staff, scopes=["read"])
-    pages = ADMIN_PAGES + [f"/console/admin/deployments/release/{app.releases.first().pk}/change/"]
+    pages = [*ADMIN_PAGES, f"/console/admin/deployments/release/{app.releases.first().pk}/change/"]
 
     for url in pages:
         response = client.get(url)
