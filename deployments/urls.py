@@ -2,9 +2,10 @@
 
 from django.urls import path
 
-from deployments.views import apps
+from deployments.views import apps, console
 
 urlpatterns = [
+    path("console/hosts/", console.host_list, name="console-hosts"),
     path("t/<str:tenant>/", apps.tenant_detail, name="ui-tenant"),
     path("t/<str:tenant>/apps/", apps.app_create, name="ui-app-create"),
     path("t/<str:tenant>/apps/<str:app>/", apps.app_detail, name="ui-app"),

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from deployments import selectors
 from deployments.services import apps as app_services
 from deployments.services import config as config_services
+from deployments.services import containers as container_services
 from deployments.services import formation as formation_services
 from deployments.services import releases as release_services
 from portal.api import DomainError
@@ -73,7 +74,10 @@ def app_detail(request, tenant, app):
         "releases": selectors.release_list(app=app)[:20],
         "config": config_services.config_masked(app=app),
         "formation": selectors.formation_list(app=app),
+        "builds": selectors.build_list(app=app)[:5],
+        "deployments": selectors.deployment_list(app=app)[:5],
     }
+    context["containers"], context["unreachable"] = container_services.container_list(app=app)
     return render(request, "deployments/app.html", context)
 
 
