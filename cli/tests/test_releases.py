@@ -97,3 +97,30 @@ def test_rollback_wait_exits_1_when_the_rollout_fails(berth, fake_api):
     assert code == 1
     assert out == "Rolled back web to v3: released v6.\n"
     assert err == "Release v6: failed\nerror: release v6 failed: web.1 failed its health check\n"
+
+
+def test_rollback_without_a_version_goes_back_to_the_previous_succeeded_release(berth, fake_api):
+    releases = [
+        {"version": 5, "status": "failed", "current": False},
+        {"version": 4, "status": "succeeded", "current": True},
+        {"version": 3, "status": "failed", "current": False},
+        {"version": 2, "status": "succeeded", "current": False},
+    ]
+    fake_api.on("GET", f"{APP}releases/", page(releases))
+    fake_api.on("POST", f"{APP}rollback/", (201, {"version": 6, "rollback_of": 2}))
+
+    code, out, _ = berth("rollback", "-t", "acme", "-a", "web")
+
+    assert code == 0
+    assert out == "Rolled back web to v2: released v6.\n"
+    assert fake_api.calls("POST")[0].json() == {"version": 2}
+
+
+def test_rollback_without_a_version_and_nothing_serving_is_a_usage_error(berth, fake_api):
+    fake_api.on("GET", f"{APP}releases/", page([{"version": 1, "status": "pending", "current": False}]))
+
+    code, _, err = berth("rollback", "-t", "acme", "-a", "web")
+
+    assert code == 2
+    assert "web has no release serving yet; name the version to roll back to" in err
+    assert fake_api.calls("POST") == []

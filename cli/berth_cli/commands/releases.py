@@ -65,8 +65,8 @@ def register(verbs, parents) -> None:
     p = verbs.add_parser("releases:info", parents=common, help="show one release")
     p.add_argument("version", metavar="vN")
     p.set_defaults(func=run_info)
-    p = verbs.add_parser("rollback", parents=common, help="release again what version vN ran")
-    p.add_argument("version", metavar="vN")
+    p = verbs.add_parser("rollback", parents=common, help="release again what version vN (default: the previous) ran")
+    p.add_argument("version", metavar="vN", nargs="?", help="default: the succeeded release before the current one")
     p.add_argument("--wait", action="store_true", help="wait until the new release is rolled out")
     p.add_argument("--interval", type=float, default=1.0, help=argparse.SUPPRESS)
     p.set_defaults(func=run_rollback)
@@ -104,8 +104,22 @@ def run_info(args, client: Client) -> int:
     return 0
 
 
+def previous_version(client: Client, args) -> int:
+    """The newest succeeded release older than the one serving now (Heroku's `rollback` without a version)."""
+    current = None
+    for release in client.list(app_path(args.tenant, args.app) + "releases/"):
+        if current is None:
+            if release.get("current"):
+                current = release["version"]
+        elif release.get("status") == "succeeded":
+            return release["version"]
+    if current is None:
+        raise UsageError(f"{args.app} has no release serving yet; name the version to roll back to")
+    raise UsageError(f"{args.app} has no succeeded release before v{current}")
+
+
 def run_rollback(args, client: Client) -> int:
-    version = parse_version(args.version)
+    version = parse_version(args.version) if args.version else previous_version(client, args)
     release = client.post(app_path(args.tenant, args.app) + "rollback/", {"version": version})
     if args.json:
         output.emit_json(release)
