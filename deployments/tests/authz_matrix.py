@@ -53,11 +53,22 @@ def make_app_with_secret(world, caller):
     return {"app": app.slug}
 
 
+def _revealed(world, params, response):
+    assert response.json() == {"KEY": "s3cret"}
+
+
 CONFIG = APP + "config/"
 
 ROWS += [
     Row("GET", CONFIG, tenant_rule(Scope.READ), setup=make_app_with_secret),
-    Row("GET", CONFIG + "?reveal=KEY", tenant_rule(Scope.ADMIN), setup=make_app_with_secret, name="reveal"),
+    Row(
+        "GET",
+        CONFIG + "?reveal=KEY",
+        tenant_rule(Scope.ADMIN),
+        setup=make_app_with_secret,
+        name="reveal",
+        then=_revealed,
+    ),
     Row("PATCH", CONFIG, tenant_rule(Scope.WRITE), setup=make_app, body={"KEY": "value"}),
 ]
 
@@ -73,6 +84,10 @@ def make_app_with_earlier_release(world, caller):
     return {"app": app.slug}
 
 
+def _rolled_back_to_v1(world, params, response):
+    assert (response.json()["version"], response.json()["rollback_of"], response.json()["config"]) == (3, 1, {})
+
+
 ROWS += [
     Row("GET", APP + "releases/", tenant_rule(Scope.READ), setup=make_app),
     Row("GET", APP + "releases/1/", tenant_rule(Scope.READ), setup=make_app),
@@ -82,6 +97,7 @@ ROWS += [
         tenant_rule(Scope.DEPLOY, ok=201),
         setup=make_app_with_earlier_release,
         body={"version": 1},
+        then=_rolled_back_to_v1,
     ),
 ]
 
