@@ -175,6 +175,59 @@ ROWS += [
 ]
 
 
+# Another tenant's objects named under {tenant}: 404 to every caller, and nothing changes
+
+
+def make_foreign_app(world, caller):
+    """Globex's app `theirs`, with a deployment and a running container, and acme's own app `web`."""
+    theirs = app_create(tenant=world.other_tenant, slug="theirs", actor=world.users["other_owner"])
+    release = Release.objects.get(app=theirs, version=1)
+    deployment = Deployment.objects.create(app=theirs, release=release)
+    host = DockerHostFactory(name="gone", engine_url="unix:///nonexistent/docker.sock")
+    host.containers.create(
+        app=theirs,
+        release=release,
+        process_type="web",
+        index=1,
+        engine_id="0123456789ab" * 4,
+        name="berth-globex-theirs-v1-web-1-000000",
+        state=ContainerState.RUNNING,
+    )
+    _app(world)
+    return {"app": "theirs", "deployment": deployment.pk, "container": "0123456789ab"}
+
+
+FOREIGN = "another tenant's object"
+
+ROWS += [
+    Row("GET", APP, tenant_rule(Scope.READ, ok=404), setup=make_foreign_app, name=FOREIGN),
+    Row("DELETE", APP, tenant_rule(Scope.ADMIN, ok=404), setup=make_foreign_app, name=FOREIGN),
+    Row("PATCH", CONFIG, tenant_rule(Scope.WRITE, ok=404), setup=make_foreign_app, body={"K": "v"}, name=FOREIGN),
+    Row(
+        "POST",
+        APP + "rollback/",
+        tenant_rule(Scope.DEPLOY, ok=404),
+        setup=make_foreign_app,
+        body={"version": 1},
+        name=FOREIGN,
+    ),
+    Row(
+        "GET",
+        "/api/v1/tenants/{tenant}/apps/web/deployments/{deployment}/",
+        tenant_rule(Scope.READ, ok=404),
+        setup=make_foreign_app,
+        name=FOREIGN,
+    ),
+    Row(
+        "POST",
+        "/api/v1/tenants/{tenant}/apps/web/containers/{container}/restart/",
+        tenant_rule(Scope.DEPLOY, ok=404),
+        setup=make_foreign_app,
+        name=FOREIGN,
+    ),
+]
+
+
 # Hosts (staff only)
 
 
