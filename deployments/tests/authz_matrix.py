@@ -238,6 +238,7 @@ def make_host(world, caller):
 
 ROWS += [
     Row("GET", HOSTS, staff_rule()),
+    # Registering a host pings its engine: the main dockerd, which `make test` starts (scripts/services.sh).
     Row(
         "POST",
         HOSTS,
