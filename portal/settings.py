@@ -190,6 +190,15 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a `status` field with their own choices: name each set after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "BuildStatusEnum": "deployments.models.builds.BuildStatus",
+        "ReleaseStatusEnum": "deployments.models.releases.ReleaseStatus",
+        "DeploymentStatusEnum": "deployments.models.rollouts.DeploymentStatus",
+        "HostStatusEnum": "deployments.models.hosts.HostStatus",
+        # The statuses a staff member may set on a host (down is found by the heartbeat).
+        "HostSettableStatusEnum": ["ready", "draining"],
+    },
 }
 
 LOGGING = {
