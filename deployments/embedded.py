@@ -63,12 +63,20 @@ def _run_heartbeat() -> None:
     _every(HEARTBEAT_INTERVAL, "heartbeat", beat)
 
 
+def _collect_garbage() -> None:
+    """One periodic garbage collection of every host; a failure is logged and the next interval tries again."""
+    from deployments.services.gc import gc_run_all
+
+    try:
+        gc_run_all(dry_run=False)
+    except Exception:
+        logger.exception("garbage collection failed")
+
+
 def _run_gc() -> None:
     """Collect the garbage of every host every BERTH_GC_INTERVAL seconds (0 turns it off); first after one interval."""
     from django.conf import settings
     from django.db import close_old_connections
-
-    from deployments.services.gc import gc_run_all
 
     interval = settings.BERTH_GC_INTERVAL
     if interval <= 0:
@@ -77,10 +85,7 @@ def _run_gc() -> None:
     while True:
         time.sleep(interval)
         close_old_connections()
-        try:
-            gc_run_all(dry_run=False)
-        except Exception:
-            logger.exception("garbage collection failed")
+        _collect_garbage()
 
 
 def _run_log_collectors() -> None:

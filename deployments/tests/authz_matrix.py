@@ -24,3 +24,35 @@ refused call must leave every table of tenants, deployments and auth unchanged, 
 """
 
 ROWS: list = []
+
+
+def make_gc_host(world, caller):
+    """A host whose engine never answers: a run is recorded with its error, and nothing is removed anywhere."""
+    from deployments.models import DockerHost
+
+    DockerHost.objects.create(name="gc-host", engine_url="unix:///run/berth-gc-no-such-engine.sock")
+    return {"host": "gc-host"}
+
+
+def _gc_rows() -> list:
+    from tenants.models import Scope
+    from tenants.tests.authz import Row, staff_rule
+
+    def recorded(world, params, response):
+        assert response.json()["host"] == "gc-host"
+        assert response.json()["dry_run"] is True
+
+    return [
+        Row("GET", "/api/v1/hosts/{host}/gc/", staff_rule(), setup=make_gc_host),
+        Row(
+            "POST",
+            "/api/v1/hosts/{host}/gc/",
+            staff_rule(Scope.ADMIN, ok=201),
+            body={"dry_run": True},
+            setup=make_gc_host,
+            then=recorded,
+        ),
+    ]
+
+
+ROWS += _gc_rows()
