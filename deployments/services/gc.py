@@ -7,9 +7,10 @@ Berth removes only what it owns:
   names by reference or id), and dangling images;
 - the engine's unused build cache.
 
-It keeps any image a container uses (running or not, Berth's or not, after this run's container removals), the
-images of each app's current release, of its last BERTH_GC_KEEP_RELEASES succeeded releases, of releases being
-deployed and of builds younger than the grace period, and anything matching BERTH_GC_EXCLUDE (image reference globs).
+It keeps any image a container uses (running or not, Berth's or not, after this run's container removals), images
+created within the grace period (a build in progress commits untagged images), the images of each app's current
+release, of its last BERTH_GC_KEEP_RELEASES succeeded releases, of releases being deployed and of builds younger than
+the grace period, and anything matching BERTH_GC_EXCLUDE (image reference globs).
 
 A dry run computes the same plan and records it without removing anything. The bytes reclaimed are the layers only
 the removed images held (a layer shared with a kept image frees nothing) plus the build cache the engine freed.
@@ -182,15 +183,25 @@ def plan_containers(
 
 
 def plan_images(
-    *, inventory: engine_gc.Inventory, policy: GcPolicy, keep: Keep, removed_containers: set[str], plan: Plan
+    *,
+    inventory: engine_gc.Inventory,
+    policy: GcPolicy,
+    keep: Keep,
+    removed_containers: set[str],
+    now: datetime,
+    plan: Plan,
 ) -> Plan:
     """Choose the images nothing needs, once the containers in `removed_containers` are gone."""
     in_use = {c.image_id for c in inventory.containers if c.engine_id not in removed_containers}
+    cutoff = (now - timedelta(seconds=policy.grace_seconds)).timestamp()
     for image in inventory.images:
         if image.image_id in in_use:
             plan.kept["in_use"] += 1
         elif not _owned(image, policy=policy, keep=keep):
             plan.kept["not_owned"] += 1
+        elif image.created > cutoff:
+            # A build in progress commits an untagged image at each step: it must not vanish under the builder.
+            plan.kept["young_images"] += 1
         elif _excluded(image, policy=policy):
             plan.kept["excluded"] += 1
         elif set(image.tags) & keep.references or _digests(image) & keep.digests:
@@ -259,6 +270,7 @@ def _collect(*, host: DockerHost, dry_run: bool, policy: GcPolicy, keep: Keep, n
         policy=policy,
         keep=keep,
         removed_containers={c.engine_id for c in removed_containers},
+        now=now,
         plan=plan,
     )
     removed_images: list[engine_gc.EngineImage] = []

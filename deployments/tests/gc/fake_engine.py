@@ -9,14 +9,14 @@ from deployments.engine.client import EngineError
 from deployments.engine.gc import EngineContainer, EngineImage, Inventory
 
 
-def image(image_id: str, *tags: str, layers: tuple[tuple[str, int], ...] = ()) -> EngineImage:
+def image(image_id: str, *tags: str, layers: tuple[tuple[str, int], ...] = (), created: int = 0) -> EngineImage:
     """An image named `image_id` (a sha256: prefix is added) with `tags` and (chain id, bytes) layers."""
     return EngineImage(
         image_id=f"sha256:{image_id}",
         tags=tags,
         digests=(),
         size=sum(size for _chain, size in layers),
-        created=0,
+        created=created,
         layers=layers,
     )
 

@@ -65,7 +65,7 @@ def test_plan_containers_takes_only_berth_containers_that_exited_before_the_grac
     assert dict(plan.kept) == {"young_containers": 1}
 
 
-def test_plan_images_keeps_used_foreign_excluded_and_release_images():
+def test_plan_images_keeps_used_foreign_young_excluded_and_release_images():
     engine = FakeEngine(
         containers=[
             container("run", "used", state="running", berth_app="web"),
@@ -84,6 +84,7 @@ def test_plan_images_keeps_used_foreign_excluded_and_release_images():
             image("dangling"),
             image("by-id", "someone/else:1"),
             image("deep", "berth/acme/web/extra:1"),
+            image("building", created=int(YOUNG.timestamp())),
         ],
     )
     keep = Keep(
@@ -98,11 +99,12 @@ def test_plan_images_keeps_used_foreign_excluded_and_release_images():
         policy=POLICY,
         keep=keep,
         removed_containers={"gone"},
+        now=NOW,
         plan=services.Plan(),
     )
 
     assert [i.image_id for i in plan.images] == ["sha256:freed", "sha256:old", "sha256:dangling", "sha256:by-id"]
-    assert dict(plan.kept) == {"in_use": 2, "not_owned": 2, "excluded": 1, "release": 2}
+    assert dict(plan.kept) == {"in_use": 2, "not_owned": 2, "excluded": 1, "release": 2, "young_images": 1}
 
 
 @pytest.mark.django_db
