@@ -18,15 +18,18 @@ the removed images held (a layer shared with a kept image frees nothing) plus th
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import logging
 import re
+import threading
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -39,6 +42,9 @@ from tenants.audit import audit_record
 logger = logging.getLogger(__name__)
 
 APP_LABEL = "berth.app"
+# First key of the PostgreSQL advisory lock that one GC of a host holds (the second is the host's id).
+LOCK_CLASS = 0x6763
+_local_locks: dict[int, threading.Lock] = defaultdict(threading.Lock)
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _OWNED_PATH = re.compile(r"^[a-z0-9-]+/[a-z0-9-]+$")
 
@@ -299,10 +305,38 @@ def _collect(*, host: DockerHost, dry_run: bool, policy: GcPolicy, keep: Keep, n
     return removed, image_bytes + (cache_bytes or 0)
 
 
+@contextlib.contextmanager
+def _host_lock(host: DockerHost) -> Iterator[bool]:
+    """Hold the GC lock of `host` (yield True), or yield False when another run holds it.
+
+    PostgreSQL's session advisory lock spans processes and is held outside any transaction, so no Docker call runs
+    inside one; SQLite (embedded mode, one process) takes a lock of this process.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_CLASS, host.pk])
+            acquired = bool(cursor.fetchone()[0])
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_CLASS, host.pk])
+        return
+    lock = _local_locks[host.pk]
+    acquired = lock.acquire(blocking=False)
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            lock.release()
+
+
 def gc_run(*, host: DockerHost, dry_run: bool, actor=None, policy: GcPolicy | None = None) -> GcRun:
     """Collect the garbage of `host` (or only list it when `dry_run`), record the GcRun and audit it.
 
-    An engine that does not answer gives a GcRun with the reason in `error`, and nothing is removed.
+    An engine that does not answer, or another run of the same host in progress, gives a GcRun with the reason in
+    `error`, and nothing is removed.
     """
     policy = policy or gc_policy()
     started = timezone.now()
@@ -310,10 +344,15 @@ def gc_run(*, host: DockerHost, dry_run: bool, actor=None, policy: GcPolicy | No
     error = ""
     removed: dict = {}
     bytes_reclaimed = 0
-    try:
-        removed, bytes_reclaimed = _collect(host=host, dry_run=dry_run, policy=policy, keep=keep, now=started)
-    except EngineError as exc:
-        error = f"Garbage collection of {host.name} stopped: {exc.message}"
+    with _host_lock(host) as acquired:
+        if not acquired:
+            error = f"Garbage collection of {host.name} did not start: another run on this host is in progress."
+        else:
+            try:
+                removed, bytes_reclaimed = _collect(host=host, dry_run=dry_run, policy=policy, keep=keep, now=started)
+            except EngineError as exc:
+                error = f"Garbage collection of {host.name} stopped: {exc.message}"
+    if error:
         logger.warning("%s", error)
     with transaction.atomic():
         run = GcRun.objects.create(

@@ -256,3 +256,23 @@ def test_gc_run_all_runs_every_host(fake):
 
     assert [run.host.name for run in runs] == ["h1", "h2"]
     assert all(run.dry_run for run in runs)
+
+
+@pytest.mark.django_db
+def test_a_second_run_of_a_host_in_progress_does_not_start(fake):
+    import psycopg
+    from django.db import connection
+
+    host = DockerHostFactory(name="h1")
+    fake.images = [image("dangling", layers=(("d", 3),))]
+    params = connection.get_connection_params()
+    # another process's session holds the lock of this host
+    with psycopg.connect(**params, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s, %s)", [services.LOCK_CLASS, host.pk])
+
+        run = services.gc_run(host=host, dry_run=False)
+
+    assert run.error == "Garbage collection of h1 did not start: another run on this host is in progress."
+    assert run.removed == {}
+    assert fake.removed_images == []
+    assert services.gc_run(host=host, dry_run=False).removed["images"][0]["id"] == "dangling"
