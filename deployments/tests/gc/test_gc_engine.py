@@ -12,11 +12,19 @@ from pathlib import Path
 import docker
 import pytest
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from deployments.engine.gc import _parse_time
 from deployments.models import GcRun, ReleaseStatus, SourceKind
 from deployments.services.gc import gc_run
-from deployments.tests.factories import AppFactory, BuildFactory, DockerHostFactory, ReleaseFactory, TenantFactory
+from deployments.tests.factories import (
+    AppFactory,
+    BuildFactory,
+    DockerHostFactory,
+    ReleaseFactory,
+    TenantFactory,
+    UserFactory,
+)
 from samples import build_context
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db]
@@ -191,3 +199,31 @@ def test_gc_removes_exactly_what_berth_owns_and_no_longer_needs(engine, third_do
     assert again.removed["containers"] == []
     assert again.removed["images"] == []
     assert again.removed["image_bytes"] == 0
+
+
+def test_staff_collects_through_the_api(engine, third_docker_engine_url, settings):
+    # given
+    settings.BERTH_GC_GRACE_SECONDS = 0
+    settings.BERTH_GC_EXCLUDE = []
+    host = DockerHostFactory(name=f"{engine.prefix}-host", engine_url=third_docker_engine_url)
+    dangling_id = engine.build("dangling", None)
+    foreign_id = engine.build("foreign", f"{engine.prefix}-other/thing:1")
+    client = APIClient()
+    client.force_login(UserFactory(username="root", is_staff=True))
+
+    # when
+    dry = client.post(f"/api/v1/hosts/{host.name}/gc/", {"dry_run": True}, format="json")
+    run = client.post(f"/api/v1/hosts/{host.name}/gc/", {"dry_run": False}, format="json")
+    listed = client.get(f"/api/v1/hosts/{host.name}/gc/")
+
+    # then
+    assert dry.status_code == 201
+    assert run.status_code == 201
+    short = dangling_id.removeprefix("sha256:")[:12]
+    assert [row["id"] for row in dry.json()["removed"]["images"]] == [short]
+    assert run.json()["removed"]["images"] == dry.json()["removed"]["images"]
+    assert run.json()["bytes_reclaimed"] > 0
+    images = engine.images()
+    assert dangling_id not in images
+    assert images[foreign_id] == [f"{engine.prefix}-other/thing:1"]
+    assert [row["id"] for row in listed.json()["results"]] == [run.json()["id"], dry.json()["id"]]
