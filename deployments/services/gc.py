@@ -161,7 +161,7 @@ def _owned(image: engine_gc.EngineImage, *, policy: GcPolicy, keep: Keep) -> boo
         for prefix in policy.repositories:
             if repository.startswith(prefix + "/") and _OWNED_PATH.match(repository.removeprefix(prefix + "/")):
                 return True
-    return bool(set(image.tags) & keep.owned_references or _digests(image) & keep.owned_digests)
+    return bool(set(_names(image)) & keep.owned_references or _digests(image) & keep.owned_digests)
 
 
 def _excluded(image: engine_gc.EngineImage, *, policy: GcPolicy) -> bool:
@@ -210,7 +210,7 @@ def plan_images(
             plan.kept["young_images"] += 1
         elif _excluded(image, policy=policy):
             plan.kept["excluded"] += 1
-        elif set(image.tags) & keep.references or _digests(image) & keep.digests:
+        elif set(_names(image)) & keep.references or _digests(image) & keep.digests:
             plan.kept["release"] += 1
         else:
             plan.images.append(image)
