@@ -249,3 +249,30 @@ ROWS += [
     Row("PATCH", HOST, staff_rule(Scope.ADMIN), setup=make_host, body={"labels": {"zone": "a"}}),
     Row("DELETE", HOST, staff_rule(Scope.ADMIN, ok=204), setup=make_host),
 ]
+
+
+# Garbage collection (staff)
+
+
+def make_gc_host(world, caller):
+    """A host whose engine never answers: a run is recorded with its error, and nothing is removed anywhere."""
+    DockerHostFactory(name="gc-host", engine_url="unix:///run/berth-gc-no-such-engine.sock")
+    return {"host": "gc-host"}
+
+
+def _gc_recorded(world, params, response):
+    assert response.json()["host"] == "gc-host"
+    assert response.json()["dry_run"] is True
+
+
+ROWS += [
+    Row("GET", "/api/v1/hosts/{host}/gc/", staff_rule(), setup=make_gc_host),
+    Row(
+        "POST",
+        "/api/v1/hosts/{host}/gc/",
+        staff_rule(Scope.ADMIN, ok=201),
+        body={"dry_run": True},
+        setup=make_gc_host,
+        then=_gc_recorded,
+    ),
+]
