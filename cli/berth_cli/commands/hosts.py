@@ -31,6 +31,32 @@ HOST_FIELDS = [
 ]  # fmt: skip
 
 
+def size(count) -> str:
+    """Bytes for humans: 0 B, 512 KiB, 1.5 MiB, 2.0 GiB."""
+    value = float(count or 0)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit in ("B", "KiB") else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
+def gc_summary(run: dict) -> str:
+    removed = run.get("removed") or {}
+    containers, images = len(removed.get("containers") or []), len(removed.get("images") or [])
+    verb = "would remove" if run.get("dry_run") else "removed"
+    reclaim = "would reclaim" if run.get("dry_run") else "reclaimed"
+    return f"{verb} {containers} containers and {images} images, {reclaim} {size(run.get('bytes_reclaimed'))}"
+
+
+GC_COLUMNS = [
+    ("id", "id"),
+    ("when", lambda r: output.when(r.get("created_at"))),
+    ("summary", gc_summary),
+    ("error", "error"),
+]
+
+
 def register(verbs, parents) -> None:
     p = verbs.add_parser("hosts", parents=[parents.json], help="list the Docker hosts (staff)")
     p.set_defaults(func=run_list)
@@ -43,6 +69,14 @@ def register(verbs, parents) -> None:
     p = verbs.add_parser("hosts:ready", parents=[parents.json], help="let a drained host take containers (staff)")
     p.add_argument("name")
     p.set_defaults(func=run_status, status="ready")
+    p = verbs.add_parser("hosts:gc", parents=[parents.json], help="collect a host's garbage now (staff)")
+    p.add_argument("name")
+    p.add_argument("--dry-run", action="store_true", help="only list what would be removed")
+    p.set_defaults(func=run_gc)
+    p = verbs.add_parser("hosts:gc-runs", parents=[parents.json], help="past garbage collections of a host (staff)")
+    p.add_argument("name")
+    p.add_argument("-n", "--num", type=int, default=20, help="how many, newest first (default 20)")
+    p.set_defaults(func=run_gc_runs)
 
 
 def run_list(args, client: Client) -> int:
@@ -69,4 +103,33 @@ def run_status(args, client: Client) -> int:
         output.emit_json(host)
     else:
         print(f"Host {host.get('name', args.name)} is {host.get('status', args.status)}.")
+    return 0
+
+
+def run_gc(args, client: Client) -> int:
+    run = client.post(f"/api/v1/hosts/{quote(args.name)}/gc/", {"dry_run": args.dry_run})
+    if args.json:
+        output.emit_json(run)
+        return 0
+    removed = run.get("removed") or {}
+    for container in removed.get("containers") or []:
+        print(f"container {container.get('id')}  {container.get('name', '')}  {container.get('app', '')}")
+    for image in removed.get("images") or []:
+        tags = output.text(image.get("tags")) or "<none>"
+        print(f"image     {image.get('id')}  {tags}  {size(image.get('size_bytes'))}  {image.get('reason', '')}")
+    print(f"GC of {run.get('host', args.name)}: {gc_summary(run)}.")
+    for problem in removed.get("errors") or []:
+        output.note(f"warning: {problem}")
+    if run.get("error"):
+        output.note(f"error: {run['error']}")
+        return 1
+    return 0
+
+
+def run_gc_runs(args, client: Client) -> int:
+    runs = client.list(f"/api/v1/hosts/{quote(args.name)}/gc/", {"limit": min(args.num, 500)}, limit=args.num)
+    if args.json:
+        output.emit_json(runs)
+    else:
+        output.table(runs, GC_COLUMNS, empty=f"No garbage collection has run on {args.name}.")
     return 0
