@@ -294,8 +294,10 @@ def _collect(*, host: DockerHost, dry_run: bool, policy: GcPolicy, keep: Keep, n
     image_bytes = reclaimed_bytes(images=inventory.images, removed={image.image_id for image in removed_images})
     cache_bytes = engine_gc.build_cache_reclaimable(spec) if dry_run else engine_gc.build_cache_prune(spec)
     removed = {
-        "containers": [_container_row(c) for c in removed_containers],
-        "images": [_image_row(image) for image in removed_images],
+        # Sorted, so that a dry run and the real run list the same things in the same order whatever order the
+        # engine listed them in.
+        "containers": sorted((_container_row(c) for c in removed_containers), key=lambda row: row["id"]),
+        "images": sorted((_image_row(image) for image in removed_images), key=lambda row: row["id"]),
         "image_bytes": image_bytes,
         "build_cache": {"supported": cache_bytes is not None, "bytes": cache_bytes or 0},
         "kept": dict(sorted(plan.kept.items())),

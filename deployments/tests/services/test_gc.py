@@ -183,7 +183,7 @@ def test_gc_dry_run_lists_the_same_and_removes_nothing(fake):
     assert fake.pruned == 0
     assert dry.dry_run is True
     assert [c["id"] for c in dry.removed["containers"]] == ["old"]
-    assert [i["id"] for i in dry.removed["images"]] == ["freed", "dangling"]
+    assert [i["id"] for i in dry.removed["images"]] == ["dangling", "freed"]
     assert dry.bytes_reclaimed == 10
 
     run = services.gc_run(host=host, dry_run=False)
