@@ -36,8 +36,8 @@ def test_gc_dry_run_prints_what_would_go(fake):
     assert out.getvalue().splitlines() == [
         f"h1: would remove 1 containers, 2 images, 50 bytes (run {run.pk}).",
         "  container c0ffee c-c0ffee",
-        "  image freed berth/acme/web:1",
         "  image dangling <dangling>",
+        "  image freed berth/acme/web:1",
     ]
     assert run.dry_run is True
     assert fake.removed_images == []
