@@ -71,7 +71,7 @@ def tenant_delete(*, actor, tenant: Tenant) -> None:
     """Delete a tenant that has no apps left (apps hold containers that must be stopped first)."""
     if hasattr(tenant, "apps") and tenant.apps.exists():
         raise Conflict("Delete the tenant's apps first; their containers must be stopped.", code="tenant_has_apps")
-    audit_record(actor=actor, tenant=None, action="tenant.delete", target=tenant, diff={"slug": tenant.slug})
+    audit_record(actor=actor, tenant=tenant, action="tenant.delete", target=tenant, diff={"slug": tenant.slug})
     tenant.delete()
 
 
