@@ -267,5 +267,11 @@ def token_revoke(*, actor, token: ApiToken) -> None:
 
 def user_get_or_create(*, username: str, email: str = ""):
     """Return the user named `username`, creating it (without a usable password) when missing."""
-    user, _ = get_user_model().objects.get_or_create(username=username, defaults={"email": email})
+    users = get_user_model().objects
+    user = users.filter(username=username).first()
+    if user is None:
+        user = users.model(username=username, email=email)
+        user.set_unusable_password()
+        user.full_clean(exclude=["password"])
+        user.save()
     return user

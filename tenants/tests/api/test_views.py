@@ -282,6 +282,17 @@ def test_a_removed_member_loses_access_on_the_next_request(acme, owner):
     _assert_error(_bearer(plaintext).get("/api/v1/tenants/acme/"), 404, "not_found")
 
 
+def test_a_token_follows_its_users_role_down(acme, owner):
+    admin = MembershipFactory(tenant=acme, user__username="admin", role=Role.ADMIN)
+    _, plaintext = services.token_create(user=admin.user, scopes=["read", "admin"], tenant=acme)
+    assert _bearer(plaintext).get("/api/v1/tenants/acme/audit/").status_code == 200
+
+    services.member_update(actor=owner, tenant=acme, membership=admin, role=Role.VIEWER)
+
+    _assert_error(_bearer(plaintext).get("/api/v1/tenants/acme/audit/"), 403, "permission_denied")
+    assert _bearer(plaintext).get("/api/v1/tenants/acme/").status_code == 200
+
+
 def test_the_token_is_shown_once(acme, owner):
     created = _send(_session(owner), "POST", "/api/v1/tokens/", {"scopes": ["read"], "name": "ci"})
     listed = _session(owner).get("/api/v1/tokens/")
