@@ -1,6 +1,6 @@
 """Writes on tenants, memberships and tokens. Each validates, saves, and records an audit event."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -255,6 +255,18 @@ def token_create(
     token.save()
     audit_record(actor=user, tenant=tenant, action="token.create", target=token, diff={"scopes": token.scopes})
     return token, plaintext
+
+
+# Writing last_used_at on every request would turn reads into writes; a minute of precision is plenty.
+_LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+def token_mark_used(*, token: ApiToken) -> None:
+    """Record that `token` authenticated a request (bookkeeping, not audited)."""
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > _LAST_USED_PRECISION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
 
 
 @transaction.atomic
