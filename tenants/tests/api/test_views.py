@@ -7,6 +7,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from deployments.models import App
 from tenants import services
 from tenants.models import ApiToken, AuditEvent, Membership, Role, Tenant
 from tenants.tests.factories import ApiTokenFactory, MembershipFactory, UserFactory
@@ -234,6 +235,26 @@ def test_bad_credentials_get_401_or_are_anonymous(acme, header):
     response = Client(HTTP_AUTHORIZATION=header).get("/api/v1/tenants/acme/")
 
     _assert_error(response, 401)
+
+
+def test_a_tenant_with_apps_cannot_be_deleted(acme, owner):
+    App.objects.create(tenant=acme, slug="web")
+
+    response = _session(owner).delete("/api/v1/tenants/acme/")
+
+    _assert_error(response, 409, "tenant_has_apps")
+    assert Tenant.objects.filter(slug="acme").count() == 1
+
+
+def test_deleting_a_tenant_keeps_its_audit_trail(acme, owner):
+    response = _session(owner).delete("/api/v1/tenants/acme/")
+
+    assert response.status_code == 204
+    assert Tenant.objects.count() == 0
+    assert list(AuditEvent.objects.order_by("id").values_list("action", "tenant_slug", "tenant_id")) == [
+        ("tenant.create", "acme", None),
+        ("tenant.delete", "acme", None),
+    ]
 
 
 # Tokens over time: expiry, last use, revocation on the next request.
