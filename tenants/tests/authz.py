@@ -17,7 +17,9 @@ URL templates and string values of `body` are filled with World.params(caller): 
 targets), `{other_tenant}`, `{me}` (the caller's username), `{owner}` (the tenant owner's username), `{token_id}`
 (the id of the token the caller authenticates with, 0 for sessions), plus whatever `setup(world, caller)` returns;
 setup runs inside the savepoint, before the call, so it can create the objects the URL names. `body` may also be
-a callable `body(world, params)`; `format="multipart"` sends a multipart form instead of JSON.
+a callable `body(world, params)`, called once per caller: use one for uploads, since a file is read once;
+`format="multipart"` sends a multipart form instead of JSON. `then(world, params, response)` runs after each
+successful call (still inside the savepoint) to assert what it did.
 
 `expect` maps every caller name to a status; the rule helpers build it from the minimal scope and take per-caller
 overrides, e.g. `tenant_rule("admin", ok=204, admin=403)` for "owners only". A caller missing from `expect` is an
@@ -359,7 +361,8 @@ def api_routes(prefix: str = "api/v1/") -> dict[str, set[str]]:
     """Map every URL pattern under `prefix` to the methods it answers (besides OPTIONS and HEAD)."""
     routes: dict[str, set[str]] = {}
     for route, callback in _walk(get_resolver().url_patterns):
-        if route.startswith(prefix):
+        # DRF routers repeat each route with a `.json` suffix; the view and its permissions are the same.
+        if route.startswith(prefix) and "(?P<format>" not in route:
             routes.setdefault(route, set()).update(_methods(callback))
     return routes
 
