@@ -1,5 +1,6 @@
 """Role rules, the last owner, token scopes and the audit event of every service."""
 
+import threading
 from datetime import UTC, timedelta
 
 import pytest
@@ -255,3 +256,38 @@ def test_membership_changes_lock_the_tenant_row(acme):
     locks = [q["sql"] for q in queries.captured_queries if q["sql"].endswith("FOR UPDATE")]
     assert len(locks) == 1
     assert 'FROM "tenants_tenant"' in locks[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_owners_demoting_each_other_at_once_leave_one_owner():
+    # given: two owners, each about to demote the other from their own connection
+    first = services.tenant_create(actor=UserFactory(username="first"), slug="acme").memberships.get()
+    second = MembershipFactory(tenant=first.tenant, user=UserFactory(username="second"), role=Role.OWNER)
+    barrier = threading.Barrier(2)
+    outcomes: dict[str, str] = {}
+
+    def demote(actor_membership, target_pk):
+        try:
+            target = Membership.objects.get(pk=target_pk)
+            barrier.wait(timeout=30)
+            services.member_update(actor=actor_membership.user, tenant=first.tenant, membership=target, role=Role.ADMIN)
+            outcomes[actor_membership.user.username] = "demoted"
+        except DomainError as error:
+            outcomes[actor_membership.user.username] = error.code
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=demote, args=(first, second.pk)),
+        threading.Thread(target=demote, args=(second, first.pk)),
+    ]
+
+    # when
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    # then: one demotion won, the other was refused, and the tenant still has exactly one owner
+    assert sorted(outcomes.values()) == ["demoted", "forbidden"]
+    assert Membership.objects.filter(tenant=first.tenant, role=Role.OWNER).count() == 1
