@@ -68,7 +68,13 @@ ROWS = [
         body={"max_apps": 3},
         name="quotas: staff only",
     ),
-    Row("DELETE", TENANT, tenant_rule(Scope.ADMIN, ok=204, admin=403), name="owners only", then=_tenant_is_gone),
+    Row(
+        "DELETE",
+        TENANT,
+        tenant_rule(Scope.ADMIN, ok=204, min_role=Role.OWNER),
+        name="owners only",
+        then=_tenant_is_gone,
+    ),
     # Members
     Row("GET", MEMBERS, tenant_rule(Scope.READ)),
     Row(
@@ -82,7 +88,7 @@ ROWS = [
     Row(
         "POST",
         MEMBERS,
-        tenant_rule(Scope.ADMIN, ok=201, admin=403),
+        tenant_rule(Scope.ADMIN, ok=201, min_role=Role.OWNER),
         setup=_newcomer,
         body={"username": "newcomer", "role": "owner"},
         name="granting owner takes an owner",
@@ -91,7 +97,7 @@ ROWS = [
     Row(
         "PATCH",
         "/api/v1/tenants/{tenant}/members/{owner}/",
-        tenant_rule(Scope.ADMIN, ok=409, admin=403),
+        tenant_rule(Scope.ADMIN, ok=409, min_role=Role.OWNER),
         body={"role": "admin"},
         name="the last owner cannot be demoted",
     ),
