@@ -210,3 +210,17 @@ BERTH_REGISTRY = env.str("BERTH_REGISTRY", default="")
 BERTH_DEFAULT_MAX_APPS = env.int("BERTH_DEFAULT_MAX_APPS", default=20)
 BERTH_DEFAULT_MAX_CONTAINERS = env.int("BERTH_DEFAULT_MAX_CONTAINERS", default=50)
 BERTH_DEFAULT_MAX_MEMORY_MB = env.int("BERTH_DEFAULT_MAX_MEMORY_MB", default=8192)
+# Builds: time limit (seconds), memory of each build step, largest uncompressed context, git clone time limit,
+# and the image size and layer count past which a build warns.
+BERTH_BUILD_TIMEOUT = env.int("BERTH_BUILD_TIMEOUT", default=900)
+BERTH_BUILD_MEMORY_MB = env.int("BERTH_BUILD_MEMORY_MB", default=2048)
+BERTH_BUILD_MAX_CONTEXT_MB = env.int("BERTH_BUILD_MAX_CONTEXT_MB", default=200)
+BERTH_BUILD_GIT_TIMEOUT = env.int("BERTH_BUILD_GIT_TIMEOUT", default=120)
+BERTH_BUILD_WARN_IMAGE_MB = env.int("BERTH_BUILD_WARN_IMAGE_MB", default=500)
+BERTH_BUILD_WARN_LAYERS = env.int("BERTH_BUILD_WARN_LAYERS", default=40)
+
+# Logs: the platform's OpenSearch cluster (a tenant's LogSink may name its own), the collector's buffer per sink
+# while a sink is unreachable, and the database sink's limits.
+BERTH_OPENSEARCH_URL = env.str("BERTH_OPENSEARCH_URL", default="")
+BERTH_LOG_BUFFER_LINES = env.int("BERTH_LOG_BUFFER_LINES", default=50000)
+BERTH_LOG_DB_MAX_LINES_PER_APP = env.int("BERTH_LOG_DB_MAX_LINES_PER_APP", default=100000)

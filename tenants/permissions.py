@@ -10,7 +10,8 @@ ALL_SCOPES = frozenset(Scope.values)
 
 
 def token_of(request) -> ApiToken | None:
-    return request.auth if isinstance(request.auth, ApiToken) else None
+    auth = getattr(request, "auth", None)
+    return auth if isinstance(auth, ApiToken) else None
 
 
 def scopes_for(*, user, token: ApiToken | None, tenant: Tenant | None) -> frozenset[str]:

@@ -103,7 +103,7 @@ def test_demo_prints_the_login_once_and_it_works(client):
     assert (response.status_code, response["Location"]) == (302, "/")
     home = client.get("/")
     assert home.status_code == 200
-    assert b"<td>demo</td>" in home.content
+    assert b'<a href="/t/demo/">demo</a>' in home.content
 
 
 @pytest.mark.django_db
