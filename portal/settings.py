@@ -190,6 +190,13 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a `status`; name each choice set after its model instead of a hash.
+    "ENUM_NAME_OVERRIDES": {
+        "BuildStatusEnum": "deployments.models.builds.BuildStatus",
+        "HostStatusEnum": "deployments.models.hosts.HostStatus",
+        "ReleaseStatusEnum": "deployments.models.releases.ReleaseStatus",
+        "DeploymentStatusEnum": "deployments.models.rollouts.DeploymentStatus",
+    },
 }
 
 LOGGING = {
