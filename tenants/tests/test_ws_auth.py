@@ -1,5 +1,6 @@
 """WebSocket authentication: a Bearer token sets the user and scope["token"]; a bad one leaves the caller anonymous."""
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -30,7 +31,9 @@ def _who(headers) -> dict:
         await communicator.disconnect()
         return answer
 
-    return async_to_sync(run)()
+    # A thread of its own: a browser test of the same session may have left an event loop running in this one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(async_to_sync(run)).result(timeout=60)
 
 
 @pytest.fixture
