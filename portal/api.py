@@ -5,7 +5,7 @@ import logging
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from rest_framework import exceptions, pagination, status
+from rest_framework import exceptions, pagination, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -81,3 +81,18 @@ class CursorPagination(pagination.CursorPagination):
 
 def error_response(code: str, message: str, http_status: int) -> Response:
     return Response({"error": {"code": code, "message": message, "fields": {}}}, status=http_status)
+
+
+class ErrorBody(serializers.Serializer):
+    code = serializers.CharField(help_text="A stable, machine-readable code, e.g. `not_found` or `last_owner`.")
+    message = serializers.CharField(help_text="A sentence for a human.")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Per input field, what is wrong with it; empty when the error is not about a field.",
+    )
+
+
+class ErrorResponse(serializers.Serializer):
+    """The shape of every error the API answers."""
+
+    error = ErrorBody()

@@ -25,6 +25,7 @@ def audit_record(
     user = actor if getattr(actor, "is_authenticated", False) else None
     return AuditEvent.objects.create(
         tenant=tenant,
+        tenant_slug=tenant.slug if tenant is not None else "",
         actor=user,
         actor_name=user.get_username() if user else "system",
         action=action,

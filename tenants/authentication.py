@@ -1,15 +1,8 @@
 """Bearer-token authentication for the API."""
 
-from datetime import timedelta
-
-from django.utils import timezone
 from rest_framework import authentication, exceptions
 
-from tenants.models import ApiToken
 from tenants.selectors import token_authenticate
-
-# Writing last_used_at on every request would turn reads into writes; a minute of precision is plenty.
-_LAST_USED_PRECISION = timedelta(minutes=1)
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
@@ -30,9 +23,10 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         token = token_authenticate(plaintext=plaintext)
         if token is None or not token.user.is_active:
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
-        now = timezone.now()
-        if token.last_used_at is None or now - token.last_used_at > _LAST_USED_PRECISION:
-            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        # Imported here: DRF imports this class while tenants.services is importing DRF (through portal.api).
+        from tenants.services import token_mark_used
+
+        token_mark_used(token=token)
         return token.user, token
 
     def authenticate_header(self, request):

@@ -100,9 +100,13 @@ class ApiToken(models.Model):
 
 
 class AuditEvent(models.Model):
-    """Who changed what, where and when. Never holds a secret value."""
+    """Who changed what, where and when. Never holds a secret value.
 
-    tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="audit_events")
+    Events outlive their tenant: deleting a tenant unlinks them (`tenant_slug` still says whose they were).
+    """
+
+    tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events")
+    tenant_slug = models.CharField(max_length=40, blank=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     actor_name = models.CharField(max_length=150, blank=True)
     action = models.CharField(max_length=64)

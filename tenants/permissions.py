@@ -14,16 +14,16 @@ def token_of(request) -> ApiToken | None:
     return auth if isinstance(auth, ApiToken) else None
 
 
-def caller_scopes(request, tenant: Tenant | None) -> frozenset[str]:
-    """The scopes the caller holds on `tenant` (or outside any tenant when None).
+def scopes_for(*, user, token: ApiToken | None, tenant: Tenant | None) -> frozenset[str]:
+    """The scopes `user` (authenticated by `token`, or by a session when None) holds on `tenant`.
 
-    A session holds its role's scopes; a token holds the intersection of its own scopes with its user's role, and
-    nothing on a tenant other than the one it is restricted to. Staff read every tenant.
+    Outside any tenant (tenant=None) a session holds every scope and a token its own. On a tenant, a session holds
+    its role's scopes; a token holds the intersection of its own scopes with its user's current role, and nothing
+    on a tenant other than the one it is restricted to. Staff read every tenant. WebSocket consumers call this
+    with scope["user"] and scope["token"].
     """
-    user = request.user
     if not getattr(user, "is_authenticated", False):
         return frozenset()
-    token = token_of(request)
     if tenant is None:
         held = ALL_SCOPES
     else:
@@ -36,6 +36,11 @@ def caller_scopes(request, tenant: Tenant | None) -> frozenset[str]:
     if token is not None:
         held = held & frozenset(token.scopes)
     return frozenset(held)
+
+
+def caller_scopes(request, tenant: Tenant | None) -> frozenset[str]:
+    """The scopes the caller of an API request holds on `tenant` (see scopes_for)."""
+    return scopes_for(user=request.user, token=token_of(request), tenant=tenant)
 
 
 def tenant_role(request, tenant: Tenant) -> Role | None:

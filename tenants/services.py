@@ -1,6 +1,6 @@
 """Writes on tenants, memberships and tokens. Each validates, saves, and records an audit event."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -71,7 +71,7 @@ def tenant_delete(*, actor, tenant: Tenant) -> None:
     """Delete a tenant that has no apps left (apps hold containers that must be stopped first)."""
     if hasattr(tenant, "apps") and tenant.apps.exists():
         raise Conflict("Delete the tenant's apps first; their containers must be stopped.", code="tenant_has_apps")
-    audit_record(actor=actor, tenant=None, action="tenant.delete", target=tenant, diff={"slug": tenant.slug})
+    audit_record(actor=actor, tenant=tenant, action="tenant.delete", target=tenant, diff={"slug": tenant.slug})
     tenant.delete()
 
 
@@ -257,6 +257,18 @@ def token_create(
     return token, plaintext
 
 
+# Writing last_used_at on every request would turn reads into writes; a minute of precision is plenty.
+_LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+def token_mark_used(*, token: ApiToken) -> None:
+    """Record that `token` authenticated a request (bookkeeping, not audited)."""
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > _LAST_USED_PRECISION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+
+
 @transaction.atomic
 def token_revoke(*, actor, token: ApiToken) -> None:
     """Revoke a token; the next request made with it fails."""
@@ -267,5 +279,11 @@ def token_revoke(*, actor, token: ApiToken) -> None:
 
 def user_get_or_create(*, username: str, email: str = ""):
     """Return the user named `username`, creating it (without a usable password) when missing."""
-    user, _ = get_user_model().objects.get_or_create(username=username, defaults={"email": email})
+    users = get_user_model().objects
+    user = users.filter(username=username).first()
+    if user is None:
+        user = users.model(username=username, email=email)
+        user.set_unusable_password()
+        user.full_clean(exclude=["password"])
+        user.save()
     return user

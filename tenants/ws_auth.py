@@ -5,6 +5,7 @@ from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 
 from tenants.selectors import token_authenticate
+from tenants.services import token_mark_used
 
 
 @database_sync_to_async
@@ -12,6 +13,7 @@ def _token_user(plaintext: str):
     token = token_authenticate(plaintext=plaintext)
     if token is None or not token.user.is_active:
         return None, None
+    token_mark_used(token=token)
     return token.user, token
 
 

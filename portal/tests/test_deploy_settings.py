@@ -51,6 +51,8 @@ def test_the_openapi_schema_generates_without_a_warning(tmp_path):
     assert "Warning" not in result.stderr and "Error" not in result.stderr
     schema = (tmp_path / "schema.yaml").read_text()
     assert "bearerAuth:" in schema
+    assert "    ErrorResponse:\n" in schema
+    assert schema.count("$ref: '#/components/schemas/ErrorResponse'") >= 4 * 9  # 401/403/404 (+400) per operation
     for path in (
         "/api/v1/tenants/:",
         "/api/v1/tenants/{tenant}/:",

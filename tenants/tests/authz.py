@@ -17,10 +17,13 @@ URL templates and string values of `body` are filled with World.params(caller): 
 targets), `{other_tenant}`, `{me}` (the caller's username), `{owner}` (the tenant owner's username), `{token_id}`
 (the id of the token the caller authenticates with, 0 for sessions), plus whatever `setup(world, caller)` returns;
 setup runs inside the savepoint, before the call, so it can create the objects the URL names. `body` may also be
-a callable `body(world, params)`; `format="multipart"` sends a multipart form instead of JSON.
+a callable `body(world, params)`, called once per caller: use one for uploads, since a file is read once;
+`format="multipart"` sends a multipart form instead of JSON. `then(world, params, response)` runs after each
+successful call (still inside the savepoint) to assert what it did.
 
-`expect` maps every caller name to a status; the rule helpers build it from the minimal scope and take per-caller
-overrides, e.g. `tenant_rule("admin", ok=204, admin=403)` for "owners only". A caller missing from `expect` is an
+`expect` maps every caller name to a status; the rule helpers build it from the minimal scope (and role) and take
+per-caller overrides, e.g. `tenant_rule("admin", ok=204, min_role="owner")` for "owners only", or
+`tenant_rule("read", ok=204, owner=409)` where the owner meets a conflict. A caller missing from `expect` is an
 error, so adding a caller forces every row to say what it gets.
 """
 
@@ -40,7 +43,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
-from tenants.models import Role, Scope, Tenant
+from tenants.models import ROLE_RANK, Role, Scope, Tenant
 from tenants.services import member_add, tenant_create, token_create
 from tenants.tests.factories import ApiTokenFactory, UserFactory
 
@@ -142,24 +145,29 @@ def authz_world(db) -> World:
 # Rules: the expected status of every caller, from the minimal scope a route needs.
 
 
-def tenant_rule(scope: str, ok: int = 200, **overrides: int) -> dict[str, int]:
-    """A route inside {tenant} that needs `scope`: members holding it get `ok`, other members 403, strangers 404."""
+def tenant_rule(scope: str, ok: int = 200, *, min_role: str | None = None, **overrides: int) -> dict[str, int]:
+    """A route inside {tenant} that needs `scope` (and `min_role`, when given): members holding it get `ok`, other
+    members 403, strangers 404.
+    """
     scope = Scope(scope)
+    rank = ROLE_RANK[Role(min_role)] if min_role else 0
 
-    def allowed(held: set[str]) -> int:
-        return ok if scope in held else 403
+    def member(role: Role) -> int:
+        return ok if scope in _ROLE_SCOPES[role] and ROLE_RANK[role] >= rank else 403
 
+    # Staff read every tenant and do nothing else in it; they hold no role there.
+    staff = ok if scope == Scope.READ and not rank else 403
     expect = {
         "anonymous": 401,
-        "viewer": allowed(_ROLE_SCOPES[Role.VIEWER]),
-        "developer": allowed(_ROLE_SCOPES[Role.DEVELOPER]),
-        "admin": allowed(_ROLE_SCOPES[Role.ADMIN]),
-        "owner": allowed(_ROLE_SCOPES[Role.OWNER]),
+        "viewer": member(Role.VIEWER),
+        "developer": member(Role.DEVELOPER),
+        "admin": member(Role.ADMIN),
+        "owner": member(Role.OWNER),
         "other_owner": 404,
-        # Staff read every tenant and do nothing else in it.
-        "staff": allowed({Scope.READ}),
-        "staff_token_read": allowed({Scope.READ}),
-        "token_read": allowed({Scope.READ}),
+        "staff": staff,
+        "staff_token_read": staff,
+        # The owner's tokens: the role allows everything, the token's scopes narrow it.
+        "token_read": ok if scope == Scope.READ else 403,
         "token_tenant": ok,
         "token_other_tenant": 404,
         "token_expired": 401,
@@ -359,7 +367,8 @@ def api_routes(prefix: str = "api/v1/") -> dict[str, set[str]]:
     """Map every URL pattern under `prefix` to the methods it answers (besides OPTIONS and HEAD)."""
     routes: dict[str, set[str]] = {}
     for route, callback in _walk(get_resolver().url_patterns):
-        if route.startswith(prefix):
+        # DRF routers repeat each route with a `.json` suffix; the view and its permissions are the same.
+        if route.startswith(prefix) and "(?P<format>" not in route:
             routes.setdefault(route, set()).update(_methods(callback))
     return routes
 

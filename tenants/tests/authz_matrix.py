@@ -1,6 +1,6 @@
 """Authorization rows of the tenants, members, tokens and audit routes (format: tenants/tests/authz.py)."""
 
-from tenants.models import Role, Scope
+from tenants.models import Membership, Role, Scope, Tenant
 from tenants.services import member_add, token_create
 from tenants.tests.authz import Row, tenant_rule, user_rule
 from tenants.tests.factories import UserFactory
@@ -38,6 +38,15 @@ def _owners_spare_token(world, caller):
     return {"id": token.pk}
 
 
+def _newcomer_is_viewer(world, params, response):
+    assert response.json()["username"] == "newcomer"
+    assert Membership.objects.get(tenant=world.tenant, user__username="newcomer").role == Role.VIEWER
+
+
+def _tenant_is_gone(world, params, response):
+    assert not Tenant.objects.filter(pk=world.tenant.pk).exists()
+
+
 # Restricted tokens may not create tenants; read-only tokens may not write.
 _NO_TENANT_CREATION = {
     "staff_token_read": 403,
@@ -59,7 +68,13 @@ ROWS = [
         body={"max_apps": 3},
         name="quotas: staff only",
     ),
-    Row("DELETE", TENANT, tenant_rule(Scope.ADMIN, ok=204, admin=403), name="owners only"),
+    Row(
+        "DELETE",
+        TENANT,
+        tenant_rule(Scope.ADMIN, ok=204, min_role=Role.OWNER),
+        name="owners only",
+        then=_tenant_is_gone,
+    ),
     # Members
     Row("GET", MEMBERS, tenant_rule(Scope.READ)),
     Row(
@@ -68,11 +83,12 @@ ROWS = [
         tenant_rule(Scope.ADMIN, ok=201),
         setup=_newcomer,
         body={"username": "newcomer", "role": "viewer"},
+        then=_newcomer_is_viewer,
     ),
     Row(
         "POST",
         MEMBERS,
-        tenant_rule(Scope.ADMIN, ok=201, admin=403),
+        tenant_rule(Scope.ADMIN, ok=201, min_role=Role.OWNER),
         setup=_newcomer,
         body={"username": "newcomer", "role": "owner"},
         name="granting owner takes an owner",
@@ -81,7 +97,7 @@ ROWS = [
     Row(
         "PATCH",
         "/api/v1/tenants/{tenant}/members/{owner}/",
-        tenant_rule(Scope.ADMIN, ok=409, admin=403),
+        tenant_rule(Scope.ADMIN, ok=409, min_role=Role.OWNER),
         body={"role": "admin"},
         name="the last owner cannot be demoted",
     ),

@@ -4,6 +4,7 @@ import re
 from io import StringIO
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
 from tenants.models import ApiToken, AuditEvent, Membership, Role, Tenant
@@ -37,6 +38,30 @@ def test_createtenant_refuses_a_bad_slug_and_a_taken_one():
     with pytest.raises(CommandError, match="taken"):
         _run("createtenant", "acme", "--owner", "bob")
     assert list(Tenant.objects.values_list("slug", flat=True)) == ["acme"]
+
+
+@pytest.mark.django_db
+def test_createtenant_leaves_no_user_behind_when_the_slug_is_refused():
+    with pytest.raises(CommandError):
+        _run("createtenant", "Bad_Slug", "--owner", "newbie")
+
+    assert not get_user_model().objects.filter(username="newbie").exists()
+
+
+@pytest.mark.django_db
+def test_createtenant_creates_the_owner_without_a_usable_password():
+    _run("createtenant", "acme", "--owner", "alice")
+
+    assert get_user_model().objects.get(username="alice").has_usable_password() is False
+
+
+@pytest.mark.django_db
+def test_createtoken_with_zero_days_is_refused_not_eternal():
+    MembershipFactory(user__username="alice", role=Role.ADMIN)
+
+    with pytest.raises(CommandError, match="future"):
+        _run("createtoken", "alice", "--expires-days", "0")
+    assert ApiToken.objects.count() == 0
 
 
 @pytest.mark.django_db

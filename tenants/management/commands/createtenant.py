@@ -2,6 +2,7 @@
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from portal.api import DomainError
 from tenants.services import tenant_create, user_get_or_create
@@ -16,9 +17,11 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="")
 
     def handle(self, *args, slug, owner, name, **options):
-        user = user_get_or_create(username=owner)
         try:
-            tenant = tenant_create(actor=user, slug=slug, name=name)
+            # The owner is created only with the tenant: a refused slug leaves no stray user behind.
+            with transaction.atomic():
+                user = user_get_or_create(username=owner)
+                tenant = tenant_create(actor=user, slug=slug, name=name)
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
         except DomainError as exc:

@@ -30,7 +30,7 @@ class Command(BaseCommand):
             tenant_obj = Tenant.objects.filter(slug=tenant).first()
             if tenant_obj is None:
                 raise CommandError(f"No tenant named {tenant!r}.")
-        expires_at = timezone.now() + timedelta(days=expires_days) if expires_days else None
+        expires_at = timezone.now() + timedelta(days=expires_days) if expires_days is not None else None
         try:
             _, plaintext = token_create(
                 user=user,
