@@ -177,8 +177,14 @@ def _http_ok(address: str, port: int, path: str) -> tuple[bool, str]:
         connection.close()
 
 
-def start_and_check(*, planned: Planned, spec: docker_ops.RunSpec, cancelled: Callable[[], bool]) -> docker_ops.Started:
-    """Start one container and wait until it passes its health check (runs in a pool thread, no database)."""
+def start_and_check(
+    *,
+    planned: Planned,
+    spec: docker_ops.RunSpec,
+    cancelled: Callable[[], bool],
+    on_started: Callable[[Planned], None] | None = None,
+) -> docker_ops.Started:
+    """Start one container and wait until it passes its health check (runs in a pool thread)."""
     engine = host_spec(planned.host)
     label = f"{planned.process_type}.{planned.index} on {planned.host.name}"
     try:
@@ -186,6 +192,8 @@ def start_and_check(*, planned: Planned, spec: docker_ops.RunSpec, cancelled: Ca
     except EngineError as exc:
         raise StartError(f"{label} did not start: {exc.message}") from exc
     planned.engine_id, planned.host_port = started.engine_id, started.host_port
+    if on_started is not None:
+        on_started(planned)
     values = planned.settings
     deadline = time.monotonic() + values["healthcheck_timeout"]
     kind = values["healthcheck_kind"]

@@ -12,7 +12,7 @@ import threading
 import time
 from concurrent.futures import FIRST_EXCEPTION, wait
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Sum
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -198,12 +198,7 @@ class _Execution:
             for planned in self.new
         }
         with pool(len(self.new)) as executor:
-            futures = {
-                executor.submit(
-                    start_and_check, planned=planned, spec=specs[planned.name], cancelled=self.abort.is_set
-                ): planned
-                for planned in self.new
-            }
+            futures = {executor.submit(self._start_one, planned, specs[planned.name]): planned for planned in self.new}
             pending = set(futures)
             failure: BaseException | None = None
             while pending:
@@ -226,6 +221,20 @@ class _Execution:
             raise RolloutFailed(str(failure)) from failure
         Container.objects.filter(pk__in=[p.row_id for p in self.new]).update(
             state=ContainerState.RUNNING, updated_at=timezone.now()
+        )
+
+    def _start_one(self, planned: Planned, spec) -> None:
+        try:
+            start_and_check(planned=planned, spec=spec, cancelled=self.abort.is_set, on_started=self._record_started)
+        finally:
+            # A pool thread opens its own database connection; do not leak it.
+            connection.close()
+
+    @staticmethod
+    def _record_started(planned: Planned) -> None:
+        # Recorded at once, so a crash or a supersede later still finds the container by its id.
+        Container.objects.filter(pk=planned.row_id).update(
+            engine_id=planned.engine_id, host_port=planned.host_port, updated_at=timezone.now()
         )
 
     def remove_new(self) -> None:
