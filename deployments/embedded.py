@@ -53,8 +53,13 @@ def _run_router() -> None:
 
 def _run_heartbeat() -> None:
     """Heartbeat every host (down when it stops answering) and let the reconciler repair what drifted."""
-    from deployments.services.hosts import hosts_heartbeat
+    from deployments.services.hosts import host_register_local, hosts_heartbeat
     from deployments.services.reconcile import reconcile
+
+    try:
+        host_register_local()
+    except Exception:
+        logger.exception("the local engine could not be registered")
 
     def beat():
         hosts_heartbeat()
