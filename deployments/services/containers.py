@@ -233,7 +233,8 @@ def start_and_check(
                 f"Make the process listen on $PORT and answer {values['healthcheck'] or '/'} with 2xx/3xx, "
                 f"or raise the health check timeout."
             )
-        time.sleep(0.2)
+        # Poll briskly while a process is likely just binding its port, then back off.
+        time.sleep(0.05 if time.monotonic() - stable_since < 3 else 0.25)
 
 
 def remove_quietly(*, host: DockerHost, engine_id: str) -> None:

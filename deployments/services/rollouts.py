@@ -289,6 +289,10 @@ class _Execution:
             if future.exception() is not None:
                 raise future.exception()
 
+    def prepare_host(self, host: DockerHost, image: str) -> None:
+        docker_ops.image_ensure(host_spec(host), image=image)
+        self.network_ensure(host)
+
     def network_ensure(self, host: DockerHost) -> None:
         docker_ops.network_ensure(
             host_spec(host), name=tenant_network(tenant=self.app.tenant), labels={"berth.tenant": self.app.tenant.slug}
@@ -312,7 +316,7 @@ class _Execution:
 
 
 class _Rollout(_Execution):
-    steps = ["plan", "image", "network", "release", "start", "route", "drain"]
+    steps = ["plan", "prepare", "release", "start", "route", "drain"]
 
     def run(self) -> None:
         try:
@@ -327,10 +331,9 @@ class _Rollout(_Execution):
                 step["detail"] = ", ".join(f"{p.process_type}.{p.index}@{p.host.name}" for p in self.new)
             self.checkpoint()
             hosts = {planned.host.pk: planned.host for planned in self.new}
-            with self.recorder.step("image", image):
-                self.on_hosts(hosts.values(), lambda host: docker_ops.image_ensure(host_spec(host), image=image))
-            with self.recorder.step("network", tenant_network(tenant=self.app.tenant)):
-                self.on_hosts(hosts.values(), self.network_ensure)
+            with self.recorder.step("prepare", f"{image} and network {tenant_network(tenant=self.app.tenant)}"):
+                # The image and the tenant network on every target host, all hosts at once.
+                self.on_hosts(hosts.values(), lambda host: self.prepare_host(host, image))
             if self.release.release_command:
                 self.checkpoint()
                 with self.recorder.step("release", self.release.release_command):
@@ -445,8 +448,9 @@ class _Rollout(_Execution):
             Container.objects.filter(pk__in=[c.pk for c in old]).update(routed=False)
             Container.objects.filter(deployment=self.deployment, process_type=WEB).update(routed=True)
         routes.router_sync()
-        # Old workers finish the requests they hold; give connections accepted just before the switch a moment.
-        time.sleep(0.3)
+        # Old workers finish the requests they hold; give a connection accepted just before the switch a moment
+        # to reach its upstream. A request cut when the old container stops is retried by proxy_next_upstream.
+        time.sleep(0.1)
 
     def unswitch(self, old: list[Container]) -> None:
         with transaction.atomic():
