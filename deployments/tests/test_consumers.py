@@ -5,6 +5,7 @@ from channels.db import database_sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
+from django.db import connections
 
 from deployments.models import Deployment
 from deployments.routing import websocket_urlpatterns
@@ -17,6 +18,13 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.anyio]
 @pytest.fixture
 def anyio_backend():
     return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+async def _close_thread_connections():
+    yield
+    # The executor thread of database_sync_to_async keeps its connection; the test database cannot be dropped then.
+    await database_sync_to_async(connections.close_all)()
 
 
 @database_sync_to_async
