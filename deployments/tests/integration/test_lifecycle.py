@@ -2,12 +2,15 @@
 
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.utils import timezone
 from rest_framework.test import APIClient
 
+from deployments.engine import containers as docker_ops
 from deployments.models import (
     Container,
     ContainerState,
@@ -18,11 +21,14 @@ from deployments.models import (
     HostStatus,
     ReleaseStatus,
 )
-from deployments.services.hosts import host_heartbeat
+from deployments.services.containers import Planned, container_name, release_processes, run_spec
+from deployments.services.hosts import host_heartbeat, host_spec
+from deployments.services.reconcile import reconcile
 from deployments.services.rollouts import deployment_execute, rollout_enqueue, scale_enqueue
 from deployments.tests.factories import FormationFactory, MembershipFactory, UserFactory, web_formation
 from deployments.tests.integration.conftest import engine_containers
 
+IMAGE = "berth-test/httpd:latest"
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 
 
@@ -160,3 +166,87 @@ def test_the_heartbeat_records_the_engine_and_marks_a_silent_host_down(db, docke
     assert ghost.status == HostStatus.DOWN
     assert ghost.last_heartbeat_at is None
     assert "did not answer" in ghost.last_error or "unusable" in ghost.last_error
+
+
+def _start_by_hand(deployment, release, host, index):
+    """Start a container of `deployment` as its worker would have, before dying."""
+    planned = Planned(
+        process_type="web",
+        index=index,
+        host=host,
+        name=container_name(release=release, process_type="web", index=index),
+        settings=release_processes(release=release)["web"],
+    )
+    started = docker_ops.container_start(
+        host_spec(host), run_spec(release=release, planned=planned, image=IMAGE, deployment_id=deployment.pk)
+    )
+    return Container.objects.create(
+        host=host,
+        app=release.app,
+        release=release,
+        deployment=deployment,
+        process_type="web",
+        index=index,
+        name=planned.name,
+        engine_id=started.engine_id,
+        host_port=started.host_port,
+        state=ContainerState.RUNNING,
+    )
+
+
+def _stale_running(release):
+    long_ago = timezone.now() - timedelta(hours=2)
+    return Deployment.objects.create(
+        app=release.app, release=release, status=DeploymentStatus.RUNNING, started_at=long_ago
+    )
+
+
+def test_a_rollout_whose_worker_died_before_the_switch_is_undone(
+    hosts, router, app, make_release, tenant_slug, docker_engine_url, second_docker_engine_url, traffic
+):
+    # given: v1 serves; the worker of v2 started one container and died
+    v1 = make_release()
+    assert deploy(v1).status == DeploymentStatus.SUCCEEDED
+    v2 = make_release()
+    dead = _stale_running(v2)
+    _start_by_hand(dead, v2, hosts[0], 1)
+
+    # when
+    reconcile()
+
+    # then
+    dead.refresh_from_db()
+    v2.refresh_from_db()
+    app.refresh_from_db()
+    assert dead.status == DeploymentStatus.FAILED
+    assert v2.status == ReleaseStatus.FAILED
+    assert v2.error.startswith("The worker stopped during the rollout")
+    assert app.current_release_id == v1.pk
+    seen = engine_containers(docker_engine_url, tenant_slug) + engine_containers(second_docker_engine_url, tenant_slug)
+    assert sorted(c.labels["berth.release"] for c in seen) == ["1", "1"]
+    assert traffic().get() == (200, "v1\n")
+
+
+def test_a_rollout_whose_worker_died_after_the_switch_is_finished(
+    hosts, router, app, make_release, tenant_slug, docker_engine_url, second_docker_engine_url, traffic
+):
+    # given: v1 serves; the worker of v2 started both containers, switched the router, and died
+    v1 = make_release()
+    assert deploy(v1).status == DeploymentStatus.SUCCEEDED
+    v2 = make_release()
+    dead = _stale_running(v2)
+    new = [_start_by_hand(dead, v2, host, index) for index, host in enumerate(hosts, start=1)]
+    Container.objects.filter(release=v1).update(routed=False)
+    Container.objects.filter(pk__in=[c.pk for c in new]).update(routed=True)
+
+    # when
+    reconcile()
+
+    # then
+    dead.refresh_from_db()
+    app.refresh_from_db()
+    assert dead.status == DeploymentStatus.SUCCEEDED
+    assert app.current_release_id == v2.pk
+    seen = engine_containers(docker_engine_url, tenant_slug) + engine_containers(second_docker_engine_url, tenant_slug)
+    assert sorted(c.labels["berth.release"] for c in seen) == ["2", "2"]
+    assert traffic().get() == (200, "v2\n")
