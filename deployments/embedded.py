@@ -68,6 +68,13 @@ def _run_heartbeat() -> None:
     _every(HEARTBEAT_INTERVAL, "heartbeat", beat)
 
 
+def _run_log_collectors() -> None:
+    from deployments.logs.supervisor import run_collectors
+
+    # One collector per registered DockerHost (the local engine when none), following hosts added later.
+    run_collectors(threading.Event())
+
+
 def background_loops() -> list[tuple[str, callable]]:
     """The loops embedded mode runs: (name, target)."""
     return [
@@ -75,6 +82,7 @@ def background_loops() -> list[tuple[str, callable]]:
         ("worker-builds", lambda: _run_task_worker("builds")),
         ("router", _run_router),
         ("heartbeat", _run_heartbeat),
+        ("logs-collector", _run_log_collectors),
     ]
 
 

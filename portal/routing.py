@@ -1,5 +1,6 @@
 """WebSocket routes."""
 
+from deployments.logs.routing import websocket_urlpatterns as logs_ws
 from deployments.routing import websocket_urlpatterns as deployment_ws
 
-websocket_urlpatterns = [*deployment_ws]
+websocket_urlpatterns = [*deployment_ws, *logs_ws]

@@ -1,10 +1,16 @@
-"""API routes of apps, config, builds, releases, rollouts, hosts and logs."""
+"""API routes of the deployment domain: most areas keep their own urlpatterns in their module."""
 
 from django.urls import path
 
-from deployments.api import deployments, hosts
+from deployments.api import apps, builds, config, deployments, formation, hosts, logs, releases
 
 urlpatterns = [
+    *apps.urlpatterns,
+    *config.urlpatterns,
+    *releases.urlpatterns,
+    *formation.urlpatterns,
+    *builds.urlpatterns,
+    *logs.urlpatterns,
     path("hosts/", hosts.HostViewSet.as_view({"get": "list", "post": "create"}), name="host-list"),
     path(
         "hosts/<str:name>/",

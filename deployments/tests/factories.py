@@ -1,10 +1,10 @@
-"""Factories of deployment rows: apps, builds, releases, formations, hosts, containers and deployments."""
+"""Factories of the deployment domain (and the tenants it needs): apps, builds, releases, formations, hosts."""
 
 import factory
 from django.contrib.auth import get_user_model
 
-from deployments.models import App, Build, BuildStatus, DockerHost, Formation, Release, SourceKind
-from tenants.models import Membership, Tenant
+from deployments.models import App, Build, BuildStatus, ConfigVar, DockerHost, Formation, Release, SourceKind
+from tenants.models import Membership, Role, Tenant
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -18,9 +18,10 @@ class UserFactory(factory.django.DjangoModelFactory):
 class TenantFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Tenant
+        django_get_or_create = ("slug",)
 
     slug = factory.Sequence(lambda n: f"tenant{n}")
-    name = factory.LazyAttribute(lambda o: o.slug.title())
+    name = factory.LazyAttribute(lambda tenant: tenant.slug.title())
 
 
 class MembershipFactory(factory.django.DjangoModelFactory):
@@ -29,7 +30,7 @@ class MembershipFactory(factory.django.DjangoModelFactory):
 
     tenant = factory.SubFactory(TenantFactory)
     user = factory.SubFactory(UserFactory)
-    role = "developer"
+    role = Role.DEVELOPER
 
 
 class AppFactory(factory.django.DjangoModelFactory):
@@ -40,17 +41,29 @@ class AppFactory(factory.django.DjangoModelFactory):
     slug = factory.Sequence(lambda n: f"app{n}")
 
 
+class ConfigVarFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ConfigVar
+
+    app = factory.SubFactory(AppFactory)
+    key = factory.Sequence(lambda n: f"KEY_{n}")
+    value = "value"
+    secret = False
+
+
 class BuildFactory(factory.django.DjangoModelFactory):
+    """A succeeded image build."""
+
     class Meta:
         model = Build
 
     app = factory.SubFactory(AppFactory)
     number = factory.Sequence(lambda n: n + 1)
     source_kind = SourceKind.IMAGE
-    source = factory.LazyAttribute(lambda o: {"image": o.image})
+    source = factory.LazyAttribute(lambda build: {"image": build.image})
     status = BuildStatus.SUCCEEDED
-    image = "berth-test/httpd:latest"
-    process_types = factory.LazyFunction(dict)
+    image = factory.Sequence(lambda n: f"registry.test/app:{n + 1}")
+    process_types = factory.LazyFunction(lambda: {"web": "/bin/sh /app/start.sh"})
 
 
 def web_formation(**overrides) -> dict:

@@ -90,6 +90,7 @@ def make_release(app):
             version=version,
             build__image=image,
             build__number=version,
+            build__process_types={},
             formation=formation or web_formation(),
             **fields,
         )
