@@ -361,3 +361,32 @@ def container_restart(*, actor, app: App, container: Container) -> Container:
         )
     container.refresh_from_db()
     return container
+
+
+def app_teardown(*, tenant: str, app: str, containers: list[dict]) -> int:
+    """Stop and remove a deleted app's containers on every host; return how many were removed.
+
+    Besides the recorded ones, containers labelled with the app's slugs are swept, but only those whose deployment
+    no longer exists: an app created again under the same name keeps its new containers.
+    """
+    from deployments.models import Deployment
+
+    hosts = {host.name: host for host in DockerHost.objects.all()}
+    known = {item["engine_id"]: item["host"] for item in containers if item.get("host") in hosts}
+    for host in hosts.values():
+        try:
+            found = docker_ops.containers_list(host_spec(host), labels={"berth.tenant": tenant, "berth.app": app})
+        except EngineError:
+            continue
+        deployment_ids = {int(c["labels"].get("berth.deployment", "0") or 0) for c in found}
+        alive = set(Deployment.objects.filter(pk__in=deployment_ids).values_list("pk", flat=True))
+        for seen in found:
+            if int(seen["labels"].get("berth.deployment", "0") or 0) not in alive:
+                known.setdefault(seen["engine_id"], host.name)
+
+    def stop(engine_id: str, host_name: str) -> None:
+        docker_ops.container_stop(host_spec(hosts[host_name]), engine_id=engine_id, grace=STOP_GRACE)
+
+    with pool(len(known)) as executor:
+        futures = [executor.submit(stop, engine_id, host_name) for engine_id, host_name in known.items()]
+    return sum(1 for future in futures if future.exception() is None)

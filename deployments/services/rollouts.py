@@ -66,6 +66,13 @@ def scale_enqueue(*, app_id: int) -> Deployment | None:
     return deployment
 
 
+def app_teardown_enqueue(*, tenant: str, app: str, containers: list[dict]) -> None:
+    """Queue stopping the containers of a deleted app ([{"host": name, "engine_id": id}]) and dropping its route."""
+    from deployments.tasks import app_teardown_run
+
+    app_teardown_run.enqueue(tenant=tenant, app=app, containers=containers)
+
+
 # --- reads -----------------------------------------------------------------------------------------------------------
 
 

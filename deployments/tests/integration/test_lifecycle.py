@@ -21,6 +21,7 @@ from deployments.models import (
     HostStatus,
     ReleaseStatus,
 )
+from deployments.services.apps import app_delete
 from deployments.services.containers import Planned, container_name, release_processes, run_spec
 from deployments.services.hosts import host_heartbeat, host_spec
 from deployments.services.reconcile import reconcile
@@ -250,3 +251,21 @@ def test_a_rollout_whose_worker_died_after_the_switch_is_finished(
     seen = engine_containers(docker_engine_url, tenant_slug) + engine_containers(second_docker_engine_url, tenant_slug)
     assert sorted(c.labels["berth.release"] for c in seen) == ["2", "2"]
     assert traffic().get() == (200, "v2\n")
+
+
+def test_deleting_an_app_stops_its_containers_and_drops_its_route(
+    hosts, router, app, make_release, tenant_slug, docker_engine_url, second_docker_engine_url, traffic
+):
+    # given
+    assert deploy(make_release()).status == DeploymentStatus.SUCCEEDED
+    owner = MembershipFactory(tenant=app.tenant, user=UserFactory(), role="owner").user
+
+    # when: the apps service queues the teardown on commit; the worker runs it
+    app_delete(app=app, actor=owner)
+    call_command("db_worker", "--batch", "--no-startup-delay", "--queue-name", "default", verbosity=0)
+
+    # then
+    assert engine_containers(docker_engine_url, tenant_slug) == []
+    assert engine_containers(second_docker_engine_url, tenant_slug) == []
+    status, _body = traffic().get()
+    assert status == 404
