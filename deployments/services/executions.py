@@ -237,6 +237,9 @@ class RolloutExecution(Execution):
             self.begin()
         except Superseded:
             return
+        if self.release.build_id is None:
+            self.nothing_to_run()
+            return
         Release.objects.filter(pk=self.release.pk, status=ReleaseStatus.PENDING).update(status=ReleaseStatus.DEPLOYING)
         switched = False
         try:
@@ -295,6 +298,15 @@ class RolloutExecution(Execution):
                 target=self.release,
                 diff={"deployment": self.deployment.pk, "containers": len(self.new)},
             )
+        self.finish(DeploymentStatus.SUCCEEDED)
+
+    def nothing_to_run(self) -> None:
+        """A release made before the app's first build (creation, config) has no image: it is recorded, not run."""
+        with self.recorder.step("plan", f"Release v{self.release.version} has no build yet: nothing to run."):
+            pass
+        with transaction.atomic():
+            App.objects.filter(pk=self.app.pk).update(current_release=self.release, updated_at=timezone.now())
+            self.release_done(ReleaseStatus.SUCCEEDED, "")
         self.finish(DeploymentStatus.SUCCEEDED)
 
     def plan(self) -> tuple[str, list[Container]]:
