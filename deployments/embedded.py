@@ -44,17 +44,22 @@ def _every(seconds: float, name: str, action) -> None:
         time.sleep(seconds)
 
 
-def _run_router() -> None:
+def run_router() -> None:
     """Start nginx on BERTH_ROUTER_PORT and keep its config in step with the routed containers."""
     from deployments.services.routes import router_sync
 
     _every(ROUTER_INTERVAL, "router sync", router_sync)
 
 
-def _run_heartbeat() -> None:
+def run_heartbeat() -> None:
     """Heartbeat every host (down when it stops answering) and let the reconciler repair what drifted."""
-    from deployments.services.hosts import hosts_heartbeat
+    from deployments.services.hosts import host_register_local, hosts_heartbeat
     from deployments.services.reconcile import reconcile
+
+    try:
+        host_register_local()
+    except Exception:
+        logger.exception("the local engine could not be registered")
 
     def beat():
         hosts_heartbeat()
@@ -100,8 +105,8 @@ def background_loops() -> list[tuple[str, callable]]:
     return [
         ("worker-default", lambda: _run_task_worker("default")),
         ("worker-builds", lambda: _run_task_worker("builds")),
-        ("router", _run_router),
-        ("heartbeat", _run_heartbeat),
+        ("router", run_router),
+        ("heartbeat", run_heartbeat),
         ("logs-collector", _run_log_collectors),
         ("gc", _run_gc),
     ]

@@ -9,3 +9,13 @@ from deployments.services import rollouts
 def deployment_run(deployment_id: int) -> None:
     """Execute a queued rollout or scale; a deployment already finished or gone is left alone."""
     rollouts.deployment_execute(deployment_id=deployment_id)
+
+
+@task()
+def app_teardown_run(tenant: str, app: str, containers: list[dict]) -> None:
+    """Stop a deleted app's containers and drop its route."""
+    from deployments.services.containers import app_teardown
+    from deployments.services.routes import router_sync
+
+    app_teardown(tenant=tenant, app=app, containers=containers)
+    router_sync()

@@ -13,6 +13,7 @@ from tenants.api.base import TenantScopedViewSet
 
 class DeploymentOutput(serializers.ModelSerializer):
     release = serializers.IntegerField(source="release.version")
+    status = serializers.CharField(read_only=True, help_text="pending, running, succeeded, failed or superseded")
 
     class Meta:
         model = Deployment

@@ -4,13 +4,14 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.response import Response
 
-from deployments.models import DockerHost, HostStatus
+from deployments.models import DockerHost
 from deployments.services import hosts as services
 from tenants.permissions import StaffPermission
 
 
 class HostOutput(serializers.ModelSerializer):
     tls = serializers.SerializerMethodField()
+    status = serializers.CharField(read_only=True, help_text="ready, draining or down")
 
     class Meta:
         model = DockerHost
@@ -56,7 +57,8 @@ class HostUpdateInput(serializers.Serializer):
     is_builder = serializers.BooleanField(required=False)
     capacity_containers = serializers.IntegerField(min_value=1, max_value=100000, required=False)
     capacity_memory_mb = serializers.IntegerField(min_value=64, max_value=100_000_000, required=False)
-    status = serializers.ChoiceField(choices=[HostStatus.READY, HostStatus.DRAINING], required=False)
+    # A plain string (the service says which values it takes): one more `status` enum collides in the schema.
+    status = serializers.CharField(required=False, help_text="ready, or draining: no new placements")
 
 
 class HostViewSet(viewsets.GenericViewSet):

@@ -59,7 +59,8 @@ def _tls_config(spec: EngineSpec) -> docker.tls.TLSConfig | None:
     return docker.tls.TLSConfig(
         client_cert=(paths["cert"], paths["key"]),
         ca_cert=paths["ca"] if spec.tls_ca else None,
-        verify=bool(spec.tls_ca),
+        # Always verify the engine: against the host's own CA when given, the system's CAs otherwise.
+        verify=True,
     )
 
 

@@ -203,7 +203,7 @@ class Nginx:
                 streak = 0
             if time.monotonic() > deadline:
                 raise RouterError(f"nginx did not serve config generation {generation} within {timeout:.0f} s")
-            time.sleep(0.05)
+            time.sleep(0.02)
 
     def probe(self) -> int | None:
         connection = http.client.HTTPConnection(self.bind, self.port, timeout=2)

@@ -177,8 +177,14 @@ def _http_ok(address: str, port: int, path: str) -> tuple[bool, str]:
         connection.close()
 
 
-def start_and_check(*, planned: Planned, spec: docker_ops.RunSpec, cancelled: Callable[[], bool]) -> docker_ops.Started:
-    """Start one container and wait until it passes its health check (runs in a pool thread, no database)."""
+def start_and_check(
+    *,
+    planned: Planned,
+    spec: docker_ops.RunSpec,
+    cancelled: Callable[[], bool],
+    on_started: Callable[[Planned], None] | None = None,
+) -> docker_ops.Started:
+    """Start one container and wait until it passes its health check (runs in a pool thread)."""
     engine = host_spec(planned.host)
     label = f"{planned.process_type}.{planned.index} on {planned.host.name}"
     try:
@@ -186,6 +192,8 @@ def start_and_check(*, planned: Planned, spec: docker_ops.RunSpec, cancelled: Ca
     except EngineError as exc:
         raise StartError(f"{label} did not start: {exc.message}") from exc
     planned.engine_id, planned.host_port = started.engine_id, started.host_port
+    if on_started is not None:
+        on_started(planned)
     values = planned.settings
     deadline = time.monotonic() + values["healthcheck_timeout"]
     kind = values["healthcheck_kind"]
@@ -225,7 +233,8 @@ def start_and_check(*, planned: Planned, spec: docker_ops.RunSpec, cancelled: Ca
                 f"Make the process listen on $PORT and answer {values['healthcheck'] or '/'} with 2xx/3xx, "
                 f"or raise the health check timeout."
             )
-        time.sleep(0.2)
+        # Poll briskly while a process is likely just binding its port, then back off.
+        time.sleep(0.05 if time.monotonic() - stable_since < 3 else 0.25)
 
 
 def remove_quietly(*, host: DockerHost, engine_id: str) -> None:
@@ -352,3 +361,32 @@ def container_restart(*, actor, app: App, container: Container) -> Container:
         )
     container.refresh_from_db()
     return container
+
+
+def app_teardown(*, tenant: str, app: str, containers: list[dict]) -> int:
+    """Stop and remove a deleted app's containers on every host; return how many were removed.
+
+    Besides the recorded ones, containers labelled with the app's slugs are swept, but only those whose deployment
+    no longer exists: an app created again under the same name keeps its new containers.
+    """
+    from deployments.models import Deployment
+
+    hosts = {host.name: host for host in DockerHost.objects.all()}
+    known = {item["engine_id"]: item["host"] for item in containers if item.get("host") in hosts}
+    for host in hosts.values():
+        try:
+            found = docker_ops.containers_list(host_spec(host), labels={"berth.tenant": tenant, "berth.app": app})
+        except EngineError:
+            continue
+        deployment_ids = {int(c["labels"].get("berth.deployment", "0") or 0) for c in found}
+        alive = set(Deployment.objects.filter(pk__in=deployment_ids).values_list("pk", flat=True))
+        for seen in found:
+            if int(seen["labels"].get("berth.deployment", "0") or 0) not in alive:
+                known.setdefault(seen["engine_id"], host.name)
+
+    def stop(engine_id: str, host_name: str) -> None:
+        docker_ops.container_stop(host_spec(hosts[host_name]), engine_id=engine_id, grace=STOP_GRACE)
+
+    with pool(len(known)) as executor:
+        futures = [executor.submit(stop, engine_id, host_name) for engine_id, host_name in known.items()]
+    return sum(1 for future in futures if future.exception() is None)

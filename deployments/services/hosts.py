@@ -202,3 +202,13 @@ def host_heartbeat(*, host: DockerHost) -> DockerHost:
 def hosts_heartbeat() -> list[DockerHost]:
     """Heartbeat every host (the background loop)."""
     return [host_heartbeat(host=host) for host in DockerHost.objects.all()]
+
+
+LOCAL_ENGINE_URL = "unix:///var/run/docker.sock"
+
+
+def host_register_local() -> DockerHost | None:
+    """Register the local engine as host `local` when the fleet is empty (embedded mode's first start)."""
+    if DockerHost.objects.exists():
+        return None
+    return host_create(actor=None, name="local", engine_url=LOCAL_ENGINE_URL, address="127.0.0.1")

@@ -11,16 +11,20 @@ from deployments.engine import containers as docker_ops
 from deployments.engine.client import EngineError
 from deployments.models import App, Container, ContainerState, Deployment, DockerHost, HostStatus
 from deployments.services.hosts import host_spec
-from deployments.services.rollouts import ACTIVE, scale_enqueue
+from deployments.services.rollouts import ACTIVE, deployment_recover, deployments_stale, scale_enqueue
 
 logger = logging.getLogger(__name__)
 
 
 def reconcile() -> set[int]:
-    """Mark containers that vanished, crashed for good or sit on a down host as lost; queue their replacement.
+    """Finish or undo deployments whose worker died; mark containers that vanished, crashed for good or sit on a
+    down host as lost, and queue their replacement.
 
     Returns the ids of the apps queued for repair. Apps with a deployment in progress are left to it.
     """
+    for deployment in list(deployments_stale()):
+        logger.warning("deployment %s lost its worker; converging it", deployment.pk)
+        deployment_recover(deployment=deployment)
     lost: set[int] = set()
     for host in DockerHost.objects.all():
         rows = list(Container.objects.filter(host=host, state=ContainerState.RUNNING))

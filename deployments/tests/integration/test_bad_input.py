@@ -82,7 +82,7 @@ def test_a_failing_release_command_stops_the_rollout_and_the_old_release_keeps_s
     assert deployment.status == DeploymentStatus.FAILED
     assert release.error.startswith("The release command `/bin/sh -c 'echo migrating; exit 3'` exited with status 3")
     assert "migrating" in release.error
-    assert [step["name"] for step in deployment.steps] == ["plan", "image", "network", "release"]
+    assert [step["name"] for step in deployment.steps] == ["plan", "prepare", "release"]
     assert sorted(c.labels["berth.release"] for c in nothing_left()) == ["1", "1"]
     assert traffic().get() == (200, "v1\n")
 
@@ -95,8 +95,7 @@ def test_a_release_command_runs_before_the_new_containers(hosts, router, app, ma
     assert deployment.status == DeploymentStatus.SUCCEEDED, deployment.error
     assert [step["name"] for step in deployment.steps] == [
         "plan",
-        "image",
-        "network",
+        "prepare",
         "release",
         "start",
         "route",

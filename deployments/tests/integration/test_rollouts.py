@@ -26,7 +26,7 @@ def test_two_web_containers_are_reachable_through_the_router_on_both_hosts(
 
     # then
     assert deployment.status == DeploymentStatus.SUCCEEDED, deployment.error
-    assert [step["name"] for step in deployment.steps] == ["plan", "image", "network", "start", "route", "drain"]
+    assert [step["name"] for step in deployment.steps] == ["plan", "prepare", "start", "route", "drain"]
     assert {step["status"] for step in deployment.steps} == {"succeeded"}
     assert deployment.progress == 100
     release.refresh_from_db()
@@ -81,7 +81,7 @@ def test_a_release_failing_its_health_check_is_marked_failed_and_the_old_one_kee
     assert bad.status == ReleaseStatus.FAILED
     assert "did not pass its health check (GET / on port 5000) within 3 s" in bad.error
     assert deployment.error == bad.error
-    assert [step["status"] for step in deployment.steps] == ["succeeded", "succeeded", "succeeded", "failed"]
+    assert [step["status"] for step in deployment.steps] == ["succeeded", "succeeded", "failed"]
     assert app.current_release_id == good.pk
     assert loop.failed == 0, loop.failures[:5]
     assert loop.bodies == {"v1"}

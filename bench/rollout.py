@@ -1,0 +1,187 @@
+"""Rollout wall time: Berth's rollout against the same Docker operations done directly with the SDK, one by one.
+
+    DATABASE_URL=postgres://... BERTH_DATA_DIR=/tmp/berth-bench .venv/bin/python bench/rollout.py [--sizes 1,4,16]
+
+For each size N, both sides replace N running web containers of the sample httpd image with N new ones:
+ensure the image and the tenant network, create and start each container hardened, wait for its HTTP health check,
+then stop and remove the old ones. Berth also switches nginx between the two; the direct script has no router.
+Each measurement is the median of --rounds rollouts. Everything created carries a unique tenant label and is removed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import secrets
+import socket
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+os.environ["BERTH_ROUTER_PORT"] = str(free_port())
+
+import django  # noqa: E402  (settings come from the environment set above)
+
+django.setup()
+
+import docker  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+
+from deployments.models import Build, DeploymentStatus, DockerHost, Release  # noqa: E402
+from deployments.router import router  # noqa: E402
+from deployments.services.rollouts import deployment_execute, rollout_enqueue  # noqa: E402
+from deployments.tests.factories import AppFactory, FormationFactory, ReleaseFactory, TenantFactory  # noqa: E402
+from samples import build_context  # noqa: E402
+from tenants.models import Tenant  # noqa: E402
+
+ENGINE = "unix:///var/run/docker.sock"
+IMAGE = "berth-test/httpd:latest"
+
+
+def ensure_image(client) -> None:
+    try:
+        client.images.get(IMAGE)
+    except docker.errors.ImageNotFound:
+        context = build_context("httpd", Path(os.environ.get("BERTH_DATA_DIR", "/tmp")) / "bench-httpd")
+        client.images.build(path=str(context), tag=IMAGE, rm=True)
+
+
+def healthy(port: int, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        try:
+            connection.request("GET", "/")
+            if connection.getresponse().status < 400:
+                return
+        except (OSError, http.client.HTTPException):
+            pass
+        finally:
+            connection.close()
+        time.sleep(0.2)
+    raise RuntimeError(f"port {port} never answered")
+
+
+def direct_rollout(client, slug: str, size: int, version: int, old: list) -> list:
+    """The same Docker operations, sequentially, straight through the SDK."""
+    client.images.get(IMAGE)
+    network = f"berth-{slug}"
+    if not client.networks.list(names=[network]):
+        client.networks.create(network, driver="bridge", labels={"berth.tenant": slug})
+    new = []
+    for index in range(1, size + 1):
+        container = client.containers.create(
+            IMAGE,
+            name=f"berth-{slug}-direct-v{version}-web-{index}",
+            environment={"PORT": "5000", "BERTH_RELEASE": f"v{version}"},
+            labels={"berth.tenant": slug, "berth.app": "direct", "berth.process": "web", "berth.index": str(index)},
+            init=True,
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges:true"],
+            mem_limit="64m",
+            memswap_limit="64m",
+            nano_cpus=250_000_000,
+            pids_limit=512,
+            log_config=docker.types.LogConfig(type="local"),
+            restart_policy={"Name": "on-failure", "MaximumRetryCount": 3},
+            network=network,
+            ports={"5000/tcp": ("127.0.0.1", None)},
+        )
+        container.start()
+        container.reload()
+        port = int(container.attrs["NetworkSettings"]["Ports"]["5000/tcp"][0]["HostPort"])
+        healthy(port, time.monotonic() + 60)
+        new.append(container)
+    for container in old:
+        container.stop(timeout=10)
+        container.remove(force=True)
+    return new
+
+
+def berth_release(app, size: int, version: int):
+    return ReleaseFactory(
+        app=app,
+        version=version,
+        build__number=version,
+        build__image=IMAGE,
+        formation={"web": {"quantity": size, "memory_mb": 64, "cpu": 0.25, "healthcheck_timeout": 60}},
+    )
+
+
+def berth_rollout(release) -> None:
+    deployment = deployment_execute(deployment_id=rollout_enqueue(release_id=release.pk).pk)
+    if deployment.status != DeploymentStatus.SUCCEEDED:
+        raise RuntimeError(f"rollout failed: {deployment.error}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1,4,16")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    sizes = [int(size) for size in args.sizes.split(",")]
+
+    call_command("migrate", verbosity=0)
+    client = docker.DockerClient(base_url=ENGINE, timeout=120)
+    ensure_image(client)
+    slug = f"bench{secrets.token_hex(3)}"
+    host_created = not DockerHost.objects.filter(name="local").exists()
+    if host_created:
+        DockerHost.objects.create(name="local", engine_url=ENGINE, address="127.0.0.1")
+    tenant = TenantFactory(slug=slug, max_containers=1000, max_memory_mb=1_000_000)
+    rows = []
+    try:
+        version = 0
+        for size in sizes:
+            app = AppFactory(tenant=tenant, slug=f"b{size}")
+            FormationFactory(app=app, process_type="web", quantity=size, memory_mb=64)
+            version += 1
+            berth_rollout(berth_release(app, size, version))  # the first has nothing to replace: not measured
+            berth_times, direct_times = [], []
+            old = direct_rollout(client, slug, size, version, [])
+            for _ in range(args.rounds):
+                version += 1
+                release = berth_release(app, size, version)  # what the releases service hands over
+                started = time.monotonic()
+                berth_rollout(release)
+                berth_times.append(time.monotonic() - started)
+                started = time.monotonic()
+                old = direct_rollout(client, slug, size, version, old)
+                direct_times.append(time.monotonic() - started)
+            for container in old:
+                container.remove(force=True)
+            berth, direct = statistics.median(berth_times), statistics.median(direct_times)
+            rows.append((size, berth, direct))
+            print(f"N={size:<3} berth {berth:6.2f} s   direct sequential {direct:6.2f} s   ratio {berth / direct:4.2f}")
+    finally:
+        for container in client.containers.list(all=True, filters={"label": f"berth.tenant={slug}"}):
+            container.remove(force=True)
+        for network in client.networks.list(names=[f"berth-{slug}"]):
+            network.remove()
+        Release.objects.filter(app__tenant__slug=slug).delete()
+        Build.objects.filter(app__tenant__slug=slug).delete()
+        Tenant.objects.filter(slug=slug).delete()
+        if host_created:
+            DockerHost.objects.filter(name="local").delete()
+        router().stop()
+        client.close()
+    print("\n| containers | Berth rollout (s) | direct sequential SDK (s) | Berth / direct |")
+    print("|---:|---:|---:|---:|")
+    for size, berth, direct in rows:
+        print(f"| {size} | {berth:.2f} | {direct:.2f} | {berth / direct:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
