@@ -45,4 +45,5 @@ run: install
 	bash scripts/services.sh
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo
+	$(PY) manage.py addhost local unix:///var/run/docker.sock --builder --if-no-hosts
 	exec $(PY) manage.py serve

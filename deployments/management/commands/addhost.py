@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from deployments.services.hosts import host_create
+from deployments.services.hosts import host_create, host_list
 from portal.api import DomainError
 
 
@@ -22,8 +22,13 @@ class Command(BaseCommand):
         parser.add_argument("--tls-ca", type=Path, help="PEM file of the CA that signed the engine's certificate.")
         parser.add_argument("--tls-cert", type=Path, help="PEM client certificate.")
         parser.add_argument("--tls-key", type=Path, help="PEM client key.")
+        parser.add_argument(
+            "--if-no-hosts", action="store_true", help="Do nothing when a host is registered already (`make run`)."
+        )
 
     def handle(self, *args, name, engine_url, label, builder, address, **options):
+        if options["if_no_hosts"] and host_list().exists():
+            return
         labels = {}
         for item in label:
             key, sep, value = item.partition("=")
