@@ -284,15 +284,15 @@ class Collector:
                         "container %s names no known app (%s/%s)", container.name, container.tenant, container.app
                     )
                     return
-                position = self._position(key)
                 running = container.running
-                self._read(container, stream, target, position, follow=running)
+                self._read(container, stream, target, self._position(key), follow=running)
                 if not running or self._stop.is_set():
                     return
                 # The stream ended: the container stopped, or restarted before we noticed. Read on if it runs.
                 container = engine.berth_container(self.spec, container_id)
                 if not container.running:
-                    self._read(container, stream, target, position, follow=False)
+                    # Read to the end what arrived between the stream's end and now (from where we are).
+                    self._read(container, stream, target, self._position(key), follow=False)
                     return
         except EngineError as exc:
             if not self._stop.is_set() and not exc.not_found:
