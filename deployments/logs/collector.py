@@ -125,18 +125,15 @@ class Writer:
         return buffer.sink
 
     def _flush_one(self, buffer: TenantBuffer) -> bool:
-        with self._condition:
-            batch = [buffer.records[i] for i in range(min(len(buffer.records), MAX_BATCH))]
-        positions: dict[tuple[str, str], tuple[int, int, int, int]] = {}
-        for record in batch:
-            positions[(record.container, record.stream)] = (
-                record.tenant_id,
-                record.app_id,
-                record.timestamp_ns,
-                record.rank,
-            )
         try:
             sink = self._sink(buffer)
+            with self._condition:
+                size = min(len(buffer.records), getattr(sink, "max_batch", MAX_BATCH))
+                batch = [buffer.records[i] for i in range(size)]
+            positions: dict[tuple[str, str], tuple[int, int, int, int]] = {}
+            for record in batch:
+                key = (record.container, record.stream)
+                positions[key] = (record.tenant_id, record.app_id, record.timestamp_ns, record.rank)
             sink.write(batch, on_stored=lambda: services.log_checkpoints_save(host=self.host, positions=positions))
         except Exception as exc:
             if isinstance(exc, DatabaseError):

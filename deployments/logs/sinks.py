@@ -43,6 +43,7 @@ class DatabaseSink:
     """LogLine rows; retention by age and by a per-app line limit."""
 
     kind = "database"
+    max_batch = 2000
 
     def write(self, records: list[LogRecord], on_stored=None) -> None:
         """Store the lines and, in the same transaction, whatever `on_stored` records (the checkpoints)."""
@@ -133,7 +134,10 @@ class OpenSearchSink:
     """One index per tenant per day, `<prefix>-<tenant>-YYYY.MM.DD`; retention drops whole indices."""
 
     kind = "opensearch"
-    TIMEOUT = 5
+    # A bulk request is idempotent (the cursor is the id), so a timeout only costs a retry; keep batches small
+    # enough to finish well within it.
+    TIMEOUT = 30
+    max_batch = 500
 
     def __init__(self, *, url: str, tenant: str, prefix: str = "", http_auth: tuple[str, str] | None = None):
         from opensearchpy import OpenSearch

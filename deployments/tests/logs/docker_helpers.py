@@ -93,7 +93,7 @@ class Proxy:
             except OSError:
                 return
             try:
-                upstream = socket.create_connection(self.target, timeout=5)
+                upstream = socket.create_connection(self.target)
             except OSError:
                 client.close()
                 continue

@@ -36,8 +36,8 @@ def test_tail_then_live_without_duplicates(acme_app, make_records):
 
     async def scenario():
         ws = communicator(logs_path("acme", "web", "tail=3"), token_headers(token))
-        connected, _ = await ws.connect()
-        status = await ws.receive_json_from()
+        connected, _ = await ws.connect(timeout=30)
+        status = await ws.receive_json_from(timeout=30)
         history, _ = await receive_lines(ws, 3)
         # when: the collector publishes a batch that overlaps what history sent
         more = make_records(acme_app, 2, start=6)
@@ -65,8 +65,8 @@ def test_resume_from_cursor_sends_everything_after_it(acme_app, make_records):
 
     async def scenario():
         ws = communicator(logs_path("acme", "web", f"cursor={records[99].cursor}"), headers)
-        await ws.connect()
-        status = await ws.receive_json_from()
+        await ws.connect(timeout=30)
+        status = await ws.receive_json_from(timeout=30)
         lines, _ = await receive_lines(ws, 1400)
         quiet = await ws.receive_nothing(timeout=0.3)
         await ws.disconnect()
@@ -86,8 +86,8 @@ def test_filters_apply_to_history_and_live(acme_app, make_records):
 
     async def scenario():
         ws = communicator(logs_path("acme", "web", "process=worker&tail=10"), token_headers(token))
-        await ws.connect()
-        await ws.receive_json_from()
+        await ws.connect(timeout=30)
+        await ws.receive_json_from(timeout=30)
         history, _ = await receive_lines(ws, 2)
         live = make_records(acme_app, 1, start=6, process="web") + make_records(acme_app, 1, start=7, process="worker")
         await sync_to_async(publish)(app_id=acme_app.pk, messages=[r.as_message() for r in live])
@@ -109,8 +109,8 @@ def test_status_shows_dropped_lines(acme_app):
 
     async def scenario():
         ws = communicator(logs_path("acme", "web"), token_headers(token))
-        await ws.connect()
-        status = await ws.receive_json_from()
+        await ws.connect(timeout=30)
+        status = await ws.receive_json_from(timeout=30)
         await ws.disconnect()
         return status
 
@@ -120,7 +120,7 @@ def test_status_shows_dropped_lines(acme_app):
 def _refused(path, headers) -> tuple[bool, object]:
     async def scenario():
         ws = communicator(path, headers)
-        connected, code = await ws.connect()
+        connected, code = await ws.connect(timeout=30)
         await ws.disconnect()
         return connected, code
 
@@ -163,8 +163,8 @@ def test_opensearch_sink_unreachable_closes_with_try_again_later(acme_app):
 
     async def scenario():
         ws = communicator(logs_path("acme", "web"), token_headers(token))
-        await ws.connect()
-        await ws.receive_json_from()
+        await ws.connect(timeout=30)
+        await ws.receive_json_from(timeout=30)
         error = await ws.receive_json_from(timeout=10)
         closed = await ws.receive_output(timeout=10)
         return error, closed

@@ -13,7 +13,7 @@ import time
 from urllib.parse import urlparse
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.db import connection
 
@@ -56,6 +56,12 @@ def tenant_app():
     return tenant, app, token
 
 
+@sync_to_async(thread_sensitive=False)
+def run_container(containers: Containers, image: str, **labels_and_env) -> str:
+    """Start a container without blocking the event loop the consumer runs in."""
+    return containers.run(image, lines_exit=1, **labels_and_env)
+
+
 def numbers(lines: list[dict]) -> list[int]:
     return [int(m["line"].split()[1]) for m in lines if m["stream"] == "stdout" and m["line"].startswith("line ")]
 
@@ -63,24 +69,25 @@ def numbers(lines: list[dict]) -> list[int]:
 async def _receive_numbers(ws, until: int, got: list[dict], timeout: float = 90) -> str:
     """Receive into `got` until line number `until` arrived; return the last cursor seen."""
     cursor = ""
-    while not numbers(got) or numbers(got)[-1] < until:
+    last = (numbers(got) or [0])[-1]
+    while last < until:
         message = await ws.receive_json_from(timeout=timeout)
         if message["type"] == "lines":
             got.extend(message["lines"])
             cursor = message["cursor"]
+            last = (numbers(message["lines"]) or [last])[-1]
     return cursor
 
 
 def test_ten_thousand_lines_arrive_complete_and_in_order(containers, collector, sample_image, tenant_app):
     tenant, app, token = tenant_app
+    image = sample_image("worker")
 
     async def scenario():
         ws = communicator(logs_path(tenant.slug, "web", "tail=100"), token_headers(token))
-        connected, _ = await ws.connect()
-        status = await ws.receive_json_from()
-        containers.run(
-            sample_image("worker"), tenant=tenant.slug, app="web", lines_count=LINES, lines_interval=0, lines_exit=1
-        )
+        connected, _ = await ws.connect(timeout=30)
+        status = await ws.receive_json_from(timeout=30)
+        await run_container(containers, image, tenant=tenant.slug, app="web", lines_count=LINES, lines_interval=0)
         got: list[dict] = []
         await _receive_numbers(ws, LINES, got)
         await ws.disconnect()
@@ -97,25 +104,26 @@ def test_ten_thousand_lines_arrive_complete_and_in_order(containers, collector, 
 
 def test_reconnect_with_cursor_loses_and_repeats_nothing(containers, collector, sample_image, tenant_app):
     tenant, _, token = tenant_app
+    image = sample_image("worker")
 
     async def scenario():
         first = communicator(logs_path(tenant.slug, "web", "tail=0"), token_headers(token))
-        await first.connect()
-        await first.receive_json_from()
-        containers.run(
-            sample_image("worker"),
+        await first.connect(timeout=30)
+        await first.receive_json_from(timeout=30)
+        await run_container(
+            containers,
+            image,
             tenant=tenant.slug,
             app="web",
             lines_count=LINES,
             lines_interval=0.0005,
-            lines_exit=1,
         )
         before: list[dict] = []
         cursor = await _receive_numbers(first, 3000, before)
         await first.disconnect()
         second = communicator(logs_path(tenant.slug, "web", f"cursor={cursor}"), token_headers(token))
-        await second.connect()
-        await second.receive_json_from()
+        await second.connect(timeout=30)
+        await second.receive_json_from(timeout=30)
         after: list[dict] = []
         await _receive_numbers(second, LINES, after)
         await second.disconnect()
@@ -139,6 +147,7 @@ def _collectlogs(env: dict) -> subprocess.Popen:
 
 def test_collector_killed_and_restarted_mid_stream_loses_and_repeats_nothing(containers, sample_image, tenant_app):
     tenant, app, token = tenant_app
+    image = sample_image("worker")
     db = connection.settings_dict
     env = {
         **os.environ,
@@ -149,15 +158,15 @@ def test_collector_killed_and_restarted_mid_stream_loses_and_repeats_nothing(con
 
     async def scenario():
         ws = communicator(logs_path(tenant.slug, "web", "tail=0"), token_headers(token))
-        await ws.connect()
-        await ws.receive_json_from()
-        containers.run(
-            sample_image("worker"),
+        await ws.connect(timeout=30)
+        await ws.receive_json_from(timeout=30)
+        await run_container(
+            containers,
+            image,
             tenant=tenant.slug,
             app="web",
             lines_count=LINES,
             lines_interval=0.0005,
-            lines_exit=1,
         )
         got: list[dict] = []
         await _receive_numbers(ws, 2500, got)
@@ -185,6 +194,7 @@ def test_collector_killed_and_restarted_mid_stream_loses_and_repeats_nothing(con
 
 def test_opensearch_outage_loses_nothing(containers, collector, sample_image, tenant_app, opensearch_url):
     tenant, app, token = tenant_app
+    image = sample_image("worker")
     target = urlparse(opensearch_url)
     proxy = Proxy((target.hostname, target.port))
     proxy.start()
@@ -193,31 +203,33 @@ def test_opensearch_outage_loses_nothing(containers, collector, sample_image, te
 
     async def scenario():
         ws = communicator(logs_path(tenant.slug, "web", "tail=0"), token_headers(token))
-        await ws.connect()
-        await ws.receive_json_from()
-        containers.run(
-            sample_image("worker"),
+        await ws.connect(timeout=30)
+        await ws.receive_json_from(timeout=30)
+        await run_container(
+            containers,
+            image,
             tenant=tenant.slug,
             app="web",
             lines_count=LINES,
             lines_interval=0.0005,
-            lines_exit=1,
         )
         got: list[dict] = []
         await _receive_numbers(ws, 2000, got)
         # when: the sink goes away for a while (connections refused), then comes back
         proxy.stop()
         await _wait_for_buffer(collector, 500)
+        held = collector.writer.buffered()
         proxy.start()
         await _receive_numbers(ws, LINES, got)
         await ws.disconnect()
-        return got
+        return held, got
 
     try:
-        got = async_to_sync(scenario)()
+        held, got = async_to_sync(scenario)()
     finally:
         proxy.stop()
 
+    assert held >= 500
     assert numbers(got) == list(range(1, LINES + 1))
     assert _opensearch_numbers(opensearch_url, prefix, tenant.slug) == list(range(1, LINES + 1))
     assert LogLine.objects.filter(app=app).count() == 0
