@@ -4,15 +4,15 @@ import pytest
 
 from deployments.logs.records import LogRecord
 
-CONTAINER = "c0ffee" + "0" * 58
+LOG_CONTAINER = "c0ffee" + "0" * 58
 
 
 @pytest.fixture
 def make_records():
-    """Return make(app, count, start=1, process="web", release=1, container=CONTAINER) -> [LogRecord]."""
+    """Return make(app, count, start=1, process="web", release=1, container=LOG_CONTAINER) -> [LogRecord]."""
     clock = itertools.count(1_795_834_801_000_000_000, 1000)
 
-    def make(app, count, *, start=1, process="web", release=1, container=CONTAINER, stream="stdout"):
+    def make(app, count, *, start=1, process="web", release=1, container=LOG_CONTAINER, stream="stdout"):
         return [
             LogRecord(
                 tenant_id=app.tenant_id,
