@@ -5,7 +5,6 @@ in order, exactly once: straight through, across a reconnect with its cursor, ac
 SIGKILL and restarted, and across an OpenSearch outage.
 """
 
-import os
 import signal
 import subprocess
 import sys
@@ -15,13 +14,13 @@ from urllib.parse import urlparse
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
-from django.db import connection
 
 from deployments.engine.client import EngineSpec
 from deployments.logs.collector import Collector
 from deployments.models import LogLine, LogSink
 from deployments.tests.factories import AppFactory, MembershipFactory, TenantFactory
 from deployments.tests.logs.docker_helpers import Containers, Proxy, unique
+from deployments.tests.logs.server import child_env
 from deployments.tests.logs.wsclient import communicator, logs_path, token_headers
 from tenants.models import Role
 from tenants.services import token_create
@@ -148,12 +147,7 @@ def _collectlogs(env: dict) -> subprocess.Popen:
 def test_collector_killed_and_restarted_mid_stream_loses_and_repeats_nothing(containers, sample_image, tenant_app):
     tenant, app, token = tenant_app
     image = sample_image("worker")
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "REDIS_URL": settings.REDIS_URL,
-    }
+    env = child_env()
     processes = [_collectlogs(env)]
 
     async def scenario():
