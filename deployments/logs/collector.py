@@ -277,7 +277,7 @@ class Collector:
                     container = engine.berth_container(self.spec, container_id)
                 target = services.log_target_resolve(tenant_slug=container.tenant, app_slug=container.app)
                 if target is None:
-                    logger.info(
+                    logger.debug(
                         "container %s names no known app (%s/%s)", container.name, container.tenant, container.app
                     )
                     return

@@ -1,5 +1,6 @@
 """A log line as every part of the pipeline sees it, its cursor, and the splitting of an engine's byte stream."""
 
+import calendar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -76,17 +77,36 @@ def format_timestamp(timestamp_ns: int) -> str:
     return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{nanos:09d}Z"
 
 
+_last_second: tuple[str, int] = ("", 0)
+
+
 def parse_timestamp(text: str) -> int:
-    """Parse the engine's RFC 3339 timestamp with up to nine fractional digits into nanoseconds since the epoch."""
+    """Parse the engine's RFC 3339 timestamp with up to nine fractional digits into nanoseconds since the epoch.
+
+    Called for every line: the whole-second part is computed once per second, not with strptime per line.
+    """
+    global _last_second
     if text.endswith("Z"):
         text, offset = text[:-1], 0
     else:
-        # Engines always print UTC; accept +00:00 for safety.
+        # Engines print UTC; accept an explicit offset for safety.
         text, sign, tail = text[:-6], text[-6], text[-5:]
+        if sign not in "+-" or tail[2] != ":":
+            raise ValueError(f"not an RFC 3339 timestamp: {text}")
         offset = (int(tail[:2]) * 3600 + int(tail[3:]) * 60) * (1 if sign == "+" else -1)
     whole, _, fraction = text.partition(".")
-    seconds = int(datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()) - offset
-    return seconds * 1_000_000_000 + int((fraction + "000000000")[:9])
+    cached_text, cached_seconds = _last_second
+    if whole == cached_text:
+        seconds = cached_seconds
+    else:
+        if len(whole) != 19 or whole[4] != "-" or whole[10] != "T" or whole[13] != ":":
+            raise ValueError(f"not an RFC 3339 timestamp: {text}")
+        fields = (whole[0:4], whole[5:7], whole[8:10], whole[11:13], whole[14:16], whole[17:19])
+        seconds = calendar.timegm(tuple(int(field) for field in fields))
+        _last_second = (whole, seconds)
+    if fraction and not fraction.isdigit():
+        raise ValueError(f"not an RFC 3339 timestamp: {text}")
+    return (seconds - offset) * 1_000_000_000 + int((fraction + "000000000")[:9])
 
 
 class LineSplitter:
