@@ -3,6 +3,7 @@
 import calendar
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 
 STREAM_CODES = {"stdout": "o", "stderr": "e"}
 
@@ -24,7 +25,7 @@ class LogRecord:
     rank: int
     line: str
 
-    @property
+    @cached_property
     def cursor(self) -> str:
         return make_cursor(self.timestamp_ns, self.container, self.stream, self.rank)
 
@@ -72,9 +73,18 @@ def valid_cursor(cursor: str) -> bool:
     )
 
 
+_last_formatted: tuple[int, str] = (-1, "")
+
+
 def format_timestamp(timestamp_ns: int) -> str:
+    """RFC 3339 with nanoseconds; the whole-second part is formatted once per second."""
+    global _last_formatted
     seconds, nanos = divmod(timestamp_ns, 1_000_000_000)
-    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{nanos:09d}Z"
+    cached_seconds, text = _last_formatted
+    if seconds != cached_seconds:
+        text = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _last_formatted = (seconds, text)
+    return f"{text}.{nanos:09d}Z"
 
 
 _last_second: tuple[str, int] = ("", 0)
