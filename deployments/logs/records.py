@@ -1,16 +1,15 @@
 """A log line as every part of the pipeline sees it, its cursor, and the splitting of an engine's byte stream."""
 
 import calendar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
 
 STREAM_CODES = {"stdout": "o", "stderr": "e"}
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class LogRecord:
-    """One stamped line."""
+    """One stamped line (treat as immutable; slots, not frozen, because the collector makes one per line)."""
 
     tenant_id: int
     tenant: str
@@ -24,10 +23,10 @@ class LogRecord:
     timestamp_ns: int
     rank: int
     line: str
+    cursor: str = field(init=False)
 
-    @cached_property
-    def cursor(self) -> str:
-        return make_cursor(self.timestamp_ns, self.container, self.stream, self.rank)
+    def __post_init__(self) -> None:
+        self.cursor = make_cursor(self.timestamp_ns, self.container, self.stream, self.rank)
 
     @property
     def timestamp(self) -> datetime:
