@@ -1,7 +1,10 @@
 """The logs WebSocket: auth, Origin, tenant isolation, tail, cursor resume, filters and dedupe with live lines."""
 
+import threading
+
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
+from django.test import override_settings
 
 from deployments.logs.publish import publish
 from deployments.logs.sinks import DatabaseSink
@@ -173,3 +176,25 @@ def test_opensearch_sink_unreachable_closes_with_try_again_later(acme_app):
 
     assert error["type"] == "error"
     assert closed == {"type": "websocket.close", "code": 1013}
+
+
+@override_settings(CHANNEL_LAYERS={"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}})
+def test_embedded_in_memory_layer_delivers_lines_published_from_a_collector_thread(acme_app, make_records):
+    # given: embedded mode, where the collector is a thread beside the server's event loop
+    _, token = _member_token(acme_app.tenant)
+    records = make_records(acme_app, 3)
+
+    async def scenario():
+        ws = communicator(logs_path("acme", "web", "tail=0"), token_headers(token))
+        await ws.connect(timeout=30)
+        await ws.receive_json_from(timeout=30)
+        # when: a plain thread publishes, as the collector's writer does
+        messages = [r.as_message() for r in records]
+        thread = threading.Thread(target=publish, kwargs={"app_id": acme_app.pk, "messages": messages})
+        thread.start()
+        lines, _ = await receive_lines(ws, 3)
+        thread.join()
+        await ws.disconnect()
+        return lines
+
+    assert [m["line"] for m in async_to_sync(scenario)()] == ["line 1", "line 2", "line 3"]
