@@ -5,6 +5,7 @@ The in-memory channel layer does not cross processes, so everything that publish
 
 import logging
 import threading
+import time
 import uuid
 
 logger = logging.getLogger(__name__)
@@ -26,6 +27,67 @@ def _run_task_worker(queue: str) -> None:
     worker.run()
 
 
+HEARTBEAT_INTERVAL = 10.0
+ROUTER_INTERVAL = 5.0
+
+
+def _every(seconds: float, name: str, action) -> None:
+    """Run `action` every `seconds`, forever; an error is logged and the loop goes on."""
+    from django.db import close_old_connections
+
+    while True:
+        close_old_connections()
+        try:
+            action()
+        except Exception:
+            logger.exception("%s failed", name)
+        time.sleep(seconds)
+
+
+def _run_router() -> None:
+    """Start nginx on BERTH_ROUTER_PORT and keep its config in step with the routed containers."""
+    from deployments.services.routes import router_sync
+
+    _every(ROUTER_INTERVAL, "router sync", router_sync)
+
+
+def _run_heartbeat() -> None:
+    """Heartbeat every host (down when it stops answering) and let the reconciler repair what drifted."""
+    from deployments.services.hosts import hosts_heartbeat
+    from deployments.services.reconcile import reconcile
+
+    def beat():
+        hosts_heartbeat()
+        reconcile()
+
+    _every(HEARTBEAT_INTERVAL, "heartbeat", beat)
+
+
+def _collect_garbage() -> None:
+    """One periodic garbage collection of every host; a failure is logged and the next interval tries again."""
+    from deployments.services.gc import gc_run_all
+
+    try:
+        gc_run_all(dry_run=False)
+    except Exception:
+        logger.exception("garbage collection failed")
+
+
+def _run_gc() -> None:
+    """Collect the garbage of every host every BERTH_GC_INTERVAL seconds (0 turns it off); first after one interval."""
+    from django.conf import settings
+    from django.db import close_old_connections
+
+    interval = settings.BERTH_GC_INTERVAL
+    if interval <= 0:
+        logger.info("periodic garbage collection is off (BERTH_GC_INTERVAL=0)")
+        return
+    while True:
+        time.sleep(interval)
+        close_old_connections()
+        _collect_garbage()
+
+
 def _run_log_collectors() -> None:
     from deployments.logs.supervisor import run_collectors
 
@@ -38,7 +100,10 @@ def background_loops() -> list[tuple[str, callable]]:
     return [
         ("worker-default", lambda: _run_task_worker("default")),
         ("worker-builds", lambda: _run_task_worker("builds")),
+        ("router", _run_router),
+        ("heartbeat", _run_heartbeat),
         ("logs-collector", _run_log_collectors),
+        ("gc", _run_gc),
     ]
 
 

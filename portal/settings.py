@@ -5,6 +5,7 @@ task queue and the database log sink, with keys generated once under BERTH_DATA_
 REDIS_URL, SECRET_KEY, BERTH_SECRET_KEYS, BERTH_TOKEN_KEY and ALLOWED_HOSTS (see docs/operations.md).
 """
 
+import ipaddress
 import secrets
 from pathlib import Path
 
@@ -40,6 +41,11 @@ BERTH_SECRET_KEYS = env.list("BERTH_SECRET_KEYS", default=[]) or [
 BERTH_TOKEN_KEY = env.str("BERTH_TOKEN_KEY", default="") or _embedded_secret(
     "token_key", lambda: secrets.token_urlsafe(48)
 )
+
+# Addresses or networks of reverse proxies whose X-Forwarded-For the audit trail believes; empty trusts none.
+BERTH_TRUSTED_PROXIES = env.list("BERTH_TRUSTED_PROXIES", default=[])
+for _proxy in BERTH_TRUSTED_PROXIES:
+    ipaddress.ip_network(_proxy, strict=False)  # a typo fails at startup, not on the first request
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -186,6 +192,15 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a `status` field with their own choices: name each set after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "BuildStatusEnum": "deployments.models.builds.BuildStatus",
+        "ReleaseStatusEnum": "deployments.models.releases.ReleaseStatus",
+        "DeploymentStatusEnum": "deployments.models.rollouts.DeploymentStatus",
+        "HostStatusEnum": "deployments.models.hosts.HostStatus",
+        # The statuses a staff member may set on a host (down is found by the heartbeat).
+        "HostSettableStatusEnum": ["ready", "draining"],
+    },
 }
 
 LOGGING = {
@@ -206,6 +221,22 @@ BERTH_REGISTRY = env.str("BERTH_REGISTRY", default="")
 BERTH_DEFAULT_MAX_APPS = env.int("BERTH_DEFAULT_MAX_APPS", default=20)
 BERTH_DEFAULT_MAX_CONTAINERS = env.int("BERTH_DEFAULT_MAX_CONTAINERS", default=50)
 BERTH_DEFAULT_MAX_MEMORY_MB = env.int("BERTH_DEFAULT_MAX_MEMORY_MB", default=8192)
+# Builds: time limit (seconds), memory of each build step, largest uncompressed context, git clone time limit,
+# and the image size and layer count past which a build warns.
+BERTH_BUILD_TIMEOUT = env.int("BERTH_BUILD_TIMEOUT", default=900)
+BERTH_BUILD_MEMORY_MB = env.int("BERTH_BUILD_MEMORY_MB", default=2048)
+BERTH_BUILD_MAX_CONTEXT_MB = env.int("BERTH_BUILD_MAX_CONTEXT_MB", default=200)
+BERTH_BUILD_GIT_TIMEOUT = env.int("BERTH_BUILD_GIT_TIMEOUT", default=120)
+BERTH_BUILD_WARN_IMAGE_MB = env.int("BERTH_BUILD_WARN_IMAGE_MB", default=500)
+BERTH_BUILD_WARN_LAYERS = env.int("BERTH_BUILD_WARN_LAYERS", default=40)
+
+# Garbage collection of each Docker host (deployments/services/gc.py): seconds between periodic runs (0: never),
+# how long an exited container stays, how many succeeded releases per app keep their image, and image reference
+# globs that are never removed (comma-separated).
+BERTH_GC_INTERVAL = env.int("BERTH_GC_INTERVAL", default=3600)
+BERTH_GC_GRACE_SECONDS = env.int("BERTH_GC_GRACE_SECONDS", default=3600)
+BERTH_GC_KEEP_RELEASES = env.int("BERTH_GC_KEEP_RELEASES", default=3)
+BERTH_GC_EXCLUDE = env.list("BERTH_GC_EXCLUDE", default=[])
 
 # Logs: the platform's OpenSearch cluster (a tenant's LogSink may name its own), the collector's buffer per sink
 # while a sink is unreachable, and the database sink's limits.

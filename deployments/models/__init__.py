@@ -5,7 +5,7 @@ from deployments.models.builds import Build, BuildStatus, SourceKind
 from deployments.models.hosts import Container, ContainerState, DockerHost, HostStatus
 from deployments.models.logs import LogCheckpoint, LogDrop, LogLine, LogSink, SinkKind
 from deployments.models.releases import Release, ReleaseStatus
-from deployments.models.rollouts import Deployment, DeploymentStatus, Domain, GcRun
+from deployments.models.rollouts import Deployment, DeploymentKind, DeploymentStatus, Domain, GcRun
 
 __all__ = [
     "App",
@@ -15,6 +15,7 @@ __all__ = [
     "Container",
     "ContainerState",
     "Deployment",
+    "DeploymentKind",
     "DeploymentStatus",
     "DockerHost",
     "Domain",

@@ -1,9 +1,9 @@
-"""Factories of deployment rows (and the tenants and users they belong to)."""
+"""Factories of the deployment domain (and the tenants it needs): apps, builds, releases, formations, hosts."""
 
 import factory
 from django.contrib.auth import get_user_model
 
-from deployments.models import App, Release
+from deployments.models import App, Build, BuildStatus, ConfigVar, DockerHost, Formation, Release, SourceKind
 from tenants.models import Membership, Role, Tenant
 
 
@@ -21,7 +21,7 @@ class TenantFactory(factory.django.DjangoModelFactory):
         django_get_or_create = ("slug",)
 
     slug = factory.Sequence(lambda n: f"tenant{n}")
-    name = factory.LazyAttribute(lambda o: o.slug.title())
+    name = factory.LazyAttribute(lambda tenant: tenant.slug.title())
 
 
 class MembershipFactory(factory.django.DjangoModelFactory):
@@ -41,10 +41,71 @@ class AppFactory(factory.django.DjangoModelFactory):
     slug = factory.Sequence(lambda n: f"app{n}")
 
 
+class ConfigVarFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ConfigVar
+
+    app = factory.SubFactory(AppFactory)
+    key = factory.Sequence(lambda n: f"KEY_{n}")
+    value = "value"
+    secret = False
+
+
+class BuildFactory(factory.django.DjangoModelFactory):
+    """A succeeded image build."""
+
+    class Meta:
+        model = Build
+
+    app = factory.SubFactory(AppFactory)
+    number = factory.Sequence(lambda n: n + 1)
+    source_kind = SourceKind.IMAGE
+    source = factory.LazyAttribute(lambda build: {"image": build.image})
+    status = BuildStatus.SUCCEEDED
+    image = factory.Sequence(lambda n: f"registry.test/app:{n + 1}")
+    process_types = factory.LazyFunction(lambda: {"web": "/bin/sh /app/start.sh"})
+
+
+def web_formation(**overrides) -> dict:
+    return {
+        "web": {
+            "quantity": 2,
+            "memory_mb": 64,
+            "cpu": 0.25,
+            "command": "",
+            "healthcheck_kind": "http",
+            "healthcheck": "/",
+            "healthcheck_timeout": 30,
+            **overrides,
+        }
+    }
+
+
 class ReleaseFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Release
 
     app = factory.SubFactory(AppFactory)
     version = factory.Sequence(lambda n: n + 1)
+    build = factory.SubFactory(BuildFactory, app=factory.SelfAttribute("..app"))
+    config = factory.LazyFunction(dict)
+    formation = factory.LazyFunction(web_formation)
     summary = "Deploy"
+
+
+class FormationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Formation
+
+    app = factory.SubFactory(AppFactory)
+    process_type = "web"
+    quantity = 1
+    memory_mb = 64
+
+
+class DockerHostFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DockerHost
+
+    name = factory.Sequence(lambda n: f"host{n}")
+    engine_url = "unix:///var/run/docker.sock"

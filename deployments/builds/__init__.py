@@ -1,0 +1,1 @@
+"""Turning untrusted sources (archives, git repositories) into safe build contexts."""

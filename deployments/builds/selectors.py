@@ -1,0 +1,33 @@
+"""Reads of builds. Every read takes the tenant (or an app already scoped to it)."""
+
+from django.db.models import QuerySet
+from django.http import Http404
+
+from deployments.models import App, Build
+from tenants.models import Tenant
+
+
+def build_app_get(*, tenant: Tenant, slug: str) -> App:
+    """The tenant's app with this slug; a missing app and another tenant's app both raise Http404."""
+    app = App.objects.select_related("tenant").filter(tenant=tenant, slug=slug).first()
+    if app is None:
+        raise Http404("No such app.")
+    return app
+
+
+def build_list(*, app: App) -> QuerySet[Build]:
+    """The app's builds, newest first, without their logs (a list never needs them)."""
+    return Build.objects.filter(app=app).select_related("created_by").defer("log").order_by("-number")
+
+
+def build_get(*, app: App, number: int) -> Build:
+    """The app's build with this number, log included; Http404 when there is none."""
+    build = Build.objects.filter(app=app, number=number).select_related("created_by").first()
+    if build is None:
+        raise Http404("No such build.")
+    return build
+
+
+def build_get_by_id(*, tenant: Tenant, build_id: int) -> Build | None:
+    """The tenant's build with this primary key (what the log WebSocket names), or None."""
+    return Build.objects.filter(pk=build_id, app__tenant=tenant).select_related("app__tenant").first()

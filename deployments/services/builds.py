@@ -1,0 +1,513 @@
+"""Builds: a customer's source (archive, git repository or image) in, a pushed image and a release out.
+
+`build_create` validates the request, stores the upload under BERTH_DATA_DIR/builds/ and enqueues the build on
+commit. `build_execute` runs it (the "builds" task queue calls it; tests call it directly): it turns the source into
+a sanitized build context, builds on a builder host through the engine adapter, tags the image
+<registry>/<tenant>/<app>:<number>, pushes it, records digest, size and layers, and creates a release.
+
+Secrets never enter an image: no config var is ever passed to the engine, as build argument, label or file. The
+only build arguments are the ones the caller sends, each declared by an ARG of the Dockerfile, and a build argument
+that names or carries a secret config var is refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import F, Max, Value
+from django.db.models.functions import Concat
+from django.utils import timezone
+
+from deployments import crypto
+from deployments.builds import archive, git
+from deployments.engine import images
+from deployments.engine.client import EngineError, EngineSpec
+from deployments.models import App, Build, BuildStatus, ConfigVar, DockerHost, HostStatus, SourceKind
+from portal.api import DomainError
+from tenants.audit import audit_record
+
+logger = logging.getLogger(__name__)
+
+LOCAL_ENGINE = EngineSpec(name="local", url="unix:///var/run/docker.sock")
+PROCESS_LABEL = "berth.process."
+BUILD_ARG_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+_IMAGE_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,299}$")
+# How long a build may wait behind the running build of the same app before trying again.
+REQUEUE_SECONDS = 5
+_FLUSH_LINES = 50
+_FLUSH_SECONDS = 0.5
+
+
+class BuildFailed(Exception):
+    """The build cannot go on; the message is the readable reason written to its log."""
+
+
+def group_name(build_id: int) -> str:
+    """Return the channel-layer group a build's log lines and status go to."""
+    return f"build-{build_id}"
+
+
+def source_dir() -> Path:
+    return Path(settings.DATA_DIR) / "builds"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Creating a build
+
+
+def _max_context_bytes() -> int:
+    return settings.BERTH_BUILD_MAX_CONTEXT_MB * 1024 * 1024
+
+
+def _check_build_args(*, app: App, build_args: dict) -> dict[str, str]:
+    """Return the build args as strings, or raise DomainError when one is malformed or touches a secret."""
+    if not isinstance(build_args, dict):
+        raise DomainError("build_args must be an object of NAME: value.", fields={"build_args": ["Not an object."]})
+    secrets = ConfigVar.objects.filter(app=app, secret=True)
+    secret_keys = {var.key for var in secrets}
+    secret_values = set()
+    for var in secrets:
+        try:
+            value = crypto.decrypt(var.value)
+        except ValueError:
+            continue
+        if value:
+            secret_values.add(value)
+    clean: dict[str, str] = {}
+    for key, value in build_args.items():
+        if not BUILD_ARG_KEY.match(str(key)):
+            raise DomainError(f"{key!r} is not a valid build argument name.", fields={"build_args": [str(key)]})
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise DomainError(f"Build argument {key} must be a string.", fields={"build_args": [str(key)]})
+        value = str(value)
+        if key in secret_keys or value in secret_values or any(s in value for s in secret_values if len(s) >= 6):
+            raise DomainError(
+                f"Build argument {key} names or carries a secret config var: secrets reach containers at run time "
+                "only, never an image.",
+                code="secret_build_arg",
+                fields={"build_args": [str(key)]},
+            )
+        clean[key] = value
+    return clean
+
+
+def _next_number(app: App) -> int:
+    App.objects.select_for_update().filter(pk=app.pk).first()
+    return (Build.objects.filter(app=app).aggregate(number=Max("number"))["number"] or 0) + 1
+
+
+def _store_upload(upload: UploadedFile, dest: Path, limit: int) -> bool:
+    """Copy the upload to `dest`; return False (and keep nothing) when it is larger than `limit` bytes."""
+    if upload.size is not None and upload.size > limit:
+        return False
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    with dest.open("wb") as out:
+        for chunk in upload.chunks():
+            written += len(chunk)
+            if written > limit:
+                break
+            out.write(chunk)
+    if written > limit:
+        dest.unlink(missing_ok=True)
+        return False
+    return True
+
+
+@transaction.atomic
+def build_create(
+    *,
+    app: App,
+    actor,
+    archive_file: UploadedFile | None = None,
+    dockerfile: str = "",
+    git_url: str = "",
+    git_ref: str = "",
+    image: str = "",
+    build_args: dict | None = None,
+) -> Build:
+    """Record a build of `app` from exactly one source and enqueue it; return the pending (or failed) build.
+
+    An archive larger than BERTH_BUILD_MAX_CONTEXT_MB is not stored: the build is created failed with the reason.
+    """
+    given = [kind for kind, present in (("source", archive_file), ("git", git_url), ("image", image)) if present]
+    if len(given) != 1:
+        raise DomainError(
+            "Send exactly one source: a tar or tar.gz archive in `source`, `git` {url, ref}, or `image`.",
+            fields={"source": ["Exactly one of source, git, image."]},
+        )
+    args = _check_build_args(app=app, build_args=build_args or {})
+    if image and not _IMAGE_REF.match(image):
+        raise DomainError(f"{image!r} is not an image reference.", fields={"image": ["Invalid reference."]})
+    if git_url:
+        try:
+            git.validate(git_url, git_ref)
+        except git.GitError as error:
+            raise DomainError(str(error), fields={"git": [str(error)]}) from None
+    if dockerfile:
+        try:
+            archive.normalise_path(dockerfile)
+        except archive.UnsafeArchive as error:
+            raise DomainError(str(error), fields={"dockerfile": [str(error)]}) from None
+
+    number = _next_number(app)
+    build = Build(app=app, number=number, created_by=actor if getattr(actor, "is_authenticated", False) else None)
+    reason = ""
+    if archive_file is not None:
+        build.source_kind = SourceKind.TARBALL
+        path = source_dir() / app.tenant.slug / app.slug / f"{number}.tar"
+        if _store_upload(archive_file, path, _max_context_bytes()):
+            build.source = {"archive": str(path), "dockerfile": dockerfile or "Dockerfile", "build_args": args}
+        else:
+            reason = f"the archive is larger than the {settings.BERTH_BUILD_MAX_CONTEXT_MB} MB a build context may be"
+            build.source = {"archive": "", "dockerfile": dockerfile or "Dockerfile", "build_args": args}
+    elif git_url:
+        build.source_kind = SourceKind.GIT
+        build.source = {
+            "git": {"url": git_url, "ref": git_ref},
+            "dockerfile": dockerfile or "Dockerfile",
+            "build_args": args,
+        }
+    else:
+        build.source_kind = SourceKind.IMAGE
+        build.source = {"image": image}
+    if reason:
+        build.status = BuildStatus.FAILED
+        build.error = reason
+        build.log = f"Build failed: {reason}\n"
+        build.finished_at = timezone.now()
+    build.full_clean()
+    build.save()
+    audit_record(
+        actor=actor,
+        tenant=app.tenant,
+        action="build.create",
+        target=build,
+        diff={"number": number, "source_kind": build.source_kind, "build_args": sorted(args)},
+    )
+    if not reason:
+        build_id = build.pk
+        transaction.on_commit(lambda: build_enqueue(build_id=build_id))
+    return build
+
+
+def build_enqueue(*, build_id: int, delay: int = 0) -> None:
+    """Queue the build on the "builds" task queue."""
+    from deployments.builds.tasks import build_run
+
+    task = build_run
+    if delay:
+        task = task.using(run_after=timezone.now() + timedelta(seconds=delay))
+    task.enqueue(build_id)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Running a build
+
+
+def builder_spec() -> EngineSpec:
+    """Return the engine builds run on: a ready builder host, else any ready host, else the local engine."""
+    hosts = DockerHost.objects.filter(status=HostStatus.READY).order_by("-is_builder", "running_containers", "name")
+    host = hosts.first()
+    if host is None:
+        if DockerHost.objects.exists():
+            raise BuildFailed("no Docker host is ready to build on")
+        # Before any host is registered, the engine of this machine builds (embedded mode).
+        return LOCAL_ENGINE
+
+    def clear(value: str) -> str:
+        return crypto.decrypt(value) if value else ""
+
+    return EngineSpec(
+        name=host.name,
+        url=host.engine_url,
+        tls_ca=clear(host.tls_ca),
+        tls_cert=clear(host.tls_cert),
+        tls_key=clear(host.tls_key),
+    )
+
+
+class BuildLog:
+    """Collect a build's log: every line goes to the channel-layer group at once and to the database in batches."""
+
+    def __init__(self, build: Build):
+        self.build_id = build.pk
+        self.group = group_name(build.pk)
+        self.pending: list[str] = []
+        self.last_flush = time.monotonic()
+        self.layer = get_channel_layer()
+
+    def __call__(self, line: str) -> None:
+        self.pending.append(line)
+        self._publish({"type": "build.log", "build": self.build_id, "line": line})
+        if len(self.pending) >= _FLUSH_LINES or time.monotonic() - self.last_flush >= _FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            text = "".join(f"{line}\n" for line in self.pending)
+            Build.objects.filter(pk=self.build_id).update(log=Concat(F("log"), Value(text)))
+            self.pending = []
+        self.last_flush = time.monotonic()
+
+    def status(self, status: str) -> None:
+        self._publish({"type": "build.status", "build": self.build_id, "status": status})
+
+    def _publish(self, message: dict) -> None:
+        if self.layer is None:
+            return
+        try:
+            async_to_sync(self.layer.group_send)(self.group, message)
+        except Exception:  # a live viewer missing a line must never fail the build; the stored log has it
+            logger.warning("could not publish to %s", self.group, exc_info=True)
+
+
+@dataclass
+class _Result:
+    image: str = ""
+    digest: str = ""
+    size_bytes: int = 0
+    layers: int = 0
+    process_types: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _claim(build_id: int) -> tuple[Build | None, bool]:
+    """Move a pending build to running; return (build, waiting) where waiting means another build of the app runs."""
+    stale_before = timezone.now() - timedelta(seconds=settings.BERTH_BUILD_TIMEOUT + 300)
+    with transaction.atomic():
+        build = Build.objects.select_for_update().select_related("app__tenant").filter(pk=build_id).first()
+        if build is None or build.status != BuildStatus.PENDING:
+            return None, False
+        App.objects.select_for_update().filter(pk=build.app_id).first()
+        running = Build.objects.filter(app_id=build.app_id, status=BuildStatus.RUNNING).exclude(pk=build.pk)
+        # A build whose worker died would block the app forever: past its time limit, it is over.
+        for dead in running.filter(started_at__lt=stale_before):
+            dead.status = BuildStatus.FAILED
+            dead.error = "the worker stopped during the build"
+            dead.finished_at = timezone.now()
+            dead.save(update_fields=["status", "error", "finished_at"])
+        if running.filter(started_at__gte=stale_before).exists():
+            return build, True
+        build.status = BuildStatus.RUNNING
+        build.started_at = timezone.now()
+        build.save(update_fields=["status", "started_at"])
+    return build, False
+
+
+def build_execute(*, build_id: int) -> Build | None:
+    """Run a pending build to its end (synchronously) and return it; None when it is gone or not pending.
+
+    When another build of the same app is running, the build stays pending and is enqueued again: one build per
+    app at a time, in order.
+    """
+    build, waiting = _claim(build_id)
+    if build is None:
+        return None
+    if waiting:
+        transaction.on_commit(lambda: build_enqueue(build_id=build_id, delay=REQUEUE_SECONDS))
+        return build
+    log = BuildLog(build)
+    log.status(BuildStatus.RUNNING)
+    spec = builder_spec()
+    workdir = Path(tempfile.mkdtemp(prefix=f"berth-build-{build.pk}-"))
+    try:
+        log(f"Build {build.number} of {build.app} on {spec.name}")
+        result = _run(build=build, spec=spec, workdir=workdir, log=log)
+    except (BuildFailed, EngineError) as error:
+        reason = error.message if isinstance(error, EngineError) else str(error)
+        log(f"Build failed: {reason}")
+        log.flush()
+        _finish_failed(build, reason)
+        log.status(BuildStatus.FAILED)
+    except Exception as error:
+        logger.exception("build %s crashed", build.pk)
+        log(f"Build failed: internal error ({error.__class__.__name__})")
+        log.flush()
+        _finish_failed(build, f"internal error ({error.__class__.__name__})")
+        log.status(BuildStatus.FAILED)
+    else:
+        for warning in result.warnings:
+            log(f"Warning: {warning}")
+        log(f"Built {result.image} ({result.digest}, {result.size_bytes} bytes, {result.layers} layers)")
+        log.flush()
+        release_error = _finish_succeeded(build, result)
+        if release_error:
+            log(f"No release created: {release_error}")
+            log.flush()
+        log.status(BuildStatus.SUCCEEDED)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    build.refresh_from_db()
+    return build
+
+
+def _finish_failed(build: Build, reason: str) -> None:
+    Build.objects.filter(pk=build.pk).update(status=BuildStatus.FAILED, error=reason, finished_at=timezone.now())
+    audit_record(
+        actor=build.created_by, tenant=build.app.tenant, action="build.fail", target=build, diff={"error": reason}
+    )
+
+
+def _finish_succeeded(build: Build, result: _Result) -> str:
+    """Record the image and create the release; return why no release was created, or ''."""
+    with transaction.atomic():
+        Build.objects.filter(pk=build.pk).update(
+            status=BuildStatus.SUCCEEDED,
+            image=result.image,
+            digest=result.digest,
+            size_bytes=result.size_bytes,
+            layers=result.layers,
+            process_types=result.process_types,
+            warnings=result.warnings,
+            finished_at=timezone.now(),
+        )
+        build.refresh_from_db()
+        audit_record(
+            actor=build.created_by,
+            tenant=build.app.tenant,
+            action="build.succeed",
+            target=build,
+            diff={"image": result.image, "digest": result.digest},
+        )
+        try:
+            with transaction.atomic():
+                release_for_build(build=build, actor=build.created_by)
+        except DomainError as error:
+            return str(error.detail)
+    return ""
+
+
+def release_for_build(*, build: Build, actor):
+    """Create the release of a succeeded build (the releases service, or a minimal one where it is absent)."""
+    try:
+        from deployments.services.releases import release_deploy_build
+    except ImportError:
+        return _release_minimal(build=build, actor=actor)
+    return release_deploy_build(build=build, actor=actor)
+
+
+def _release_minimal(*, build: Build, actor):
+    from deployments.models import Release
+    from deployments.services.rollouts import rollout_enqueue
+
+    app = App.objects.select_for_update().get(pk=build.app_id)
+    version = (Release.objects.filter(app=app).aggregate(v=Max("version"))["v"] or 0) + 1
+    config = {var.key: {"value": var.value, "secret": var.secret} for var in ConfigVar.objects.filter(app=app)}
+    formation = {ptype: {"command": command, "quantity": 1} for ptype, command in build.process_types.items()}
+    release = Release.objects.create(
+        app=app,
+        version=version,
+        build=build,
+        config=config,
+        formation=formation or {"web": {"quantity": 1}},
+        summary=f"build {build.number}",
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    audit_record(actor=actor, tenant=app.tenant, action="release.create", target=release, diff={"version": version})
+    transaction.on_commit(lambda: rollout_enqueue(release_id=release.pk))
+    return release
+
+
+def _repository(build: Build) -> str:
+    name = f"{build.app.tenant.slug}/{build.app.slug}"
+    registry = settings.BERTH_REGISTRY.rstrip("/")
+    return f"{registry}/{name}" if registry else f"berth/{name}"
+
+
+def _context_for(build: Build, workdir: Path, log) -> tuple[Path, archive.ContextSummary]:
+    """Turn the build's archive or git repository into a sanitized plain tar; return it and its summary."""
+    raw: Path
+    if build.source_kind == SourceKind.GIT:
+        url, ref = build.source["git"]["url"], build.source["git"]["ref"]
+        log(f"Cloning {git.redact(url)} at {ref}")
+        try:
+            commit = git.clone(url, ref, workdir / "checkout", timeout=settings.BERTH_BUILD_GIT_TIMEOUT)
+        except git.GitError as error:
+            raise BuildFailed(f"git clone failed: {error}") from None
+        log(f"Checked out {commit}")
+        raw = workdir / "checkout.tar"
+        archive.pack_directory(workdir / "checkout", raw)
+    else:
+        raw = Path(build.source.get("archive") or "")
+        if not raw.is_file():
+            raise BuildFailed("the uploaded archive is missing")
+    context = workdir / "context.tar"
+    try:
+        summary = archive.sanitize(
+            raw, context, dockerfile=build.source.get("dockerfile") or "Dockerfile", max_bytes=_max_context_bytes()
+        )
+    except archive.UnsafeArchive as error:
+        raise BuildFailed(f"unsafe or invalid source: {error}") from None
+    log(f"Context: {summary.members} entries, {summary.size_bytes} bytes")
+    return context, summary
+
+
+def _run(*, build: Build, spec: EngineSpec, workdir: Path, log) -> _Result:
+    repository, tag = _repository(build), str(build.number)
+    reference = f"{repository}:{tag}"
+    procfile: dict[str, str] = {}
+    if build.source_kind == SourceKind.IMAGE:
+        source_ref = build.source["image"]
+        if not images.exists(spec, source_ref):
+            log(f"Pulling {source_ref}")
+            images.pull(spec, reference=source_ref, on_line=log)
+        images.tag(spec, image=source_ref, repository=repository, tag=tag)
+    else:
+        context, summary = _context_for(build, workdir, log)
+        procfile = summary.procfile
+        build_args = dict(build.source.get("build_args") or {})
+        undeclared = sorted(set(build_args) - archive.declared_build_args(summary.dockerfile_text))
+        if undeclared:
+            raise BuildFailed(f"build arguments not declared by an ARG of the Dockerfile: {', '.join(undeclared)}")
+        labels = {"berth.tenant": build.app.tenant.slug, "berth.app": build.app.slug, "berth.build": tag}
+        images.build(
+            spec,
+            context=context,
+            dockerfile=summary.dockerfile,
+            tag=reference,
+            labels=labels,
+            buildargs=build_args,
+            memory_mb=settings.BERTH_BUILD_MEMORY_MB,
+            timeout=settings.BERTH_BUILD_TIMEOUT,
+            on_line=log,
+        )
+    result = _Result(image=reference)
+    if settings.BERTH_REGISTRY:
+        log(f"Pushing {reference}")
+        result.digest = images.push(spec, repository=repository, tag=tag)
+    info = images.inspect(spec, reference)
+    if not settings.BERTH_REGISTRY:
+        result.digest = info["Id"]
+        result.warnings.append("no registry is configured (BERTH_REGISTRY): the image exists on the builder only")
+    result.size_bytes = int(info.get("Size") or 0)
+    result.layers = len((info.get("RootFS") or {}).get("Layers") or [])
+    labels = (info.get("Config") or {}).get("Labels") or {}
+    result.process_types = {
+        key.removeprefix(PROCESS_LABEL): value
+        for key, value in labels.items()
+        if key.startswith(PROCESS_LABEL) and archive.PROCESS_TYPE_NAME.match(key.removeprefix(PROCESS_LABEL))
+    }
+    result.process_types.update(procfile)
+    size_mb = result.size_bytes / (1024 * 1024)
+    if size_mb > settings.BERTH_BUILD_WARN_IMAGE_MB:
+        result.warnings.append(
+            f"the image is {size_mb:.0f} MB, over the {settings.BERTH_BUILD_WARN_IMAGE_MB} MB threshold"
+        )
+    if result.layers > settings.BERTH_BUILD_WARN_LAYERS:
+        result.warnings.append(
+            f"the image has {result.layers} layers, over the threshold of {settings.BERTH_BUILD_WARN_LAYERS}"
+        )
+    return result
