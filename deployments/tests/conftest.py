@@ -67,6 +67,8 @@ def api():
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
         return client
 
+    return make
+
 
 LOG_CONTAINER = "c0ffee" + "0" * 58
 
