@@ -118,7 +118,9 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 5000, "expiry": 60},
+            # redis-py 8 reads with a 5 s socket timeout by default, exactly channels_redis's 5 s blocking pop:
+            # an empty pop answered on time then counts as a timeout and kills the consumer. Read longer.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}], "capacity": 5000, "expiry": 60},
         }
     }
 else:

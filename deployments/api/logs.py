@@ -82,10 +82,11 @@ class LogViewSet(TenantScopedViewSet):
             lines = services.log_search(tenant=self.tenant, app=app, after=after, before=before, limit=limit, **query)
         except SinkUnavailable as exc:
             raise DomainError(str(exc), code="sink_unavailable", status_code=503) from exc
+        more_before = bool(lines) and (len(lines) >= limit or bool(after))
         page = {
             "results": lines,
             "next": self._link(request, cursor=lines[-1]["cursor"] if lines else after or None),
-            "previous": self._link(request, before=lines[0]["cursor"]) if len(lines) >= limit or after else None,
+            "previous": self._link(request, before=lines[0]["cursor"]) if more_before else None,
             "dropped": services.log_dropped_count(app=app),
         }
         return Response(LogPageOutput(page).data)

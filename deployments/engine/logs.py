@@ -8,9 +8,12 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from docker.types.daemon import CancellableStream
+
 from deployments.engine.client import EngineSpec, client_for, translated
 
 LABEL_APP = "berth.app"
+FRAME_HEADER = 8
 # A followed log stream stays open as long as the container runs: no read timeout on it.
 STREAM_TIMEOUT = None
 
@@ -112,21 +115,99 @@ def log_stream(spec: EngineSpec, container_id: str, *, stream: str, since: int =
     """Return the raw bytes of one stream ("stdout" or "stderr") of a container, each line timestamped.
 
     `since` is in whole seconds: the engine returns every line at or after it, the caller skips what it stored.
+    The SDK's own log iterator reads each frame with two small reads (about 7,500 lines/s here); reading the
+    body in large reads and splitting HTTP chunks and frames in bulk goes several times faster.
     """
+    params = {
+        "stdout": int(stream == "stdout"),
+        "stderr": int(stream == "stderr"),
+        "follow": int(follow),
+        "timestamps": 1,
+        "tail": "all",
+    }
+    if since:
+        params["since"] = since
     with translated(spec.name, "Follow logs"):
-        client = client_for(spec, timeout=STREAM_TIMEOUT)
-        chunks = client.api.logs(
-            container_id,
-            stdout=stream == "stdout",
-            stderr=stream == "stderr",
-            stream=True,
-            follow=follow,
-            timestamps=True,
-            since=since or None,
-        )
+        api = client_for(spec, timeout=STREAM_TIMEOUT).api
+        tty = bool(api.inspect_container(container_id).get("Config", {}).get("Tty"))
+        response = api._get(api._url("/containers/{0}/logs", container_id), params=params, stream=True)
+        api._raise_for_status(response)
+    chunks = _body(response)
+    payloads = chunks if tty else _frames(chunks)
 
     def read():
         with translated(spec.name, "Follow logs"):
-            yield from chunks
+            yield from payloads
 
-    return Closable(read(), chunks.close)
+    cancellable = CancellableStream(read(), response)
+    return Closable(cancellable, cancellable.close)
+
+
+def _body(response, size: int = 65536) -> Iterator[bytes]:
+    """Yield a streamed response's body as it arrives, in reads of up to `size` bytes.
+
+    The engine sends one HTTP chunk per log line; decoding them one by one through urllib3 costs more than the rest
+    of the collector, so the chunked encoding is undone here over whole reads of the socket.
+    """
+    try:
+        fp = response.raw._fp.fp  # the buffered socket reader http.client parsed the headers from
+    except AttributeError:
+        yield from response.iter_content(chunk_size=None)
+        return
+    if fp is None:
+        return
+    if response.headers.get("Transfer-Encoding", "").lower() != "chunked":
+        while data := fp.read1(size):
+            yield data
+        return
+    buffer = b""
+    remaining = 0  # bytes left of the current chunk's data
+    crlf = False  # the CRLF that ends a chunk's data is next
+    while data := fp.read1(size):
+        buffer = buffer + data if buffer else data
+        out = []
+        position, end = 0, len(buffer)
+        while position < end:
+            if remaining:
+                take = min(remaining, end - position)
+                out.append(buffer[position : position + take])
+                position += take
+                remaining -= take
+                crlf = remaining == 0
+            elif crlf:
+                if end - position < 2:
+                    break
+                position += 2
+                crlf = False
+            else:
+                line_end = buffer.find(b"\r\n", position)
+                if line_end < 0:
+                    break
+                length = int(buffer[position:line_end].split(b";")[0], 16)
+                position = line_end + 2
+                if length == 0:
+                    if out:
+                        yield b"".join(out)
+                    return
+                remaining = length
+        buffer = buffer[position:]
+        if out:
+            yield b"".join(out)
+
+
+def _frames(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Strip the engine's multiplexing headers (1 byte stream, 3 zero, 4 bytes big-endian size) from a body."""
+    pending = b""
+    for chunk in chunks:
+        data = pending + chunk if pending else chunk
+        payloads = []
+        offset, end = 0, len(data)
+        while end - offset >= FRAME_HEADER:
+            size = int.from_bytes(data[offset + 4 : offset + FRAME_HEADER], "big")
+            if end - offset - FRAME_HEADER < size:
+                break
+            payloads.append(data[offset + FRAME_HEADER : offset + FRAME_HEADER + size])
+            offset += FRAME_HEADER + size
+        pending = data[offset:]
+        if payloads:
+            yield b"".join(payloads)

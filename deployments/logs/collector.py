@@ -63,16 +63,24 @@ class Writer:
         self.stored = 0
 
     def add(self, record: LogRecord) -> None:
+        self.add_many([record])
+
+    def add_many(self, records: list[LogRecord]) -> None:
+        """Queue lines of one tenant (what one read of one stream produced)."""
+        if not records:
+            return
+        tenant_id = records[0].tenant_id
         with self._condition:
-            buffer = self._buffers.get(record.tenant_id)
+            buffer = self._buffers.get(tenant_id)
             if buffer is None:
-                buffer = self._buffers[record.tenant_id] = TenantBuffer(tenant_id=record.tenant_id, bound=self.bound)
-            if len(buffer.records) >= buffer.bound:
+                buffer = self._buffers[tenant_id] = TenantBuffer(tenant_id=tenant_id, bound=self.bound)
+            room = max(0, buffer.bound - len(buffer.records))
+            buffer.records.extend(records[:room])
+            for record in records[room:]:
                 buffer.dropped[record.app_id] += 1
-            else:
-                buffer.records.append(record)
-                self._pending += 1
-            if self._pending == 1 or self._pending >= BATCH_LINES:
+            was_idle = self._pending == 0
+            self._pending += min(room, len(records))
+            if was_idle or self._pending >= BATCH_LINES:
                 self._condition.notify()
 
     def buffered(self) -> int:
@@ -125,18 +133,15 @@ class Writer:
         return buffer.sink
 
     def _flush_one(self, buffer: TenantBuffer) -> bool:
-        with self._condition:
-            batch = [buffer.records[i] for i in range(min(len(buffer.records), MAX_BATCH))]
-        positions: dict[tuple[str, str], tuple[int, int, int, int]] = {}
-        for record in batch:
-            positions[(record.container, record.stream)] = (
-                record.tenant_id,
-                record.app_id,
-                record.timestamp_ns,
-                record.rank,
-            )
         try:
             sink = self._sink(buffer)
+            with self._condition:
+                size = min(len(buffer.records), getattr(sink, "max_batch", MAX_BATCH))
+                batch = [buffer.records[i] for i in range(size)]
+            positions: dict[tuple[str, str], tuple[int, int, int, int]] = {}
+            for record in batch:
+                key = (record.container, record.stream)
+                positions[key] = (record.tenant_id, record.app_id, record.timestamp_ns, record.rank)
             sink.write(batch, on_stored=lambda: services.log_checkpoints_save(host=self.host, positions=positions))
         except Exception as exc:
             if isinstance(exc, DatabaseError):
@@ -280,19 +285,19 @@ class Collector:
                     container = engine.berth_container(self.spec, container_id)
                 target = services.log_target_resolve(tenant_slug=container.tenant, app_slug=container.app)
                 if target is None:
-                    logger.info(
+                    logger.debug(
                         "container %s names no known app (%s/%s)", container.name, container.tenant, container.app
                     )
                     return
-                position = self._position(key)
                 running = container.running
-                self._read(container, stream, target, position, follow=running)
+                self._read(container, stream, target, self._position(key), follow=running)
                 if not running or self._stop.is_set():
                     return
                 # The stream ended: the container stopped, or restarted before we noticed. Read on if it runs.
                 container = engine.berth_container(self.spec, container_id)
                 if not container.running:
-                    self._read(container, stream, target, position, follow=False)
+                    # Read to the end what arrived between the stream's end and now (from where we are).
+                    self._read(container, stream, target, self._position(key), follow=False)
                     return
         except EngineError as exc:
             if not self._stop.is_set() and not exc.not_found:
@@ -319,6 +324,8 @@ class Collector:
         return position
 
     def _read(self, container, stream: str, target, position: Position, *, follow: bool) -> None:
+        # A follower may read for days: it must not keep a database connection open meanwhile.
+        connection.close()
         key = (container.id, stream)
         since = position.timestamp_ns // 1_000_000_000
         chunks = engine.log_stream(self.spec, container.id, stream=stream, since=since, follow=follow)
@@ -328,21 +335,24 @@ class Collector:
                 return
             self._streams[key] = chunks
         splitter = LineSplitter()
-        add = self.writer.add
+        add_many = self.writer.add_many
+        release, process, index = container.release, container.process, container.index
+        index = int(index) if index.isdigit() else None
         for chunk in chunks:
+            records = []
             for timestamp_ns, text in splitter.feed(chunk):
                 accepted = position.accept(timestamp_ns)
                 if accepted is None:
                     continue
-                add(
+                records.append(
                     LogRecord(
                         tenant_id=target.tenant_id,
                         tenant=target.tenant,
                         app_id=target.app_id,
                         app=target.app,
-                        release=container.release,
-                        process=container.process,
-                        index=int(container.index) if container.index.isdigit() else None,
+                        release=release,
+                        process=process,
+                        index=index,
                         container=container.id,
                         stream=stream,
                         timestamp_ns=accepted[0],
@@ -350,3 +360,4 @@ class Collector:
                         line=text,
                     )
                 )
+            add_many(records)

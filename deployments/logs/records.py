@@ -1,14 +1,15 @@
 """A log line as every part of the pipeline sees it, its cursor, and the splitting of an engine's byte stream."""
 
-from dataclasses import dataclass
+import calendar
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 STREAM_CODES = {"stdout": "o", "stderr": "e"}
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class LogRecord:
-    """One stamped line."""
+    """One stamped line (treat as immutable; slots, not frozen, because the collector makes one per line)."""
 
     tenant_id: int
     tenant: str
@@ -22,10 +23,10 @@ class LogRecord:
     timestamp_ns: int
     rank: int
     line: str
+    cursor: str = field(init=False)
 
-    @property
-    def cursor(self) -> str:
-        return make_cursor(self.timestamp_ns, self.container, self.stream, self.rank)
+    def __post_init__(self) -> None:
+        self.cursor = make_cursor(self.timestamp_ns, self.container, self.stream, self.rank)
 
     @property
     def timestamp(self) -> datetime:
@@ -71,22 +72,50 @@ def valid_cursor(cursor: str) -> bool:
     )
 
 
+_last_formatted: tuple[int, str] = (-1, "")
+
+
 def format_timestamp(timestamp_ns: int) -> str:
+    """RFC 3339 with nanoseconds; the whole-second part is formatted once per second."""
+    global _last_formatted
     seconds, nanos = divmod(timestamp_ns, 1_000_000_000)
-    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{nanos:09d}Z"
+    cached_seconds, text = _last_formatted
+    if seconds != cached_seconds:
+        text = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _last_formatted = (seconds, text)
+    return f"{text}.{nanos:09d}Z"
+
+
+_last_second: tuple[str, int] = ("", 0)
 
 
 def parse_timestamp(text: str) -> int:
-    """Parse the engine's RFC 3339 timestamp with up to nine fractional digits into nanoseconds since the epoch."""
+    """Parse the engine's RFC 3339 timestamp with up to nine fractional digits into nanoseconds since the epoch.
+
+    Called for every line: the whole-second part is computed once per second, not with strptime per line.
+    """
+    global _last_second
     if text.endswith("Z"):
         text, offset = text[:-1], 0
     else:
-        # Engines always print UTC; accept +00:00 for safety.
+        # Engines print UTC; accept an explicit offset for safety.
         text, sign, tail = text[:-6], text[-6], text[-5:]
+        if sign not in "+-" or tail[2] != ":":
+            raise ValueError(f"not an RFC 3339 timestamp: {text}")
         offset = (int(tail[:2]) * 3600 + int(tail[3:]) * 60) * (1 if sign == "+" else -1)
     whole, _, fraction = text.partition(".")
-    seconds = int(datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()) - offset
-    return seconds * 1_000_000_000 + int((fraction + "000000000")[:9])
+    cached_text, cached_seconds = _last_second
+    if whole == cached_text:
+        seconds = cached_seconds
+    else:
+        if len(whole) != 19 or whole[4] != "-" or whole[10] != "T" or whole[13] != ":":
+            raise ValueError(f"not an RFC 3339 timestamp: {text}")
+        fields = (whole[0:4], whole[5:7], whole[8:10], whole[11:13], whole[14:16], whole[17:19])
+        seconds = calendar.timegm(tuple(int(field) for field in fields))
+        _last_second = (whole, seconds)
+    if fraction and not fraction.isdigit():
+        raise ValueError(f"not an RFC 3339 timestamp: {text}")
+    return (seconds - offset) * 1_000_000_000 + int((fraction + "000000000")[:9])
 
 
 class LineSplitter:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from deployments.logs.records import LogRecord, format_timestamp, make_cursor, parse_timestamp
 
@@ -43,30 +43,84 @@ class DatabaseSink:
     """LogLine rows; retention by age and by a per-app line limit."""
 
     kind = "database"
+    max_batch = 2000
+
+    COLUMNS = (
+        "tenant_id",
+        "app_id",
+        "cursor",
+        "release",
+        "process",
+        "index",
+        "container",
+        "stream",
+        "timestamp",
+        "line",
+    )
 
     def write(self, records: list[LogRecord], on_stored=None) -> None:
-        """Store the lines and, in the same transaction, whatever `on_stored` records (the checkpoints)."""
+        """Store the lines and, in the same transaction, whatever `on_stored` records (the checkpoints).
+
+        One INSERT ... ON CONFLICT DO NOTHING executed for many rows, without model instances: building 2,000 LogLine
+        objects cost more than the insert itself (bench/README.md).
+        """
         from deployments.models import LogLine
 
+        quote = connection.ops.quote_name
+        adapt = connection.ops.adapt_datetimefield_value
+        columns = ", ".join(quote(column) for column in self.COLUMNS)
+        placeholders = ", ".join(["%s"] * len(self.COLUMNS))
+        # One statement, the same for every row: the driver parses it once and pipelines the rows.
+        statement = (
+            f"INSERT INTO {quote(LogLine._meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608 - fixed names
+            f"ON CONFLICT ({quote('app_id')}, {quote('cursor')}) DO NOTHING"
+        )
         rows = [
-            LogLine(
-                tenant_id=r.tenant_id,
-                app_id=r.app_id,
-                cursor=r.cursor,
-                release=r.release,
-                process=r.process,
-                index=r.index,
-                container=r.container[:64],
-                stream=r.stream,
-                timestamp=r.timestamp,
-                line=r.line,
+            (
+                r.tenant_id,
+                r.app_id,
+                r.cursor,
+                r.release,
+                r.process,
+                r.index,
+                r.container[:64],
+                r.stream,
+                adapt(r.timestamp),
+                r.line,
             )
             for r in records
         ]
         with transaction.atomic():
-            LogLine.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
+            with connection.cursor() as cursor:
+                if connection.vendor == "postgresql":
+                    # Lines and checkpoint commit together: a commit lost in a database crash loses both, and the
+                    # collector reads those lines again from the engine. So the flush to disk need not be waited for.
+                    cursor.execute("SET LOCAL synchronous_commit TO OFF")
+                    self._copy(cursor, rows, table=quote(LogLine._meta.db_table), columns=columns)
+                else:
+                    cursor.executemany(statement, rows)
             if on_stored is not None:
                 on_stored()
+
+    def _copy(self, cursor, rows: list[tuple], *, table: str, columns: str) -> None:
+        """PostgreSQL: COPY into a session-local stage table, then one INSERT ... SELECT that skips known cursors.
+
+        Measured on a loaded 2-CPU machine: 2,000 lines in about 25 ms of server time, against 300-500 ms for the
+        same rows as 2,000 pipelined INSERTs or one 20,000-parameter INSERT (whose parsing alone took 250 ms).
+        """
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS berth_logline_stage ON COMMIT DELETE ROWS AS "  # noqa: S608 - fixed names
+            f"SELECT {columns} FROM {table} WITH NO DATA"
+        )
+        with cursor.cursor.copy(f"COPY berth_logline_stage ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM berth_logline_stage "  # noqa: S608 - fixed names
+            f"ON CONFLICT (app_id, cursor) DO NOTHING"
+        )
+        # ON COMMIT DELETE ROWS empties the stage at commit; empty it now too, for a caller's enclosing transaction.
+        cursor.execute("DELETE FROM berth_logline_stage")
 
     def search(self, query: LogQuery) -> list[dict]:
         from deployments.models import LogLine
@@ -133,7 +187,10 @@ class OpenSearchSink:
     """One index per tenant per day, `<prefix>-<tenant>-YYYY.MM.DD`; retention drops whole indices."""
 
     kind = "opensearch"
-    TIMEOUT = 5
+    # A bulk request is idempotent (the cursor is the id), so a timeout only costs a retry; keep batches small
+    # enough to finish well within it.
+    TIMEOUT = 30
+    max_batch = 500
 
     def __init__(self, *, url: str, tenant: str, prefix: str = "", http_auth: tuple[str, str] | None = None):
         from opensearchpy import OpenSearch

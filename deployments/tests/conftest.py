@@ -1,8 +1,11 @@
 """Fixtures of the deployment tests: two tenants with members of every role, and API clients on tokens."""
 
+import itertools
+
 import pytest
 from rest_framework.test import APIClient
 
+from deployments.logs.records import LogRecord
 from deployments.services.apps import app_create
 from deployments.tests.factories import MembershipFactory, TenantFactory, UserFactory
 from tenants.models import Role
@@ -63,5 +66,35 @@ def api():
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
         return client
+
+    return make
+
+
+LOG_CONTAINER = "c0ffee" + "0" * 58
+
+
+@pytest.fixture
+def make_records():
+    """Return make(app, count, start=1, process="web", release=1, container=LOG_CONTAINER) -> [LogRecord]."""
+    clock = itertools.count(1_795_834_801_000_000_000, 1000)
+
+    def make(app, count, *, start=1, process="web", release=1, container=LOG_CONTAINER, stream="stdout"):
+        return [
+            LogRecord(
+                tenant_id=app.tenant_id,
+                tenant=app.tenant.slug,
+                app_id=app.pk,
+                app=app.slug,
+                release=release,
+                process=process,
+                index=1,
+                container=container,
+                stream=stream,
+                timestamp_ns=next(clock),
+                rank=1,
+                line=f"line {n}",
+            )
+            for n in range(start, start + count)
+        ]
 
     return make

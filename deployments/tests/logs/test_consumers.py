@@ -1,7 +1,10 @@
 """The logs WebSocket: auth, Origin, tenant isolation, tail, cursor resume, filters and dedupe with live lines."""
 
+import threading
+
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
+from django.test import override_settings
 
 from deployments.logs.publish import publish
 from deployments.logs.sinks import DatabaseSink
@@ -36,8 +39,8 @@ def test_tail_then_live_without_duplicates(acme_app, make_records):
 
     async def scenario():
         ws = communicator(logs_path("acme", "web", "tail=3"), token_headers(token))
-        connected, _ = await ws.connect()
-        status = await ws.receive_json_from()
+        connected, _ = await ws.connect(timeout=30)
+        status = await ws.receive_json_from(timeout=30)
         history, _ = await receive_lines(ws, 3)
         # when: the collector publishes a batch that overlaps what history sent
         more = make_records(acme_app, 2, start=6)
@@ -65,8 +68,8 @@ def test_resume_from_cursor_sends_everything_after_it(acme_app, make_records):
 
     async def scenario():
         ws = communicator(logs_path("acme", "web", f"cursor={records[99].cursor}"), headers)
-        await ws.connect()
-        status = await ws.receive_json_from()
+        await ws.connect(timeout=30)
+        status = await ws.receive_json_from(timeout=30)
         lines, _ = await receive_lines(ws, 1400)
         quiet = await ws.receive_nothing(timeout=0.3)
         await ws.disconnect()
@@ -86,8 +89,8 @@ def test_filters_apply_to_history_and_live(acme_app, make_records):
 
     async def scenario():
         ws = communicator(logs_path("acme", "web", "process=worker&tail=10"), token_headers(token))
-        await ws.connect()
-        await ws.receive_json_from()
+        await ws.connect(timeout=30)
+        await ws.receive_json_from(timeout=30)
         history, _ = await receive_lines(ws, 2)
         live = make_records(acme_app, 1, start=6, process="web") + make_records(acme_app, 1, start=7, process="worker")
         await sync_to_async(publish)(app_id=acme_app.pk, messages=[r.as_message() for r in live])
@@ -109,8 +112,8 @@ def test_status_shows_dropped_lines(acme_app):
 
     async def scenario():
         ws = communicator(logs_path("acme", "web"), token_headers(token))
-        await ws.connect()
-        status = await ws.receive_json_from()
+        await ws.connect(timeout=30)
+        status = await ws.receive_json_from(timeout=30)
         await ws.disconnect()
         return status
 
@@ -120,7 +123,7 @@ def test_status_shows_dropped_lines(acme_app):
 def _refused(path, headers) -> tuple[bool, object]:
     async def scenario():
         ws = communicator(path, headers)
-        connected, code = await ws.connect()
+        connected, code = await ws.connect(timeout=30)
         await ws.disconnect()
         return connected, code
 
@@ -163,8 +166,8 @@ def test_opensearch_sink_unreachable_closes_with_try_again_later(acme_app):
 
     async def scenario():
         ws = communicator(logs_path("acme", "web"), token_headers(token))
-        await ws.connect()
-        await ws.receive_json_from()
+        await ws.connect(timeout=30)
+        await ws.receive_json_from(timeout=30)
         error = await ws.receive_json_from(timeout=10)
         closed = await ws.receive_output(timeout=10)
         return error, closed
@@ -173,3 +176,25 @@ def test_opensearch_sink_unreachable_closes_with_try_again_later(acme_app):
 
     assert error["type"] == "error"
     assert closed == {"type": "websocket.close", "code": 1013}
+
+
+@override_settings(CHANNEL_LAYERS={"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}})
+def test_embedded_in_memory_layer_delivers_lines_published_from_a_collector_thread(acme_app, make_records):
+    # given: embedded mode, where the collector is a thread beside the server's event loop
+    _, token = _member_token(acme_app.tenant)
+    records = make_records(acme_app, 3)
+
+    async def scenario():
+        ws = communicator(logs_path("acme", "web", "tail=0"), token_headers(token))
+        await ws.connect(timeout=30)
+        await ws.receive_json_from(timeout=30)
+        # when: a plain thread publishes, as the collector's writer does
+        messages = [r.as_message() for r in records]
+        thread = threading.Thread(target=publish, kwargs={"app_id": acme_app.pk, "messages": messages})
+        thread.start()
+        lines, _ = await receive_lines(ws, 3)
+        thread.join()
+        await ws.disconnect()
+        return lines
+
+    assert [m["line"] for m in async_to_sync(scenario)()] == ["line 1", "line 2", "line 3"]
