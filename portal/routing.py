@@ -1,5 +1,6 @@
 """WebSocket routes."""
 
 from deployments.routing import websocket_urlpatterns as deployment_ws
+from deployments.routing_builds import websocket_urlpatterns as build_ws
 
-websocket_urlpatterns = [*deployment_ws]
+websocket_urlpatterns = [*deployment_ws, *build_ws]

@@ -28,6 +28,6 @@ def build_get(*, app: App, number: int) -> Build:
     return build
 
 
-def build_get_by_id(*, tenant: Tenant, build_id: int) -> Build | None:
-    """The tenant's build with this primary key (what the log WebSocket names), or None."""
-    return Build.objects.filter(pk=build_id, app__tenant=tenant).select_related("app__tenant").first()
+def build_for_viewer(*, tenant: Tenant, app_slug: str, number: int) -> Build | None:
+    """The build `number` of the tenant's app `app_slug`, or None (what the log WebSocket shows)."""
+    return Build.objects.filter(app__tenant=tenant, app__slug=app_slug, number=number).first()

@@ -248,10 +248,13 @@ class BuildLog:
         self.pending: list[str] = []
         self.last_flush = time.monotonic()
         self.layer = get_channel_layer()
+        # Index of the next line in the stored log: a viewer that read the stored log skips what it already has.
+        self.index = build.log.count("\n")
 
     def __call__(self, line: str) -> None:
         self.pending.append(line)
-        self._publish({"type": "build.log", "build": self.build_id, "line": line})
+        self._publish({"type": "build.log", "build": self.build_id, "index": self.index, "line": line})
+        self.index += 1
         if len(self.pending) >= _FLUSH_LINES or time.monotonic() - self.last_flush >= _FLUSH_SECONDS:
             self.flush()
 
