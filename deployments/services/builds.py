@@ -105,6 +105,29 @@ def _check_build_args(*, app: App, build_args: dict) -> dict[str, str]:
     return clean
 
 
+def _platform_namespaces() -> list[str]:
+    """Repository prefixes Berth's own images live under (the registry's, and the local name without one)."""
+    registry = settings.BERTH_REGISTRY.rstrip("/")
+    return [f"{registry}/", "berth/"] if registry else ["berth/"]
+
+
+def _own_image(*, app: App, image: str) -> bool:
+    """Whether `image` names one of the tenant's own images in Berth's namespace."""
+    return any(image.startswith(f"{prefix}{app.tenant.slug}/") for prefix in _platform_namespaces())
+
+
+def _check_image_ref(*, app: App, image: str) -> None:
+    """Refuse a malformed reference, and one naming another tenant's image in Berth's namespace."""
+    if not _IMAGE_REF.match(image):
+        raise DomainError(f"{image!r} is not an image reference.", fields={"image": ["Invalid reference."]})
+    # The builder holds every tenant's images: a reference into Berth's namespace must stay in the caller's tenant.
+    if any(image.startswith(prefix) for prefix in _platform_namespaces()) and not _own_image(app=app, image=image):
+        raise DomainError(
+            "An image in the platform registry can only be one of this tenant's own.",
+            fields={"image": ["Not this tenant's image."]},
+        )
+
+
 def _next_number(app: App) -> int:
     App.objects.select_for_update().filter(pk=app.pk).first()
     return (Build.objects.filter(app=app).aggregate(number=Max("number"))["number"] or 0) + 1
@@ -151,8 +174,8 @@ def build_create(
             fields={"source": ["Exactly one of source, git, image."]},
         )
     args = _check_build_args(app=app, build_args=build_args or {})
-    if image and not _IMAGE_REF.match(image):
-        raise DomainError(f"{image!r} is not an image reference.", fields={"image": ["Invalid reference."]})
+    if image:
+        _check_image_ref(app=app, image=image)
     if git_url:
         try:
             git.validate(git_url, git_ref)
@@ -484,7 +507,9 @@ def _run(*, build: Build, spec: EngineSpec, workdir: Path, log) -> _Result:
     procfile: dict[str, str] = {}
     if build.source_kind == SourceKind.IMAGE:
         source_ref = build.source["image"]
-        if not images.exists(spec, source_ref):
+        # Anything but the tenant's own image is pulled, never taken from the builder's cache: the registry decides
+        # who may read it, and another tenant's image that happens to be on the builder stays out of reach.
+        if not (_own_image(app=build.app, image=source_ref) and images.exists(spec, source_ref)):
             log(f"Pulling {source_ref}")
             images.pull(spec, reference=source_ref, on_line=log)
         images.tag(spec, image=source_ref, repository=repository, tag=tag)

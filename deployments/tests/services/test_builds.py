@@ -192,6 +192,43 @@ def _layer_bytes(saved: bytes) -> bytes:
     return b"\n".join(data)
 
 
+def test_another_tenants_image_in_the_platform_namespace_is_refused(app, developer, settings):
+    settings.BERTH_REGISTRY = "127.0.0.1:5000"
+
+    for image in ("127.0.0.1:5000/other/web:1", "berth/other/web:1", f"127.0.0.1:5000/{app.tenant.slug}x/web:1"):
+        with pytest.raises(DomainError) as raised:
+            build_create(app=app, actor=developer, image=image)
+        assert raised.value.fields == {"image": ["Not this tenant's image."]}
+    assert Build.objects.filter(app=app).count() == 0
+
+
+@pytest.mark.docker
+def test_an_image_that_is_only_on_the_builder_is_pulled_not_reused(app, developer, builder, sample_image):
+    # given: an image the builder holds but no registry serves
+    local_only = sample_image("worker")
+
+    # when
+    build = run(build_create(app=app, actor=developer, image=local_only))
+
+    # then
+    assert build.status == BuildStatus.FAILED
+    assert f"Pulling {local_only}" in build.log
+    assert build.error.startswith(f"Pull {local_only} failed on local")
+    assert Release.objects.filter(app=app).count() == 0
+
+
+@pytest.mark.docker
+def test_a_build_step_past_the_memory_limit_fails(app, developer, builder, settings):
+    settings.BERTH_BUILD_MEMORY_MB = 16
+    dockerfile = BUSYBOX_STEPS + b'RUN ["/bin/dd", "if=/dev/zero", "of=/dev/null", "bs=256M", "count=1"]\n'
+
+    build = run(build_create(app=app, actor=developer, archive_file=tarball({"Dockerfile": dockerfile})))
+
+    assert build.status == BuildStatus.FAILED
+    assert "returned a non-zero code: 137" in build.error
+    assert Release.objects.filter(app=app).count() == 0
+
+
 def test_a_build_argument_that_carries_a_secret_is_refused(app, developer, tmp_path, settings):
     # given
     settings.DATA_DIR = tmp_path
