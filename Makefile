@@ -40,8 +40,7 @@ test: install services
 	$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest
 
-# The embedded portal serves plain HTTP on loopback, hence BERTH_INSECURE_HTTP.
-run: export BERTH_INSECURE_HTTP := 1
+# The embedded portal serves plain HTTP on loopback (BERTH_HTTPS stays unset).
 run: install
 	bash scripts/services.sh
 	$(PY) manage.py migrate --noinput

@@ -76,6 +76,29 @@ http_ok() {
     python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$1" 2>/dev/null
 }
 
+# live_pid FILE: print the pid in FILE when that process runs (a zombie does not count).
+live_pid() {
+    local pid state
+    pid=$(cat "$1" 2>/dev/null) || return 1
+    state=$(ps -o stat= -p "${pid}" 2>/dev/null) || return 1
+    [[ -n ${state} && ${state} != Z* ]] && echo "${pid}"
+}
+
+stop_extra_host() {
+    local k=$1 pid
+    if pid=$(live_pid "/run/berth-docker-${k}.pid"); then
+        say "stopping extra host ${k} (dockerd pid ${pid})"
+        kill "${pid}"
+        wait_for 30 "dockerd ${k} exit" bash -c "! ps -o stat= -p ${pid} | grep -qv '^Z'" || kill -9 "${pid}"
+    else
+        say "extra host ${k} is not running"
+    fi
+}
+if [[ -n ${stop_host} ]]; then
+    stop_extra_host "${stop_host}"
+    exit 0
+fi
+
 # --- PostgreSQL -----------------------------------------------------------------------------
 pg_up() { pg_isready -q -h 127.0.0.1 -p 5432; }
 if ! pg_up; then
@@ -105,10 +128,11 @@ fi
 # --- Docker engines -------------------------------------------------------------------------
 docker_up() { docker -H "$1" info >/dev/null 2>&1; }
 
-# start_dockerd SOCKET_URL LOG ARGS...: start dockerd in the background unless SOCKET_URL answers.
+# start_dockerd SOCKET_URL LOG PIDFILE EXEC_ROOT ARGS...: start dockerd in the background
+# unless SOCKET_URL answers.
 start_dockerd() {
-    local url=$1 log=$2
-    shift 2
+    local url=$1 log=$2 pidfile=$3 exec_root=$4
+    shift 4
     if docker_up "${url}"; then
         return 0
     fi
@@ -116,38 +140,40 @@ start_dockerd() {
         die "dockerd at ${url} does not answer this user: $(docker -H "${url}" info 2>&1 | tail -n 1)"
     fi
     need_root "dockerd (${url})"
-    say "starting dockerd on ${url} (log ${log})"
-    # setsid + nohup: the daemon outlives this script, make and pytest; its output goes to the
-    # log only, so a caller reading our stdout through a pipe is not kept waiting.
-    nohup setsid dockerd "$@" </dev/null >>"${log}" 2>&1 9>&- &
+    if pid=$(live_pid "${pidfile}"); then
+        say "dockerd ${pid} for ${url} is running but does not answer yet; waiting"
+    else
+        # A daemon killed with SIGKILL leaves its pidfiles behind, and its pid may linger as a
+        # zombie: dockerd would then refuse to start, or wait for a containerd that is gone.
+        rm -f "${pidfile}" "${exec_root}/containerd/containerd.pid"
+        say "starting dockerd on ${url} (log ${log})"
+        # setsid + nohup: the daemon outlives this script, make and pytest; its output goes to
+        # the log only, so a caller reading our stdout through a pipe is not kept waiting.
+        nohup setsid dockerd --pidfile "${pidfile}" --exec-root "${exec_root}" "$@" \
+            </dev/null >>"${log}" 2>&1 9>&- &
+    fi
     if ! wait_for 60 dockerd docker_up "${url}"; then
         tail -n 30 "${log}" >&2
         die "dockerd on ${url} did not answer 'docker info' within 60 s (log ${log})"
     fi
 }
 
-start_dockerd unix:///var/run/docker.sock "${log_dir}/dockerd.log"
-
-stop_extra_host() {
-    local k=$1 pidfile=/run/berth-docker-$1.pid pid
-    if [[ -f ${pidfile} ]] && pid=$(cat "${pidfile}") && kill -0 "${pid}" 2>/dev/null; then
-        say "stopping extra host ${k} (dockerd pid ${pid})"
-        kill "${pid}"
-        wait_for 30 "dockerd ${k} exit" bash -c "! kill -0 ${pid}" || kill -9 "${pid}"
-    else
-        say "extra host ${k} is not running"
-    fi
-}
-if [[ -n ${stop_host} ]]; then
-    stop_extra_host "${stop_host}"
-    exit 0
-fi
+# Docker's default pools hold about 30 networks for all engines of the machine, and Berth makes
+# one network per tenant per host: the main engine takes /24s from a pool of its own (256).
+# --bip keeps docker0 where it was, rather than in that pool.
+start_dockerd unix:///var/run/docker.sock "${log_dir}/dockerd.log" /var/run/docker.pid /var/run/docker \
+    --bip 172.17.0.1/16 \
+    --default-address-pool base=10.200.0.0/16,size=24
 
 # Host K is a separate Docker host on this machine: its own socket, data, exec root, pidfile,
 # containerd (dockerd starts one under its exec root) and bridge. Its bridge is made here,
 # because --bridge=none would delete the docker0 of the main engine. It runs with
 # --iptables=false: a dockerd with iptables flushes the DOCKER chains of the other engine
 # when it starts. Published ports still answer on the host through docker-proxy.
+# No --default-address-pool: with it, a restarted dockerd deletes the interface "docker0",
+# whoever owns it (removeDefaultBridgeInterface in dockerd 20.10). Tenant networks of all
+# hosts come from Docker's default pools (172.18-31/16, 192.168/20s), about 30 networks; every
+# engine skips subnets already routed on the machine.
 for ((k = 2; k <= extra_hosts + 1; k++)); do
     bridge=berthbr-${k}
     if ! ip link show "${bridge}" >/dev/null 2>&1; then
@@ -159,14 +185,12 @@ for ((k = 2; k <= extra_hosts + 1; k++)); do
     fi
     ip link set "${bridge}" up
     start_dockerd "unix:///run/berth-docker-${k}.sock" "${log_dir}/dockerd-${k}.log" \
+        "/run/berth-docker-${k}.pid" "/run/berth-docker-${k}" \
         -H "unix:///run/berth-docker-${k}.sock" \
         --data-root "/var/lib/berth-docker-${k}" \
-        --exec-root "/run/berth-docker-${k}" \
-        --pidfile "/run/berth-docker-${k}.pid" \
         --bridge "${bridge}" \
         --iptables=false \
         --ip-masq=false \
-        --default-address-pool "base=10.$((40 + k)).0.0/16,size=24" \
         --containerd-namespace "berth-docker-${k}" \
         --containerd-plugins-namespace "berth-docker-${k}-plugins"
 done
