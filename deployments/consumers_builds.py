@@ -5,9 +5,9 @@ from types import SimpleNamespace
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from deployments.builds.log import group_name
 from deployments.builds.selectors import build_for_viewer
 from deployments.models import BuildStatus
-from deployments.services.builds import group_name
 from tenants.models import Scope, Tenant
 from tenants.permissions import caller_scopes
 

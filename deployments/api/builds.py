@@ -8,9 +8,10 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from deployments.builds import git
+from deployments.builds.log import group_name
 from deployments.builds.selectors import build_app_get, build_get, build_list
 from deployments.models import Build, SourceKind
-from deployments.services.builds import build_create, group_name
+from deployments.services.builds import build_create
 from portal.api import DomainError
 from tenants.api.base import TenantScopedViewSet
 

@@ -12,28 +12,23 @@ that names or carries a secret config var is refused.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import re
 import shutil
 import tempfile
-import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from asgiref.sync import async_to_sync
-from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import F, Max, Value
-from django.db.models.functions import Concat
+from django.db.models import Max
 from django.utils import timezone
 
 from deployments import crypto
 from deployments.builds import archive, git
+from deployments.builds.log import BuildLog
 from deployments.engine import images
 from deployments.engine.client import EngineError, EngineSpec
 from deployments.models import App, Build, BuildStatus, ConfigVar, DockerHost, HostStatus, SourceKind
@@ -48,17 +43,10 @@ BUILD_ARG_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _IMAGE_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,299}$")
 # How long a build may wait behind the running build of the same app before trying again.
 REQUEUE_SECONDS = 5
-_FLUSH_LINES = 50
-_FLUSH_SECONDS = 0.5
 
 
 class BuildFailed(Exception):
     """The build cannot go on; the message is the readable reason written to its log."""
-
-
-def group_name(build_id: int) -> str:
-    """Return the channel-layer group a build's log lines and status go to."""
-    return f"build-{build_id}"
 
 
 def source_dir() -> Path:
@@ -264,61 +252,6 @@ def builder_spec() -> EngineSpec:
     )
 
 
-class BuildLog:
-    """Collect a build's log: every line goes to the channel-layer group at once and to the database in batches."""
-
-    def __init__(self, build: Build):
-        self.build_id = build.pk
-        self.group = group_name(build.pk)
-        self.pending: list[str] = []
-        self.last_flush = time.monotonic()
-        self.layer = get_channel_layer()
-        # One event loop for the whole build, so a networked layer (Redis) keeps its connection instead of opening
-        # one per line (about 20 ms each through async_to_sync). The in-memory layer must be reached through
-        # async_to_sync: its queues belong to the consumers' loop.
-        self.loop = None
-        if self.layer is not None and not isinstance(self.layer, InMemoryChannelLayer):
-            self.loop = asyncio.new_event_loop()
-        # Index of the next line in the stored log: a viewer that read the stored log skips what it already has.
-        self.index = build.log.count("\n")
-
-    def __call__(self, line: str) -> None:
-        self.pending.append(line)
-        self._publish({"type": "build.log", "build": self.build_id, "index": self.index, "line": line})
-        self.index += 1
-        if len(self.pending) >= _FLUSH_LINES or time.monotonic() - self.last_flush >= _FLUSH_SECONDS:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.pending:
-            text = "".join(f"{line}\n" for line in self.pending)
-            Build.objects.filter(pk=self.build_id).update(log=Concat(F("log"), Value(text)))
-            self.pending = []
-        self.last_flush = time.monotonic()
-
-    def status(self, status: str) -> None:
-        self._publish({"type": "build.status", "build": self.build_id, "status": status})
-
-    def close(self) -> None:
-        """Write what is left and release the connection of the channel layer."""
-        self.flush()
-        if self.loop is not None:
-            with contextlib.suppress(Exception):
-                self.loop.close()
-            self.loop = None
-
-    def _publish(self, message: dict) -> None:
-        if self.layer is None:
-            return
-        try:
-            if self.loop is not None:
-                self.loop.run_until_complete(self.layer.group_send(self.group, message))
-            else:
-                async_to_sync(self.layer.group_send)(self.group, message)
-        except Exception:  # a live viewer missing a line must never fail the build; the stored log has it
-            logger.warning("could not publish to %s", self.group, exc_info=True)
-
-
 @dataclass
 class _Result:
     image: str = ""
@@ -366,9 +299,9 @@ def build_execute(*, build_id: int) -> Build | None:
         return build
     log = BuildLog(build)
     log.status(BuildStatus.RUNNING)
-    spec = builder_spec()
     workdir = Path(tempfile.mkdtemp(prefix=f"berth-build-{build.pk}-"))
     try:
+        spec = builder_spec()
         log(f"Build {build.number} of {build.app} on {spec.name}")
         result = _run(build=build, spec=spec, workdir=workdir, log=log)
     except (BuildFailed, EngineError) as error:
@@ -376,13 +309,14 @@ def build_execute(*, build_id: int) -> Build | None:
         log(f"Build failed: {reason}")
         log.flush()
         _finish_failed(build, reason)
-        log.status(BuildStatus.FAILED)
+        log.status(BuildStatus.FAILED, error=reason)
     except Exception as error:
         logger.exception("build %s crashed", build.pk)
-        log(f"Build failed: internal error ({error.__class__.__name__})")
+        log(f"Build failed: internal error ({error.__class__.__name__})")  # the traceback goes to the server log
         log.flush()
-        _finish_failed(build, f"internal error ({error.__class__.__name__})")
-        log.status(BuildStatus.FAILED)
+        reason = f"internal error ({error.__class__.__name__})"
+        _finish_failed(build, reason)
+        log.status(BuildStatus.FAILED, error=reason)
     else:
         for warning in result.warnings:
             log(f"Warning: {warning}")

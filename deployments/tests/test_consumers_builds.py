@@ -2,8 +2,8 @@ import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.testing import WebsocketCommunicator
 
+from deployments.builds.log import BuildLog
 from deployments.models import BuildStatus
-from deployments.services.builds import BuildLog
 from deployments.tests.factories import AppFactory, BuildFactory, MembershipFactory
 from portal.asgi import application
 from tenants.models import Role, Scope
@@ -61,8 +61,8 @@ def test_live_lines_follow_the_stored_ones_without_duplicates():
         log = BuildLog(build)
         log("second")
         log("third")
-        log.flush()
         log.status(BuildStatus.SUCCEEDED)
+        log.close()
 
     async def scenario():
         assert (await ws.connect())[0]
