@@ -21,6 +21,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import Max
@@ -367,6 +368,8 @@ def _finish_succeeded(build: Build, result: _Result) -> str:
                 release_for_build(build=build, actor=build.created_by)
         except DomainError as error:
             return str(error.detail)
+        except ValidationError as error:
+            return "; ".join(error.messages)
     return ""
 
 

@@ -381,3 +381,28 @@ def test_a_build_warns_past_the_layer_threshold(app, developer, builder, setting
     assert build.status == BuildStatus.SUCCEEDED, build.log
     assert build.warnings == ["the image has 2 layers, over the threshold of 1"]
     assert "Warning: the image has 2 layers, over the threshold of 1" in build.log
+
+
+def test_builds_run_on_a_ready_builder_host_else_the_local_engine():
+    from deployments.models import DockerHost, HostStatus
+    from deployments.services.builds import BuildFailed, builder_spec
+
+    # no host registered yet: the local engine
+    assert builder_spec() == LOCAL_ENGINE
+    # hosts registered, none ready: no build
+    DockerHost.objects.create(name="down", engine_url="tcp://10.0.0.9:2376", status=HostStatus.DOWN, is_builder=True)
+    with pytest.raises(BuildFailed):
+        builder_spec()
+    # a ready builder wins over a ready host that is not one, and its TLS material arrives decrypted
+    DockerHost.objects.create(name="a-plain", engine_url="tcp://10.0.0.1:2376")
+    DockerHost.objects.create(
+        name="z-builder",
+        engine_url="tcp://10.0.0.2:2376",
+        is_builder=True,
+        tls_ca=crypto.encrypt("CA"),
+        tls_cert=crypto.encrypt("CERT"),
+        tls_key=crypto.encrypt("KEY"),
+    )
+    assert builder_spec() == EngineSpec(
+        name="z-builder", url="tcp://10.0.0.2:2376", tls_ca="CA", tls_cert="CERT", tls_key="KEY"
+    )
