@@ -373,14 +373,19 @@ def test_bad_input_fails_the_build_with_a_readable_reason_and_changes_nothing(
 
 
 @pytest.mark.docker
-def test_a_build_warns_past_the_layer_threshold(app, developer, builder, settings):
+def test_a_build_warns_past_the_size_and_layer_thresholds(app, developer, builder, settings):
     settings.BERTH_BUILD_WARN_LAYERS = 1
+    settings.BERTH_BUILD_WARN_IMAGE_MB = 1
 
     build = run(build_create(app=app, actor=developer, archive_file=tarball({"Dockerfile": BUSYBOX_STEPS})))
 
     assert build.status == BuildStatus.SUCCEEDED, build.log
-    assert build.warnings == ["the image has 2 layers, over the threshold of 1"]
+    assert build.warnings == [
+        "the image is 2 MB, over the 1 MB threshold",
+        "the image has 2 layers, over the threshold of 1",
+    ]
     assert "Warning: the image has 2 layers, over the threshold of 1" in build.log
+    assert Release.objects.filter(app=app, build=build).count() == 1
 
 
 def test_builds_run_on_a_ready_builder_host_else_the_local_engine():
