@@ -1,4 +1,4 @@
-"""Factories of the deployment domain (and the tenants rows they hang from)."""
+"""Factories of the deployment domain (and the tenants it needs)."""
 
 import factory
 from django.contrib.auth import get_user_model
@@ -20,7 +20,7 @@ class TenantFactory(factory.django.DjangoModelFactory):
         model = Tenant
 
     slug = factory.Sequence(lambda n: f"tenant{n}")
-    name = factory.LazyAttribute(lambda o: o.slug.title())
+    name = factory.LazyAttribute(lambda tenant: tenant.slug.title())
 
 
 class MembershipFactory(factory.django.DjangoModelFactory):
@@ -32,6 +32,20 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     role = Role.DEVELOPER
 
 
+class BuildFactory(factory.django.DjangoModelFactory):
+    """A succeeded image build; `app` is required."""
+
+    class Meta:
+        model = Build
+
+    number = factory.Sequence(lambda n: n + 1)
+    source_kind = SourceKind.IMAGE
+    source = factory.LazyAttribute(lambda build: {"image": build.image})
+    status = BuildStatus.SUCCEEDED
+    image = factory.Sequence(lambda n: f"registry.test/app:{n + 1}")
+    process_types = factory.LazyFunction(lambda: {"web": "/bin/sh /app/start.sh"})
+
+
 class AppFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = App
@@ -41,6 +55,8 @@ class AppFactory(factory.django.DjangoModelFactory):
 
 
 class ConfigVarFactory(factory.django.DjangoModelFactory):
+    """A config var; pass `value=crypto.encrypt(...)` with `secret=True`, as ConfigVar stores secrets."""
+
     class Meta:
         model = ConfigVar
 
@@ -48,14 +64,3 @@ class ConfigVarFactory(factory.django.DjangoModelFactory):
     key = factory.Sequence(lambda n: f"KEY_{n}")
     value = "value"
     secret = False
-
-
-class BuildFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Build
-
-    app = factory.SubFactory(AppFactory)
-    number = factory.Sequence(lambda n: n + 1)
-    source_kind = SourceKind.IMAGE
-    source = factory.LazyFunction(lambda: {"image": "example/app:1"})
-    status = BuildStatus.PENDING

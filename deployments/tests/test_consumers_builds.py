@@ -32,7 +32,10 @@ def _connect(build, token: str | None, tenant_slug: str | None = None) -> Websoc
 
 def test_a_finished_build_sends_its_stored_log_then_its_status():
     build = BuildFactory(
-        app__tenant__slug="acme", status=BuildStatus.FAILED, log="Step 1/2\nBuild failed: boom\n", error="boom"
+        app=AppFactory(tenant__slug="acme"),
+        status=BuildStatus.FAILED,
+        log="Step 1/2\nBuild failed: boom\n",
+        error="boom",
     )
     ws = _connect(build, _token(build.app.tenant, Role.VIEWER))
 
@@ -53,7 +56,7 @@ def test_a_finished_build_sends_its_stored_log_then_its_status():
 
 def test_live_lines_follow_the_stored_ones_without_duplicates():
     # given: a running build with one stored line
-    build = BuildFactory(app__tenant__slug="acme", status=BuildStatus.RUNNING, log="first\n")
+    build = BuildFactory(app=AppFactory(tenant__slug="acme"), status=BuildStatus.RUNNING, log="first\n")
     ws = _connect(build, _token(build.app.tenant, Role.VIEWER))
 
     def work():
@@ -87,7 +90,7 @@ def test_live_lines_follow_the_stored_ones_without_duplicates():
 
 
 def test_another_tenant_and_an_anonymous_caller_are_refused():
-    build = BuildFactory(app__tenant__slug="acme", log="secret line\n")
+    build = BuildFactory(app=AppFactory(tenant__slug="acme"), status=BuildStatus.RUNNING, log="secret line\n")
     other = AppFactory(tenant__slug="other")
     outsider = _token(other.tenant, Role.OWNER)
     attempts = [

@@ -126,7 +126,7 @@ def test_a_viewer_and_a_read_token_cannot_build(app):
 
 def test_another_tenant_sees_and_changes_nothing(app):
     # given
-    BuildFactory(app=app, number=1, log="secret-ish log")
+    BuildFactory(app=app, number=1, status=BuildStatus.PENDING, log="secret-ish log")
     outsider = client_for(AppFactory(tenant__slug="other", slug="web"), Role.OWNER)
 
     # when / then
@@ -143,7 +143,7 @@ def test_list_leaves_logs_out_and_detail_has_the_log(app):
     BuildFactory(app=app, number=1, status=BuildStatus.FAILED, log="Step 1/1\nBuild failed: x\n", error="x")
     BuildFactory(app=app, number=2, status=BuildStatus.SUCCEEDED, image="r/acme/web:2", digest="sha256:ab")
     other_app = AppFactory(tenant=app.tenant, slug="api")
-    BuildFactory(app=other_app, number=3)
+    BuildFactory(app=other_app, number=3, status=BuildStatus.PENDING)
     client = client_for(app, Role.VIEWER)
 
     # when

@@ -271,7 +271,7 @@ def test_a_build_waits_while_another_build_of_the_app_runs(app, developer, djang
     from deployments.tests.factories import BuildFactory
 
     BuildFactory(app=app, number=1, status=BuildStatus.RUNNING, started_at=timezone.now())
-    waiting = BuildFactory(app=app, number=2)
+    waiting = BuildFactory(app=app, number=2, status=BuildStatus.PENDING)
 
     # when
     build_execute(build_id=waiting.pk)
