@@ -5,6 +5,7 @@ The in-memory channel layer does not cross processes, so everything that publish
 
 import logging
 import threading
+import time
 import uuid
 
 logger = logging.getLogger(__name__)
@@ -26,11 +27,57 @@ def _run_task_worker(queue: str) -> None:
     worker.run()
 
 
+HEARTBEAT_INTERVAL = 10.0
+ROUTER_INTERVAL = 5.0
+
+
+def _every(seconds: float, name: str, action) -> None:
+    """Run `action` every `seconds`, forever; an error is logged and the loop goes on."""
+    from django.db import close_old_connections
+
+    while True:
+        close_old_connections()
+        try:
+            action()
+        except Exception:
+            logger.exception("%s failed", name)
+        time.sleep(seconds)
+
+
+def _run_router() -> None:
+    """Start nginx on BERTH_ROUTER_PORT and keep its config in step with the routed containers."""
+    from deployments.services.routes import router_sync
+
+    _every(ROUTER_INTERVAL, "router sync", router_sync)
+
+
+def _run_heartbeat() -> None:
+    """Heartbeat every host (down when it stops answering) and let the reconciler repair what drifted."""
+    from deployments.services.hosts import hosts_heartbeat
+    from deployments.services.reconcile import reconcile
+
+    def beat():
+        hosts_heartbeat()
+        reconcile()
+
+    _every(HEARTBEAT_INTERVAL, "heartbeat", beat)
+
+
+def _run_log_collectors() -> None:
+    from deployments.logs.supervisor import run_collectors
+
+    # One collector per registered DockerHost (the local engine when none), following hosts added later.
+    run_collectors(threading.Event())
+
+
 def background_loops() -> list[tuple[str, callable]]:
     """The loops embedded mode runs: (name, target)."""
     return [
         ("worker-default", lambda: _run_task_worker("default")),
         ("worker-builds", lambda: _run_task_worker("builds")),
+        ("router", _run_router),
+        ("heartbeat", _run_heartbeat),
+        ("logs-collector", _run_log_collectors),
     ]
 
 

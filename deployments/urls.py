@@ -1,3 +1,16 @@
-"""UI routes of apps."""
+"""UI routes of the deployment domain."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from deployments.views import apps, console
+
+urlpatterns = [
+    path("console/hosts/", console.host_list, name="console-hosts"),
+    path("t/<str:tenant>/", apps.tenant_detail, name="ui-tenant"),
+    path("t/<str:tenant>/apps/", apps.app_create, name="ui-app-create"),
+    path("t/<str:tenant>/apps/<str:app>/", apps.app_detail, name="ui-app"),
+    path("t/<str:tenant>/apps/<str:app>/config/", apps.app_config_set, name="ui-app-config"),
+    path("t/<str:tenant>/apps/<str:app>/rollback/", apps.app_rollback, name="ui-app-rollback"),
+    path("t/<str:tenant>/apps/<str:app>/scale/", apps.app_scale, name="ui-app-scale"),
+    path("t/<str:tenant>/apps/<str:app>/logs/", apps.app_logs, name="ui-app-logs"),
+]

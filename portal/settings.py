@@ -5,6 +5,7 @@ task queue and the database log sink, with keys generated once under BERTH_DATA_
 REDIS_URL, SECRET_KEY, BERTH_SECRET_KEYS, BERTH_TOKEN_KEY and ALLOWED_HOSTS (see docs/operations.md).
 """
 
+import ipaddress
 import secrets
 from pathlib import Path
 
@@ -40,6 +41,11 @@ BERTH_SECRET_KEYS = env.list("BERTH_SECRET_KEYS", default=[]) or [
 BERTH_TOKEN_KEY = env.str("BERTH_TOKEN_KEY", default="") or _embedded_secret(
     "token_key", lambda: secrets.token_urlsafe(48)
 )
+
+# Addresses or networks of reverse proxies whose X-Forwarded-For the audit trail believes; empty trusts none.
+BERTH_TRUSTED_PROXIES = env.list("BERTH_TRUSTED_PROXIES", default=[])
+for _proxy in BERTH_TRUSTED_PROXIES:
+    ipaddress.ip_network(_proxy, strict=False)  # a typo fails at startup, not on the first request
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -212,3 +218,9 @@ BERTH_BUILD_MAX_CONTEXT_MB = env.int("BERTH_BUILD_MAX_CONTEXT_MB", default=200)
 BERTH_BUILD_GIT_TIMEOUT = env.int("BERTH_BUILD_GIT_TIMEOUT", default=120)
 BERTH_BUILD_WARN_IMAGE_MB = env.int("BERTH_BUILD_WARN_IMAGE_MB", default=500)
 BERTH_BUILD_WARN_LAYERS = env.int("BERTH_BUILD_WARN_LAYERS", default=40)
+
+# Logs: the platform's OpenSearch cluster (a tenant's LogSink may name its own), the collector's buffer per sink
+# while a sink is unreachable, and the database sink's limits.
+BERTH_OPENSEARCH_URL = env.str("BERTH_OPENSEARCH_URL", default="")
+BERTH_LOG_BUFFER_LINES = env.int("BERTH_LOG_BUFFER_LINES", default=50000)
+BERTH_LOG_DB_MAX_LINES_PER_APP = env.int("BERTH_LOG_DB_MAX_LINES_PER_APP", default=100000)

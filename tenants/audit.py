@@ -1,7 +1,10 @@
 """The audit trail: one call every service makes after it changes something."""
 
 import contextvars
+import ipaddress
+from functools import lru_cache
 
+from django.conf import settings
 from django.db import models
 
 from tenants.models import AuditEvent, Tenant
@@ -33,6 +36,40 @@ def audit_record(
     )
 
 
+@lru_cache(maxsize=8)
+def _trusted_networks(proxies: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(proxy, strict=False) for proxy in proxies)
+
+
+def _parse_ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(value.strip())
+    except ValueError:
+        return None
+
+
+def client_address(meta: dict) -> str | None:
+    """Return the client's IP address for a request's META.
+
+    X-Forwarded-For is anyone's to write, so it counts only when the direct peer is a proxy listed in
+    BERTH_TRUSTED_PROXIES; then the client is the right-most address not itself a trusted proxy.
+    """
+    peer = _parse_ip(meta.get("REMOTE_ADDR") or "")
+    if peer is None:
+        return None
+    trusted = _trusted_networks(tuple(settings.BERTH_TRUSTED_PROXIES))
+    if not trusted or not any(peer in network for network in trusted):
+        return str(peer)
+    hops = [hop for hop in (meta.get("HTTP_X_FORWARDED_FOR") or "").split(",") if hop.strip()]
+    for hop in reversed(hops):
+        address = _parse_ip(hop)
+        if address is None:
+            break
+        if not any(address in network for network in trusted):
+            return str(address)
+    return str(peer)
+
+
 class AuditContextMiddleware:
     """Make the client address available to audit_record for the duration of a request."""
 
@@ -40,7 +77,7 @@ class AuditContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        token = client_ip.set(request.META.get("REMOTE_ADDR") or None)
+        token = client_ip.set(client_address(request.META))
         try:
             return self.get_response(request)
         finally:

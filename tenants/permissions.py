@@ -10,7 +10,8 @@ ALL_SCOPES = frozenset(Scope.values)
 
 
 def token_of(request) -> ApiToken | None:
-    return request.auth if isinstance(request.auth, ApiToken) else None
+    auth = getattr(request, "auth", None)
+    return auth if isinstance(auth, ApiToken) else None
 
 
 def caller_scopes(request, tenant: Tenant | None) -> frozenset[str]:
@@ -62,20 +63,23 @@ class ScopePermission(permissions.BasePermission):
         return all(scope in held for scope in needed)
 
 
+def staff_allows(request, scope: str) -> bool:
+    """Whether the caller is platform staff acting with `scope`: a session, or an unrestricted token holding it."""
+    user = request.user
+    if not getattr(user, "is_authenticated", False) or not user.is_staff:
+        return False
+    token = token_of(request)
+    return token is None or (scope in token.scopes and token.tenant_id is None)
+
+
 class StaffPermission(permissions.BasePermission):
-    """Staff only; a staff token also needs the admin scope."""
+    """Staff only; a staff token needs `read` to read and `admin` to change anything."""
 
     message = "Only platform staff may do this."
 
     def has_permission(self, request, view) -> bool:
-        user = request.user
-        if not getattr(user, "is_authenticated", False) or not user.is_staff:
-            return False
-        token = token_of(request)
-        if token is None:
-            return True
         needed = Scope.READ if request.method in permissions.SAFE_METHODS else Scope.ADMIN
-        return needed in token.scopes and token.tenant_id is None
+        return staff_allows(request, needed)
 
 
 def role_scopes(role: str) -> frozenset[str]:

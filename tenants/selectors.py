@@ -1,12 +1,22 @@
 """Reads of tenants, memberships, tokens and audit events. Every tenant-owned read takes the tenant."""
 
+import re
+
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from tenants.models import ApiToken, AuditEvent, Membership, Tenant
+from tenants.models import DNS_LABEL, ApiToken, AuditEvent, Membership, Tenant
 from tenants.tokens import token_lookup_prefix, token_matches
+
+# Names that come from a URL are checked before they reach the database: PostgreSQL refuses NUL characters, and a
+# malformed name cannot name anything anyway.
+_USERNAME = re.compile(r"^[\w.@+-]{1,150}\Z")
+
+
+def is_tenant_slug(value: str) -> bool:
+    return bool(DNS_LABEL.regex.match(value))
 
 
 def tenant_list_for(*, user) -> QuerySet[Tenant]:
@@ -18,10 +28,19 @@ def tenant_list_for(*, user) -> QuerySet[Tenant]:
 
 def tenant_get_for(*, user, slug: str) -> Tenant:
     """The tenant with this slug if the user may see it; a missing and a foreign tenant both raise Http404."""
+    if not is_tenant_slug(slug):
+        raise Http404("No such tenant.")
     try:
         return tenant_list_for(user=user).get(slug=slug)
     except Tenant.DoesNotExist:
         raise Http404("No such tenant.") from None
+
+
+def tenant_get_by_slug(*, slug: str) -> Tenant | None:
+    """The tenant with this slug whoever asks; callers check access (tenants.api.base)."""
+    if not is_tenant_slug(slug):
+        return None
+    return Tenant.objects.filter(slug=slug).first()
 
 
 def membership_get(*, tenant: Tenant, user) -> Membership | None:
@@ -30,11 +49,20 @@ def membership_get(*, tenant: Tenant, user) -> Membership | None:
     return Membership.objects.filter(tenant=tenant, user=user).first()
 
 
+def membership_list_for(*, user) -> QuerySet[Membership]:
+    """The user's own memberships, in every tenant."""
+    if not getattr(user, "is_authenticated", False):
+        return Membership.objects.none()
+    return Membership.objects.filter(user=user)
+
+
 def membership_list(*, tenant: Tenant) -> QuerySet[Membership]:
     return Membership.objects.filter(tenant=tenant).select_related("user")
 
 
 def membership_get_by_username(*, tenant: Tenant, username: str) -> Membership:
+    if not _USERNAME.match(username):
+        raise Http404("No such member.")
     membership = membership_list(tenant=tenant).filter(user__username=username).first()
     if membership is None:
         raise Http404("No such member.")
@@ -42,18 +70,24 @@ def membership_get_by_username(*, tenant: Tenant, username: str) -> Membership:
 
 
 def user_get_by_username(*, username: str):
+    if not _USERNAME.match(username):
+        raise Http404("No such user.")
     user = get_user_model().objects.filter(username=username, is_active=True).first()
     if user is None:
         raise Http404("No such user.")
     return user
 
 
-def token_list(*, user) -> QuerySet[ApiToken]:
-    return ApiToken.objects.filter(user=user, revoked_at__isnull=True).select_related("tenant")
+def token_list(*, user, restricted_to: Tenant | int | None = None) -> QuerySet[ApiToken]:
+    """The user's live tokens; a caller using a tenant-restricted token sees only that tenant's tokens."""
+    tokens = ApiToken.objects.filter(user=user, revoked_at__isnull=True).select_related("tenant")
+    if restricted_to is not None:
+        tokens = tokens.filter(tenant=restricted_to)
+    return tokens
 
 
-def token_get(*, user, token_id: int) -> ApiToken:
-    token = token_list(user=user).filter(pk=token_id).first()
+def token_get(*, user, token_id: int, restricted_to: Tenant | int | None = None) -> ApiToken:
+    token = token_list(user=user, restricted_to=restricted_to).filter(pk=token_id).first()
     if token is None:
         raise Http404("No such token.")
     return token

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from portal.api import Conflict, DomainError
@@ -23,23 +23,39 @@ def tenant_create(*, actor, slug: str, name: str = "") -> Tenant:
         max_containers=settings.BERTH_DEFAULT_MAX_CONTAINERS,
         max_memory_mb=settings.BERTH_DEFAULT_MAX_MEMORY_MB,
     )
-    tenant.full_clean()
-    tenant.save()
+    tenant.full_clean(validate_unique=False)
+    if Tenant.objects.filter(slug=slug).exists():
+        raise _slug_taken(slug)
+    try:
+        # A concurrent create of the same slug passes the check above; the constraint decides.
+        with transaction.atomic():
+            tenant.save()
+    except IntegrityError:
+        raise _slug_taken(slug) from None
     Membership.objects.create(tenant=tenant, user=actor, role=Role.OWNER)
     audit_record(actor=actor, tenant=tenant, action="tenant.create", target=tenant, diff={"slug": slug})
     return tenant
 
 
+def _slug_taken(slug: str) -> Conflict:
+    return Conflict(f"The slug {slug!r} is taken.", code="slug_taken", fields={"slug": ["This slug is taken."]})
+
+
+_QUOTA_FIELDS = ("max_apps", "max_containers", "max_memory_mb")
+
+
 @transaction.atomic
 def tenant_update(*, actor, tenant: Tenant, name: str | None = None, quotas: dict | None = None) -> Tenant:
     """Rename a tenant; staff may also change its quotas."""
+    if quotas and not actor.is_staff:
+        raise DomainError("Only platform staff may change quotas.", code="forbidden", status_code=403)
     diff = {}
     if name is not None and name != tenant.name:
         diff["name"] = [tenant.name, name]
         tenant.name = name
     for field, value in (quotas or {}).items():
-        if not actor.is_staff:
-            raise DomainError("Only platform staff may change quotas.", code="forbidden", status_code=403)
+        if field not in _QUOTA_FIELDS:
+            raise DomainError(f"Unknown quota {field!r}.", code="invalid", fields={field: ["Unknown quota."]})
         if getattr(tenant, field) != value:
             diff[field] = [getattr(tenant, field), value]
             setattr(tenant, field, value)
@@ -59,6 +75,22 @@ def tenant_delete(*, actor, tenant: Tenant) -> None:
     tenant.delete()
 
 
+def _role(value: str) -> Role:
+    try:
+        return Role(value)
+    except ValueError:
+        raise DomainError(
+            f"Unknown role {value!r}; use one of {', '.join(Role.values)}.",
+            code="invalid",
+            fields={"role": ["Unknown role."]},
+        ) from None
+
+
+def _lock_tenant(tenant: Tenant) -> None:
+    """Serialize membership changes of one tenant, so two owners cannot demote each other at once."""
+    Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
+
+
 def _check_may_grant(*, actor_role: Role | None, actor, role: Role) -> None:
     if actor.is_staff:
         return
@@ -74,7 +106,8 @@ def _actor_role(*, tenant: Tenant, actor) -> Role | None:
 @transaction.atomic
 def member_add(*, actor, tenant: Tenant, user, role: str) -> Membership:
     """Add `user` to `tenant` with `role` (never above the actor's own role)."""
-    role = Role(role)
+    role = _role(role)
+    _lock_tenant(tenant)
     _check_may_grant(actor_role=_actor_role(tenant=tenant, actor=actor), actor=actor, role=role)
     if Membership.objects.filter(tenant=tenant, user=user).exists():
         raise Conflict(f"{user.get_username()} is already a member.", code="already_member")
@@ -90,15 +123,16 @@ def member_add(*, actor, tenant: Tenant, user, role: str) -> Membership:
 
 
 def _owners_left_without(*, tenant: Tenant, membership: Membership) -> int:
-    return (
-        Membership.objects.select_for_update().filter(tenant=tenant, role=Role.OWNER).exclude(pk=membership.pk).count()
-    )
+    """Count the other owners; the caller holds the tenant lock (_lock_tenant)."""
+    return Membership.objects.filter(tenant=tenant, role=Role.OWNER).exclude(pk=membership.pk).count()
 
 
 @transaction.atomic
 def member_update(*, actor, tenant: Tenant, membership: Membership, role: str) -> Membership:
     """Change a member's role. Only an owner may touch an owner; the last owner cannot be demoted."""
-    role = Role(role)
+    role = _role(role)
+    _lock_tenant(tenant)
+    membership.refresh_from_db()
     actor_role = _actor_role(tenant=tenant, actor=actor)
     _check_may_grant(actor_role=actor_role, actor=actor, role=role)
     if membership.role == Role.OWNER and actor_role != Role.OWNER and not actor.is_staff:
@@ -125,6 +159,8 @@ def member_update(*, actor, tenant: Tenant, membership: Membership, role: str) -
 @transaction.atomic
 def member_remove(*, actor, tenant: Tenant, membership: Membership) -> None:
     """Remove a member (or let a member leave). The last owner cannot leave."""
+    _lock_tenant(tenant)
+    membership.refresh_from_db()
     actor_role = _actor_role(tenant=tenant, actor=actor)
     leaving = membership.user_id == actor.pk
     outranked = actor_role is None or ROLE_RANK[Role(membership.role)] > ROLE_RANK[actor_role]
@@ -146,6 +182,10 @@ def member_remove(*, actor, tenant: Tenant, membership: Membership) -> None:
 
 
 def _max_scopes_for(*, user, tenant: Tenant | None) -> frozenset[str]:
+    """The widest scopes a token of `user` may carry: its role on `tenant`, or its best role anywhere.
+
+    Staff hold every scope outside tenants (the hosts console) but only `read` on a tenant they are not a member of.
+    """
     memberships = Membership.objects.filter(user=user)
     if tenant is not None:
         memberships = memberships.filter(tenant=tenant)
@@ -153,7 +193,7 @@ def _max_scopes_for(*, user, tenant: Tenant | None) -> frozenset[str]:
     for membership in memberships:
         scopes |= membership.scopes
     if user.is_staff:
-        scopes |= set(Scope.values)
+        scopes |= {Scope.READ} if tenant is not None else set(Scope.values)
     return frozenset(scopes)
 
 

@@ -3,9 +3,9 @@
 from deployments.models.apps import App, ConfigVar, Formation, HealthcheckKind
 from deployments.models.builds import Build, BuildStatus, SourceKind
 from deployments.models.hosts import Container, ContainerState, DockerHost, HostStatus
-from deployments.models.logs import LogLine, LogSink, SinkKind
+from deployments.models.logs import LogCheckpoint, LogDrop, LogLine, LogSink, SinkKind
 from deployments.models.releases import Release, ReleaseStatus
-from deployments.models.rollouts import Deployment, DeploymentStatus, Domain, GcRun
+from deployments.models.rollouts import Deployment, DeploymentKind, DeploymentStatus, Domain, GcRun
 
 __all__ = [
     "App",
@@ -15,6 +15,7 @@ __all__ = [
     "Container",
     "ContainerState",
     "Deployment",
+    "DeploymentKind",
     "DeploymentStatus",
     "DockerHost",
     "Domain",
@@ -22,6 +23,8 @@ __all__ = [
     "GcRun",
     "HealthcheckKind",
     "HostStatus",
+    "LogCheckpoint",
+    "LogDrop",
     "LogLine",
     "LogSink",
     "Release",

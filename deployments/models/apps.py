@@ -22,6 +22,9 @@ class App(models.Model):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="apps")
     slug = models.CharField(max_length=40, validators=[DNS_LABEL])
+    description = models.CharField(max_length=200, blank=True)
+    # Run once in a one-off container of the new release before its rollout (migrations); empty for none.
+    release_command = models.TextField(blank=True)
     # The release that serves now; set when a rollout succeeds, what the reconciler converges on.
     current_release = models.ForeignKey(
         "deployments.Release", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

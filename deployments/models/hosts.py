@@ -64,7 +64,13 @@ class Container(models.Model):
     engine_id = models.CharField(max_length=64, blank=True)
     name = models.CharField(max_length=200)
     host_port = models.PositiveIntegerField(null=True, blank=True)
+    memory_mb = models.PositiveIntegerField(default=256)
     state = models.CharField(max_length=16, choices=ContainerState.choices, default=ContainerState.CREATED)
+    # True while the router sends traffic to it; switched for all containers of an app in one transaction.
+    routed = models.BooleanField(default=False)
+    deployment = models.ForeignKey(
+        "deployments.Deployment", null=True, blank=True, on_delete=models.SET_NULL, related_name="containers"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 

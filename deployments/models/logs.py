@@ -1,4 +1,4 @@
-"""Where a tenant's logs go, and the lines the database sink keeps."""
+"""Where a tenant's logs go, the lines the database sink keeps, and the collector's bookkeeping."""
 
 from django.db import models
 from django.utils import timezone
@@ -17,6 +17,7 @@ class LogSink(models.Model):
 
     tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="log_sink")
     kind = models.CharField(max_length=16, choices=SinkKind.choices, default=SinkKind.DATABASE)
+    # Empty for OpenSearch: the platform's cluster (settings.BERTH_OPENSEARCH_URL).
     url = models.CharField(max_length=300, blank=True)
     index_prefix = models.CharField(max_length=100, blank=True)
     credentials = models.TextField(blank=True, help_text="Encrypted with deployments.crypto.")
@@ -27,20 +28,64 @@ class LogSink(models.Model):
 
 
 class LogLine(models.Model):
-    """One line a container printed, as kept by the database sink."""
+    """One line a container printed, as kept by the database sink.
+
+    `cursor` orders the lines of an app the same way in every sink: the engine's timestamp in nanoseconds, the
+    container, the stream and the rank of the line among those with the same timestamp.
+    """
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
     app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="log_lines")
+    cursor = models.CharField(max_length=48)
     release = models.PositiveIntegerField(null=True, blank=True)
     process = models.CharField(max_length=30, blank=True)
+    index = models.PositiveIntegerField(null=True, blank=True)
     container = models.CharField(max_length=64, blank=True)
     stream = models.CharField(max_length=8, default="stdout")
     timestamp = models.DateTimeField(default=timezone.now)
     line = models.TextField()
 
     class Meta:
-        ordering = ["id"]
-        indexes = [models.Index(fields=["app", "id"], name="logline_app_id")]
+        ordering = ["cursor"]
+        constraints = [models.UniqueConstraint(fields=["app", "cursor"], name="logline_unique_cursor_per_app")]
+        indexes = [models.Index(fields=["app", "timestamp"], name="logline_app_timestamp")]
 
     def __str__(self) -> str:
         return self.line[:80]
+
+
+class LogCheckpoint(models.Model):
+    """How far the collector has stored one stream of one container: resume with since= and skip what it stored.
+
+    Lines with the same engine timestamp are told apart by their rank, so `count_at_timestamp` lines at
+    `timestamp_ns` are already stored and the next one at that instant is new.
+    """
+
+    host = models.CharField(max_length=40)
+    container = models.CharField(max_length=64)
+    stream = models.CharField(max_length=8)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="+")
+    timestamp_ns = models.BigIntegerField(default=0)
+    count_at_timestamp = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["host", "container", "stream"], name="logcheckpoint_unique_stream")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.host}/{self.container[:12]}/{self.stream} @ {self.timestamp_ns}+{self.count_at_timestamp}"
+
+
+class LogDrop(models.Model):
+    """Lines of an app the collector had to drop because its sink stayed unreachable past the buffer's bound."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    app = models.OneToOneField(App, on_delete=models.CASCADE, related_name="log_drops")
+    dropped = models.BigIntegerField(default=0)
+    last_dropped_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.app}: {self.dropped} dropped"

@@ -16,11 +16,17 @@ class DeploymentStatus(models.TextChoices):
     SUPERSEDED = "superseded", "Superseded"
 
 
+class DeploymentKind(models.TextChoices):
+    ROLLOUT = "rollout", "Rollout of a release"
+    SCALE = "scale", "Scale to the formation"
+
+
 class Deployment(models.Model):
     """One rollout of a release: a persisted plan executed step by step by the worker."""
 
     app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="deployments")
     release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="deployments")
+    kind = models.CharField(max_length=16, choices=DeploymentKind.choices, default=DeploymentKind.ROLLOUT)
     status = models.CharField(max_length=16, choices=DeploymentStatus.choices, default=DeploymentStatus.PENDING)
     plan = models.JSONField(default=dict, blank=True)
     # [{"name", "status", "started_at", "finished_at", "detail"}]

@@ -1,9 +1,527 @@
-"""Rollouts of releases onto the hosts."""
+"""Rollouts of releases onto the hosts, and scaling: persisted plans the task worker executes step by step.
+
+A rollout: plan (validate, place) -> image on each host -> tenant network -> release phase -> start the new
+containers and wait for their health checks -> switch the router -> stop the old containers. Until the switch nothing
+the users reach has changed, so any failure before it removes the new containers and leaves the old release serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import FIRST_EXCEPTION, wait
+
+from django.db import transaction
+from django.db.models import Count, Sum
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from deployments.engine import containers as docker_ops
+from deployments.engine.client import EngineError
+from deployments.models import (
+    App,
+    Container,
+    ContainerState,
+    Deployment,
+    DeploymentKind,
+    DeploymentStatus,
+    DockerHost,
+    Release,
+    ReleaseStatus,
+)
+from deployments.router import RouterError
+from deployments.services import routes
+from deployments.services.containers import (
+    WEB,
+    Planned,
+    container_name,
+    pool,
+    release_env,
+    release_image,
+    release_processes,
+    remove_quietly,
+    run_spec,
+    start_and_check,
+    stop_containers,
+    tenant_network,
+)
+from deployments.services.hosts import LIVE_STATES, host_spec
+from deployments.services.placement import place
+from deployments.services.progress import Recorder, publish
+from portal.api import DomainError
+from tenants.audit import audit_record
+
+logger = logging.getLogger(__name__)
+
+ACTIVE = (DeploymentStatus.PENDING, DeploymentStatus.RUNNING)
+RELEASE_COMMAND_TIMEOUT = 600
+TURN_TIMEOUT = 300
 
 
-def rollout_enqueue(*, release_id: int) -> None:
-    """Queue the rollout of a release. Until hosts exist a release waits in `pending`."""
+class RolloutFailed(Exception):
+    """Stop the rollout; `message` is what the user reads on the release and the deployment."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
 
 
-def scale_enqueue(*, app_id: int) -> None:
-    """Queue bringing an app's containers to its formation's quantities."""
+class Superseded(Exception):
+    pass
+
+
+# --- enqueue ---------------------------------------------------------------------------------------------------------
+
+
+def _enqueue_task(deployment_id: int) -> None:
+    from deployments.tasks import deployment_run
+
+    deployment_run.enqueue(deployment_id=deployment_id)
+
+
+def rollout_enqueue(*, release_id: int) -> Deployment | None:
+    """Queue the rollout of a release; it supersedes the app's rollouts not yet finished."""
+    release = Release.objects.select_related("app").filter(pk=release_id).first()
+    if release is None:
+        return None
+    with transaction.atomic():
+        App.objects.select_for_update().filter(pk=release.app_id).first()
+        deployment = Deployment.objects.create(app=release.app, release=release, kind=DeploymentKind.ROLLOUT)
+        Deployment.objects.filter(app=release.app, status__in=ACTIVE).exclude(pk=deployment.pk).update(
+            status=DeploymentStatus.SUPERSEDED, error=f"Superseded by the rollout of v{release.version}."
+        )
+        transaction.on_commit(lambda: _enqueue_task(deployment.pk))
+    return deployment
+
+
+def scale_enqueue(*, app_id: int) -> Deployment | None:
+    """Queue bringing an app's containers to its formation's quantities (nothing to do before a first release)."""
+    app = App.objects.filter(pk=app_id).select_related("current_release").first()
+    if app is None or app.current_release is None:
+        return None
+    with transaction.atomic():
+        deployment = Deployment.objects.create(app=app, release=app.current_release, kind=DeploymentKind.SCALE)
+        transaction.on_commit(lambda: _enqueue_task(deployment.pk))
+    return deployment
+
+
+# --- reads -----------------------------------------------------------------------------------------------------------
+
+
+def deployment_list(*, app: App):
+    return Deployment.objects.filter(app=app).select_related("release")
+
+
+def deployment_get(*, app: App, deployment_id: int) -> Deployment:
+    return get_object_or_404(Deployment.objects.select_related("release"), app=app, pk=deployment_id)
+
+
+# --- execution -------------------------------------------------------------------------------------------------------
+
+
+def deployment_execute(*, deployment_id: int) -> Deployment | None:
+    """Run a queued deployment to its end (the task calls this). Idempotent: a finished one is left alone."""
+    deployment = (
+        Deployment.objects.select_related("app__tenant", "release__build", "release__app__tenant")
+        .filter(pk=deployment_id)
+        .first()
+    )
+    if deployment is None or deployment.status != DeploymentStatus.PENDING:
+        return deployment
+    _wait_turn(deployment)
+    if deployment.kind == DeploymentKind.SCALE:
+        _Scale(deployment).run()
+    else:
+        _Rollout(deployment).run()
+    deployment.refresh_from_db()
+    return deployment
+
+
+def _wait_turn(deployment: Deployment) -> None:
+    """Wait while another deployment of the app is executing (a superseded one stops at its next step)."""
+    deadline = time.monotonic() + TURN_TIMEOUT
+    others = Deployment.objects.filter(
+        app_id=deployment.app_id, started_at__isnull=False, finished_at__isnull=True
+    ).exclude(pk=deployment.pk)
+    while others.exists() and time.monotonic() < deadline:
+        time.sleep(0.25)
+
+
+class _Execution:
+    steps: list[str] = []
+
+    def __init__(self, deployment: Deployment):
+        self.deployment = deployment
+        self.release = deployment.release
+        self.app = deployment.app
+        self.recorder = Recorder(deployment, self.steps)
+        self.new: list[Planned] = []
+        self.abort = threading.Event()
+
+    def superseded(self) -> bool:
+        status = Deployment.objects.filter(pk=self.deployment.pk).values_list("status", flat=True).first()
+        return status == DeploymentStatus.SUPERSEDED
+
+    def checkpoint(self) -> None:
+        if self.superseded():
+            raise Superseded()
+
+    def begin(self) -> None:
+        now = timezone.now()
+        updated = Deployment.objects.filter(pk=self.deployment.pk, status=DeploymentStatus.PENDING).update(
+            status=DeploymentStatus.RUNNING, started_at=now
+        )
+        if not updated:
+            raise Superseded()
+        self.deployment.status, self.deployment.started_at = DeploymentStatus.RUNNING, now
+        publish(self.deployment)
+
+    def start_new(self, image: str) -> None:
+        """Record, start and health-check the planned containers in parallel; the first failure stops them all."""
+        with transaction.atomic():
+            for planned in self.new:
+                row = Container.objects.create(
+                    host=planned.host,
+                    app=self.app,
+                    release=self.release,
+                    deployment=self.deployment,
+                    process_type=planned.process_type,
+                    index=planned.index,
+                    name=planned.name,
+                    memory_mb=planned.settings["memory_mb"],
+                    state=ContainerState.STARTING,
+                )
+                planned.row_id = row.pk
+        specs = {
+            planned.name: run_spec(release=self.release, planned=planned, image=image, deployment_id=self.deployment.pk)
+            for planned in self.new
+        }
+        with pool(len(self.new)) as executor:
+            futures = {
+                executor.submit(
+                    start_and_check, planned=planned, spec=specs[planned.name], cancelled=self.abort.is_set
+                ): planned
+                for planned in self.new
+            }
+            pending = set(futures)
+            failure: BaseException | None = None
+            while pending:
+                done, pending = wait(pending, timeout=0.5, return_when=FIRST_EXCEPTION)
+                for future in done:
+                    if future.exception() is not None and failure is None:
+                        failure = future.exception()
+                        self.abort.set()
+                if failure is None and pending and self.superseded():
+                    failure = Superseded()
+                    self.abort.set()
+        for planned in self.new:
+            if planned.engine_id:
+                Container.objects.filter(pk=planned.row_id).update(
+                    engine_id=planned.engine_id, host_port=planned.host_port, updated_at=timezone.now()
+                )
+        if isinstance(failure, Superseded):
+            raise failure
+        if failure is not None:
+            raise RolloutFailed(str(failure)) from failure
+        Container.objects.filter(pk__in=[p.row_id for p in self.new]).update(
+            state=ContainerState.RUNNING, updated_at=timezone.now()
+        )
+
+    def remove_new(self) -> None:
+        """Take away every container this deployment started (the rollout did not reach the router switch)."""
+        rows = list(Container.objects.filter(deployment=self.deployment, state__in=LIVE_STATES).select_related("host"))
+        with pool(len(rows) or 1) as executor:
+            for row in rows:
+                engine_id = row.engine_id or next((p.engine_id for p in self.new if p.row_id == row.pk), "")
+                if engine_id:
+                    executor.submit(remove_quietly, host=row.host, engine_id=engine_id)
+                else:
+                    executor.submit(self._remove_by_name, row)
+        Container.objects.filter(pk__in=[row.pk for row in rows]).update(
+            state=ContainerState.EXITED, routed=False, updated_at=timezone.now()
+        )
+
+    def _remove_by_name(self, row: Container) -> None:
+        # A container created just before a crash has no recorded id yet: its name finds it.
+        try:
+            found = docker_ops.containers_list(
+                host_spec(row.host), labels={"berth.deployment": str(self.deployment.pk)}
+            )
+        except EngineError:
+            return
+        for seen in found:
+            if seen["name"] == row.name:
+                remove_quietly(host=row.host, engine_id=seen["engine_id"])
+
+    def check_quota(self, processes: dict[str, dict]) -> None:
+        tenant = self.app.tenant
+        wanted = sum(values["quantity"] for values in processes.values())
+        memory = sum(values["quantity"] * values["memory_mb"] for values in processes.values())
+        others = Container.objects.filter(app__tenant=tenant, state__in=LIVE_STATES).exclude(app=self.app)
+        used = others.aggregate(count=Count("id"), memory=Sum("memory_mb"))
+        used_count, used_memory = used["count"] or 0, used["memory"] or 0
+        if used_count + wanted > tenant.max_containers:
+            raise RolloutFailed(
+                f"The formation asks for {wanted} containers, but tenant {tenant.slug}'s quota allows "
+                f"{tenant.max_containers} and its other apps run {used_count}: scale down, or ask for a larger quota."
+            )
+        if used_memory + memory > tenant.max_memory_mb:
+            raise RolloutFailed(
+                f"The formation asks for {memory} MB of memory, but tenant {tenant.slug}'s quota allows "
+                f"{tenant.max_memory_mb} MB and its other apps use {used_memory} MB: scale down or lower the memory."
+            )
+
+    def on_hosts(self, hosts, action) -> None:
+        hosts = list(hosts)
+        with pool(len(hosts)) as executor:
+            futures = [executor.submit(action, host) for host in hosts]
+        for future in futures:
+            if future.exception() is not None:
+                raise future.exception()
+
+    def network_ensure(self, host: DockerHost) -> None:
+        docker_ops.network_ensure(
+            host_spec(host), name=tenant_network(tenant=self.app.tenant), labels={"berth.tenant": self.app.tenant.slug}
+        )
+
+    def finish(self, status: str, error: str = "") -> None:
+        now = timezone.now()
+        with transaction.atomic():
+            deployment = Deployment.objects.select_for_update().get(pk=self.deployment.pk)
+            self.deployment.status = status if deployment.status != DeploymentStatus.SUPERSEDED else deployment.status
+            if status == DeploymentStatus.SUCCEEDED:
+                self.deployment.status = status
+            self.deployment.error = error or (
+                deployment.error if self.deployment.status == DeploymentStatus.SUPERSEDED else ""
+            )
+            self.deployment.finished_at = now
+            if self.deployment.status == DeploymentStatus.SUCCEEDED:
+                self.deployment.progress = 100
+            self.deployment.save(update_fields=["status", "error", "finished_at", "progress"])
+        publish(self.deployment)
+
+
+class _Rollout(_Execution):
+    steps = ["plan", "image", "network", "release", "start", "route", "drain"]
+
+    def run(self) -> None:
+        try:
+            self.begin()
+        except Superseded:
+            return
+        Release.objects.filter(pk=self.release.pk, status=ReleaseStatus.PENDING).update(status=ReleaseStatus.DEPLOYING)
+        switched = False
+        try:
+            with self.recorder.step("plan") as step:
+                image, old = self.plan()
+                step["detail"] = ", ".join(f"{p.process_type}.{p.index}@{p.host.name}" for p in self.new)
+            self.checkpoint()
+            hosts = {planned.host.pk: planned.host for planned in self.new}
+            with self.recorder.step("image", image):
+                self.on_hosts(hosts.values(), lambda host: docker_ops.image_ensure(host_spec(host), image=image))
+            with self.recorder.step("network", tenant_network(tenant=self.app.tenant)):
+                self.on_hosts(hosts.values(), self.network_ensure)
+            if self.release.release_command:
+                self.checkpoint()
+                with self.recorder.step("release", self.release.release_command):
+                    self.release_phase(image)
+            self.checkpoint()
+            with self.recorder.step("start", f"{len(self.new)} container(s)"):
+                self.start_new(image)
+            self.checkpoint()
+            with self.recorder.step("route"):
+                switched = True
+                self.switch(old)
+            with self.recorder.step("drain", f"{len(old)} old container(s)") as step:
+                errors = stop_containers(old)
+                if errors:
+                    step["detail"] = "Some old containers did not stop cleanly: " + "; ".join(errors)
+        except Superseded:
+            if not switched:
+                self.remove_new()
+            self.release_done(ReleaseStatus.FAILED, "Superseded by a newer rollout before it served.")
+            self.finish(DeploymentStatus.SUPERSEDED)
+            return
+        except (RolloutFailed, DomainError, EngineError, RouterError) as exc:
+            message = getattr(exc, "message", None) or str(getattr(exc, "detail", "")) or str(exc)
+            if switched:
+                self.unswitch(old)
+            self.remove_new()
+            self.release_done(ReleaseStatus.FAILED, message)
+            self.finish(DeploymentStatus.FAILED, message)
+            return
+        except BaseException as exc:
+            logger.exception("rollout %s failed unexpectedly", self.deployment.pk)
+            if switched:
+                self.unswitch(old)
+            self.remove_new()
+            self.release_done(ReleaseStatus.FAILED, f"Internal error during the rollout: {exc.__class__.__name__}")
+            self.finish(DeploymentStatus.FAILED, f"Internal error: {exc.__class__.__name__}")
+            raise
+        with transaction.atomic():
+            App.objects.filter(pk=self.app.pk).update(current_release=self.release, updated_at=timezone.now())
+            self.release_done(ReleaseStatus.SUCCEEDED, "")
+            audit_record(
+                actor=None,
+                tenant=self.app.tenant,
+                action="release.deploy",
+                target=self.release,
+                diff={"deployment": self.deployment.pk, "containers": len(self.new)},
+            )
+        self.finish(DeploymentStatus.SUCCEEDED)
+
+    def plan(self) -> tuple[str, list[Container]]:
+        processes = release_processes(release=self.release)
+        if WEB not in processes:
+            raise RolloutFailed(
+                f"Release v{self.release.version} has no web process, so the router has nothing to send traffic to: "
+                "add a `web:` line to the Procfile (or a web entry to the formation)."
+            )
+        image = release_image(release=self.release)
+        self.check_quota(processes)
+        old = list(
+            Container.objects.filter(app=self.app, state__in=LIVE_STATES)
+            .exclude(deployment=self.deployment)
+            .select_related("host")
+        )
+        wanted = [
+            (process_type, index, values["memory_mb"])
+            for process_type, values in sorted(processes.items())
+            for index in range(1, values["quantity"] + 1)
+        ]
+        hosts = place(app_id=self.app.pk, wanted=wanted, leaving={c.pk for c in old})
+        self.new = [
+            Planned(
+                process_type=process_type,
+                index=index,
+                host=host,
+                name=container_name(release=self.release, process_type=process_type, index=index),
+                settings=processes[process_type],
+            )
+            for (process_type, index, _memory), host in zip(wanted, hosts, strict=True)
+        ]
+        self.deployment.plan = {
+            "image": image,
+            "containers": [
+                {"process": p.process_type, "index": p.index, "host": p.host.name, "name": p.name} for p in self.new
+            ],
+            "replaces": [c.pk for c in old],
+        }
+        self.deployment.save(update_fields=["plan"])
+        return image, old
+
+    def release_phase(self, image: str) -> None:
+        host = self.new[0].host
+        planned = Planned(
+            process_type="release",
+            index=0,
+            host=host,
+            name=container_name(release=self.release, process_type="release", index=0),
+            settings={**self.new[0].settings, "command": self.release.release_command},
+        )
+        spec = run_spec(release=self.release, planned=planned, image=image, deployment_id=self.deployment.pk)
+        spec.port = None
+        spec.env = release_env(release=self.release, process_type="release", port=None)
+        code, output = docker_ops.oneoff_run(host_spec(host), spec, timeout=RELEASE_COMMAND_TIMEOUT)
+        if code != 0:
+            raise RolloutFailed(
+                f"The release command `{self.release.release_command}` exited with status {code}; the new release "
+                f"was not started. Its output: {output or '(none)'}"
+            )
+
+    def switch(self, old: list[Container]) -> None:
+        """Send traffic to the new web containers only, and wait until nginx serves that config."""
+        with transaction.atomic():
+            Container.objects.filter(pk__in=[c.pk for c in old]).update(routed=False)
+            Container.objects.filter(deployment=self.deployment, process_type=WEB).update(routed=True)
+        routes.router_sync()
+        # Old workers finish the requests they hold; give connections accepted just before the switch a moment.
+        time.sleep(0.3)
+
+    def unswitch(self, old: list[Container]) -> None:
+        with transaction.atomic():
+            Container.objects.filter(deployment=self.deployment).update(routed=False)
+            Container.objects.filter(pk__in=[c.pk for c in old if c.process_type == WEB]).update(routed=True)
+        try:
+            routes.router_sync()
+        except RouterError:
+            logger.exception("router could not be restored after the failed rollout %s", self.deployment.pk)
+
+    def release_done(self, status: str, error: str) -> None:
+        release = Release.objects.get(pk=self.release.pk)
+        release.status, release.error, release.finished_at = status, error[:5000], timezone.now()
+        release.save(update_fields=["status", "error", "finished_at"])
+
+
+class _Scale(_Execution):
+    steps = ["plan", "start", "route", "drain"]
+
+    def run(self) -> None:
+        try:
+            self.begin()
+        except Superseded:
+            return
+        try:
+            with self.recorder.step("plan") as step:
+                image, extra = self.plan()
+                step["detail"] = f"start {len(self.new)}, stop {len(extra)}"
+            if self.new:
+                hosts = {planned.host.pk: planned.host for planned in self.new}
+                self.on_hosts(hosts.values(), self.network_ensure)
+            with self.recorder.step("start", f"{len(self.new)} container(s)"):
+                if self.new:
+                    self.start_new(image)
+            with self.recorder.step("route"):
+                with transaction.atomic():
+                    Container.objects.filter(pk__in=[c.pk for c in extra]).update(routed=False)
+                    Container.objects.filter(deployment=self.deployment, process_type=WEB).update(routed=True)
+                routes.router_sync()
+            with self.recorder.step("drain", f"{len(extra)} container(s)"):
+                stop_containers(extra)
+        except Superseded:
+            self.remove_new()
+            self.finish(DeploymentStatus.SUPERSEDED)
+            return
+        except (RolloutFailed, DomainError, EngineError, RouterError) as exc:
+            message = getattr(exc, "message", None) or str(getattr(exc, "detail", "")) or str(exc)
+            self.remove_new()
+            self.finish(DeploymentStatus.FAILED, message)
+            return
+        self.finish(DeploymentStatus.SUCCEEDED)
+
+    def plan(self) -> tuple[str, list[Container]]:
+        processes = release_processes(release=self.release)
+        image = release_image(release=self.release)
+        self.check_quota(processes)
+        live = list(
+            Container.objects.filter(app=self.app, release=self.release, state__in=LIVE_STATES).select_related("host")
+        )
+        wanted, extra = [], []
+        for process_type, values in sorted(processes.items()):
+            have = {c.index: c for c in live if c.process_type == process_type}
+            for index in range(1, values["quantity"] + 1):
+                if index not in have:
+                    wanted.append((process_type, index, values["memory_mb"]))
+            extra += [c for index, c in have.items() if index > values["quantity"]]
+        extra += [c for c in live if c.process_type not in processes]
+        hosts = place(app_id=self.app.pk, wanted=wanted, leaving={c.pk for c in extra}) if wanted else []
+        self.new = [
+            Planned(
+                process_type=process_type,
+                index=index,
+                host=host,
+                name=container_name(release=self.release, process_type=process_type, index=index),
+                settings=processes[process_type],
+            )
+            for (process_type, index, _memory), host in zip(wanted, hosts, strict=True)
+        ]
+        self.deployment.plan = {
+            "image": image,
+            "containers": [
+                {"process": p.process_type, "index": p.index, "host": p.host.name, "name": p.name} for p in self.new
+            ],
+            "stops": [c.pk for c in extra],
+        }
+        self.deployment.save(update_fields=["plan"])
+        return image, extra

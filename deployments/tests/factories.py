@@ -1,9 +1,9 @@
-"""Factories of the deployment domain (and the tenants it needs)."""
+"""Factories of the deployment domain (and the tenants it needs): apps, builds, releases, formations, hosts."""
 
 import factory
 from django.contrib.auth import get_user_model
 
-from deployments.models import App, Build, BuildStatus, ConfigVar, SourceKind
+from deployments.models import App, Build, BuildStatus, ConfigVar, DockerHost, Formation, Release, SourceKind
 from tenants.models import Membership, Role, Tenant
 
 
@@ -18,6 +18,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 class TenantFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Tenant
+        django_get_or_create = ("slug",)
 
     slug = factory.Sequence(lambda n: f"tenant{n}")
     name = factory.LazyAttribute(lambda tenant: tenant.slug.title())
@@ -32,20 +33,6 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     role = Role.DEVELOPER
 
 
-class BuildFactory(factory.django.DjangoModelFactory):
-    """A succeeded image build; `app` is required."""
-
-    class Meta:
-        model = Build
-
-    number = factory.Sequence(lambda n: n + 1)
-    source_kind = SourceKind.IMAGE
-    source = factory.LazyAttribute(lambda build: {"image": build.image})
-    status = BuildStatus.SUCCEEDED
-    image = factory.Sequence(lambda n: f"registry.test/app:{n + 1}")
-    process_types = factory.LazyFunction(lambda: {"web": "/bin/sh /app/start.sh"})
-
-
 class AppFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = App
@@ -55,8 +42,6 @@ class AppFactory(factory.django.DjangoModelFactory):
 
 
 class ConfigVarFactory(factory.django.DjangoModelFactory):
-    """A config var; pass `value=crypto.encrypt(...)` with `secret=True`, as ConfigVar stores secrets."""
-
     class Meta:
         model = ConfigVar
 
@@ -64,3 +49,63 @@ class ConfigVarFactory(factory.django.DjangoModelFactory):
     key = factory.Sequence(lambda n: f"KEY_{n}")
     value = "value"
     secret = False
+
+
+class BuildFactory(factory.django.DjangoModelFactory):
+    """A succeeded image build."""
+
+    class Meta:
+        model = Build
+
+    app = factory.SubFactory(AppFactory)
+    number = factory.Sequence(lambda n: n + 1)
+    source_kind = SourceKind.IMAGE
+    source = factory.LazyAttribute(lambda build: {"image": build.image})
+    status = BuildStatus.SUCCEEDED
+    image = factory.Sequence(lambda n: f"registry.test/app:{n + 1}")
+    process_types = factory.LazyFunction(lambda: {"web": "/bin/sh /app/start.sh"})
+
+
+def web_formation(**overrides) -> dict:
+    return {
+        "web": {
+            "quantity": 2,
+            "memory_mb": 64,
+            "cpu": 0.25,
+            "command": "",
+            "healthcheck_kind": "http",
+            "healthcheck": "/",
+            "healthcheck_timeout": 30,
+            **overrides,
+        }
+    }
+
+
+class ReleaseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Release
+
+    app = factory.SubFactory(AppFactory)
+    version = factory.Sequence(lambda n: n + 1)
+    build = factory.SubFactory(BuildFactory, app=factory.SelfAttribute("..app"))
+    config = factory.LazyFunction(dict)
+    formation = factory.LazyFunction(web_formation)
+    summary = "Deploy"
+
+
+class FormationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Formation
+
+    app = factory.SubFactory(AppFactory)
+    process_type = "web"
+    quantity = 1
+    memory_mb = 64
+
+
+class DockerHostFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DockerHost
+
+    name = factory.Sequence(lambda n: f"host{n}")
+    engine_url = "unix:///var/run/docker.sock"

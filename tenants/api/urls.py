@@ -5,7 +5,7 @@ from django.urls import path
 from tenants.api import views
 
 tenant_list = views.TenantViewSet.as_view({"get": "list", "post": "create"})
-tenant_detail = views.TenantViewSet.as_view({"get": "retrieve", "patch": "partial_update", "delete": "destroy"})
+tenant_detail = views.TenantDetailViewSet.as_view({"get": "retrieve", "patch": "partial_update", "delete": "destroy"})
 
 urlpatterns = [
     path("tenants/", tenant_list, name="tenant-list"),

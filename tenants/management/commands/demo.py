@@ -14,8 +14,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         users = get_user_model().objects
+        # `make run` calls this on every start: the login is printed once, on the run that creates it.
         if users.exists():
-            self.stdout.write("Users exist already; no demo user created.")
             return
         password = secrets.token_urlsafe(12)
         with transaction.atomic():

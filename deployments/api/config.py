@@ -1,0 +1,63 @@
+"""API of config vars: read (secrets masked, revealed to admins with an audit event) and PATCH."""
+
+from django.urls import path
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.response import Response
+
+from deployments import selectors
+from deployments.services import config as services
+from tenants.api.base import TenantScopedViewSet
+from tenants.models import Scope
+from tenants.permissions import caller_scopes
+
+RELEASE_HEADER = "Berth-Release"
+
+
+# {"KEY": "value", "SECRET": "********"}; a PATCH value may also be null or {"value": "...", "secret": true}.
+CONFIG_SCHEMA = {"type": "object", "additionalProperties": {"type": "string"}}
+CONFIG_PATCH_SCHEMA = {
+    "type": "object",
+    "additionalProperties": {
+        "oneOf": [
+            {"type": "string"},
+            {"type": "object", "properties": {"value": {"type": "string"}, "secret": {"type": "boolean"}}},
+        ],
+        "nullable": True,
+    },
+}
+
+
+class ConfigViewSet(TenantScopedViewSet):
+    """An app's environment. A PATCH creates the next release."""
+
+    scope_map = {**TenantScopedViewSet.scope_map, "PATCH": ["write"]}
+    pagination_class = None
+
+    @extend_schema(
+        parameters=[OpenApiParameter("reveal", str, many=True, description="Keys to show in clear (admin, audited).")],
+        responses={200: CONFIG_SCHEMA},
+    )
+    def retrieve(self, request, tenant, app):
+        app = selectors.app_get(tenant=self.tenant, slug=app)
+        keys = sorted({key for raw in request.query_params.getlist("reveal") for key in raw.split(",") if key})
+        config = services.config_masked(app=app)
+        if keys:
+            if Scope.ADMIN not in caller_scopes(request, self.tenant):
+                self.permission_denied(request, message="Revealing a secret takes the admin scope.")
+            config.update(services.config_reveal(app=app, keys=keys, actor=request.user))
+        return Response(config)
+
+    @extend_schema(request={"application/json": CONFIG_PATCH_SCHEMA}, responses={200: CONFIG_SCHEMA})
+    def partial_update(self, request, tenant, app):
+        app = selectors.app_get(tenant=self.tenant, slug=app)
+        release = services.config_update(app=app, values=request.data, actor=request.user)
+        return Response(services.config_masked(app=app), headers={RELEASE_HEADER: str(release.version)})
+
+
+urlpatterns = [
+    path(
+        "tenants/<str:tenant>/apps/<str:app>/config/",
+        ConfigViewSet.as_view({"get": "retrieve", "patch": "partial_update"}),
+        name="app-config",
+    ),
+]

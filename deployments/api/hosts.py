@@ -1,0 +1,96 @@
+"""Staff API of the Docker hosts: register, inspect, relabel, drain and remove."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status, viewsets
+from rest_framework.response import Response
+
+from deployments.models import DockerHost, HostStatus
+from deployments.services import hosts as services
+from tenants.permissions import StaffPermission
+
+
+class HostOutput(serializers.ModelSerializer):
+    tls = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DockerHost
+        fields = [
+            "name",
+            "engine_url",
+            "address",
+            "labels",
+            "is_builder",
+            "capacity_containers",
+            "capacity_memory_mb",
+            "status",
+            "last_heartbeat_at",
+            "engine_version",
+            "running_containers",
+            "free_memory_mb",
+            "last_error",
+            "tls",
+            "created_at",
+        ]
+
+    def get_tls(self, host) -> bool:
+        # The certificates themselves never leave the server.
+        return bool(host.tls_cert)
+
+
+class HostCreateInput(serializers.Serializer):
+    name = serializers.CharField(max_length=40)
+    engine_url = serializers.CharField(max_length=300)
+    address = serializers.CharField(max_length=255, default="127.0.0.1")
+    labels = serializers.DictField(child=serializers.CharField(max_length=200), required=False, default=dict)
+    is_builder = serializers.BooleanField(default=False)
+    capacity_containers = serializers.IntegerField(min_value=1, max_value=100000, default=100)
+    capacity_memory_mb = serializers.IntegerField(min_value=64, max_value=100_000_000, default=16384)
+    tls_ca = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
+    tls_cert = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
+    tls_key = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
+
+
+class HostUpdateInput(serializers.Serializer):
+    address = serializers.CharField(max_length=255, required=False)
+    labels = serializers.DictField(child=serializers.CharField(max_length=200), required=False)
+    is_builder = serializers.BooleanField(required=False)
+    capacity_containers = serializers.IntegerField(min_value=1, max_value=100000, required=False)
+    capacity_memory_mb = serializers.IntegerField(min_value=64, max_value=100_000_000, required=False)
+    status = serializers.ChoiceField(choices=[HostStatus.READY, HostStatus.DRAINING], required=False)
+
+
+class HostViewSet(viewsets.GenericViewSet):
+    """The fleet's Docker hosts (staff only). Setting `status` to `draining` stops new placements on a host."""
+
+    permission_classes = [StaffPermission]
+    serializer_class = HostOutput
+    lookup_url_kwarg = "name"
+
+    def get_queryset(self):
+        return services.host_list()
+
+    def list(self, request):
+        page = self.paginate_queryset(services.host_list())
+        return self.get_paginated_response(HostOutput(page, many=True).data)
+
+    @extend_schema(request=HostCreateInput, responses={201: HostOutput})
+    def create(self, request):
+        data = HostCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        host = services.host_create(actor=request.user, **data.validated_data)
+        return Response(HostOutput(host).data, status=status.HTTP_201_CREATED)
+
+    def retrieve(self, request, name):
+        return Response(HostOutput(services.host_get(name=name)).data)
+
+    @extend_schema(request=HostUpdateInput, responses={200: HostOutput})
+    def partial_update(self, request, name):
+        host = services.host_get(name=name)
+        data = HostUpdateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        host = services.host_update(actor=request.user, host=host, **data.validated_data)
+        return Response(HostOutput(host).data)
+
+    def destroy(self, request, name):
+        services.host_delete(actor=request.user, host=services.host_get(name=name))
+        return Response(status=status.HTTP_204_NO_CONTENT)

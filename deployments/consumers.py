@@ -1,0 +1,60 @@
+"""WebSocket consumers: a deployment's progress, live."""
+
+from types import SimpleNamespace
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from deployments.models import Deployment
+from deployments.services.progress import deployment_group, deployment_payload
+from tenants.models import Scope, Tenant
+from tenants.permissions import caller_scopes
+
+# Close codes (4000-4999 are the application's): the client should not retry these.
+NOT_AUTHENTICATED = 4401
+NOT_FOUND = 4404
+
+
+@database_sync_to_async
+def _deployment_for(user, token, tenant_slug: str, app_slug: str, deployment_id: str) -> Deployment | None:
+    """Return the deployment when the caller may read its tenant; None for a missing or foreign one alike."""
+    tenant = Tenant.objects.filter(slug=tenant_slug).first()
+    if tenant is None or not deployment_id.isdigit():
+        return None
+    if Scope.READ not in caller_scopes(SimpleNamespace(user=user, auth=token), tenant):
+        return None
+    return (
+        Deployment.objects.select_related("release")
+        .filter(app__tenant=tenant, app__slug=app_slug, pk=int(deployment_id))
+        .first()
+    )
+
+
+class DeploymentProgressConsumer(AsyncJsonWebsocketConsumer):
+    """Send the deployment's current state, then every change the worker publishes."""
+
+    group: str | None = None
+
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=NOT_AUTHENTICATED)
+            return
+        kwargs = self.scope["url_route"]["kwargs"]
+        deployment = await _deployment_for(
+            user, self.scope.get("token"), kwargs["tenant"], kwargs["app"], kwargs["deployment"]
+        )
+        if deployment is None:
+            await self.close(code=NOT_FOUND)
+            return
+        self.group = deployment_group(deployment.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self.send_json(deployment_payload(deployment))
+
+    async def disconnect(self, code):
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def deployment_event(self, message):
+        await self.send_json(message["event"])

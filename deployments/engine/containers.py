@@ -1,0 +1,250 @@
+"""Containers, networks and images on one engine: what a rollout asks of a Docker host.
+
+Every function takes an EngineSpec, raises EngineError with a readable message, and returns plain data.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import docker.errors
+import docker.types
+
+from deployments.engine.client import EngineError, EngineSpec, client_for, translated
+
+# A crashing process is restarted a few times by the engine, then left for the reconciler to judge.
+RESTART_MAX = 3
+PIDS_LIMIT = 512
+MANAGED_LABEL = "berth.managed"
+
+
+@dataclass
+class RunSpec:
+    """What to start: the hardening is not optional, only the sizes and the command vary."""
+
+    name: str
+    image: str
+    env: dict[str, str]
+    labels: dict[str, str]
+    network: str
+    memory_mb: int
+    cpu: float
+    command: list[str] | None = None
+    port: int | None = None
+    bind_ip: str = "127.0.0.1"
+    pids_limit: int = PIDS_LIMIT
+    restart_max: int = RESTART_MAX
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Started:
+    engine_id: str
+    host_port: int | None
+
+
+def _hardened_kwargs(spec: RunSpec, *, restart: bool) -> dict:
+    kwargs = {
+        "name": spec.name,
+        "environment": spec.env,
+        "labels": {**spec.labels, MANAGED_LABEL: "1"},
+        "init": True,
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges:true"],
+        "privileged": False,
+        "mem_limit": f"{spec.memory_mb}m",
+        "memswap_limit": f"{spec.memory_mb}m",
+        "nano_cpus": int(spec.cpu * 1_000_000_000),
+        "pids_limit": spec.pids_limit,
+        "log_config": docker.types.LogConfig(type="local"),
+        "network": spec.network,
+        "detach": True,
+    }
+    if restart:
+        kwargs["restart_policy"] = {"Name": "on-failure", "MaximumRetryCount": spec.restart_max}
+    if spec.command:
+        kwargs["command"] = spec.command
+    if spec.port:
+        kwargs["ports"] = {f"{spec.port}/tcp": (spec.bind_ip, None)}
+    return kwargs
+
+
+def network_ensure(engine: EngineSpec, *, name: str, labels: dict[str, str]) -> None:
+    """Create the bridge network `name` unless it exists (a tenant's own network on this host)."""
+    with translated(engine.name, f"Network {name}"):
+        client = client_for(engine)
+        if client.networks.list(names=[name]):
+            return
+        try:
+            client.networks.create(name, driver="bridge", labels={**labels, MANAGED_LABEL: "1"}, check_duplicate=True)
+        except docker.errors.APIError as exc:
+            # Two rollouts of one tenant may race to create it: the loser finds it there.
+            if not client.networks.list(names=[name]):
+                raise EngineError(f"Network {name} could not be created on {engine.name}: {exc.explanation}") from exc
+
+
+def network_remove(engine: EngineSpec, *, name: str) -> None:
+    with translated(engine.name, f"Network {name}"):
+        for network in client_for(engine).networks.list(names=[name]):
+            network.remove()
+
+
+def image_ensure(engine: EngineSpec, *, image: str, timeout: int = 300) -> None:
+    """Make sure `image` is on the host: present, or pulled when its reference names a registry."""
+    with translated(engine.name, f"Image {image}"):
+        client = client_for(engine)
+        try:
+            client.images.get(image)
+            return
+        except docker.errors.ImageNotFound:
+            pass
+        first = image.split("/", 1)[0]
+        names_registry = "/" in image and ("." in first or ":" in first or first == "localhost")
+        if not names_registry:
+            raise EngineError(
+                f"Image {image} is not on host {engine.name}, and its name names no registry to pull it from.",
+                host=engine.name,
+                not_found=True,
+            )
+        try:
+            client_for(engine, timeout=timeout).images.pull(image)
+        except docker.errors.APIError as exc:
+            raise EngineError(
+                f"Image {image} is not on host {engine.name} and could not be pulled: {exc.explanation or exc}",
+                host=engine.name,
+                not_found=True,
+            ) from exc
+
+
+def container_start(engine: EngineSpec, spec: RunSpec) -> Started:
+    """Create and start a hardened long-running container; remove it again when it does not start."""
+    with translated(engine.name, f"Container {spec.name}"):
+        client = client_for(engine)
+        kwargs = _hardened_kwargs(spec, restart=True)
+        kwargs.pop("detach")
+        container = client.containers.create(spec.image, **kwargs)
+        try:
+            container.start()
+            container.reload()
+        except Exception:
+            container.remove(force=True)
+            raise
+        host_port = None
+        if spec.port:
+            bindings = (container.attrs["NetworkSettings"]["Ports"] or {}).get(f"{spec.port}/tcp") or []
+            host_port = int(bindings[0]["HostPort"]) if bindings else None
+        return Started(engine_id=container.id, host_port=host_port)
+
+
+def container_state(engine: EngineSpec, *, engine_id: str) -> dict:
+    """Return {"status", "exit_code", "restart_count", "oom_killed"} of a container."""
+    with translated(engine.name, "Container state"):
+        attrs = client_for(engine).api.inspect_container(engine_id)
+        state = attrs["State"]
+        return {
+            "status": state.get("Status", ""),
+            "exit_code": state.get("ExitCode", 0),
+            "restart_count": attrs.get("RestartCount", 0),
+            "oom_killed": state.get("OOMKilled", False),
+        }
+
+
+def container_logs_tail(engine: EngineSpec, *, engine_id: str, lines: int = 20) -> str:
+    """Return the last lines a container printed, to explain why it failed ('' when unavailable)."""
+    try:
+        with translated(engine.name, "Container logs"):
+            data = client_for(engine).api.logs(engine_id, stdout=True, stderr=True, tail=lines)
+            return data.decode("utf-8", "replace").strip()
+    except EngineError:
+        return ""
+
+
+def container_exec(engine: EngineSpec, *, engine_id: str, command: list[str], timeout: int = 10) -> int:
+    """Run `command` inside a running container and return its exit code."""
+    with translated(engine.name, "Health check command"):
+        client = client_for(engine, timeout=timeout)
+        result = client.containers.get(engine_id).exec_run(command, stdout=False, stderr=False)
+        return result.exit_code
+
+
+def container_stop(engine: EngineSpec, *, engine_id: str, grace: int = 10, remove: bool = True) -> None:
+    """Stop a container (SIGTERM, `grace` seconds, SIGKILL) and remove it; a missing one is already gone."""
+    try:
+        with translated(engine.name, "Stop container"):
+            client = client_for(engine, timeout=grace + 30)
+            client.api.stop(engine_id, timeout=grace)
+            if remove:
+                client.api.remove_container(engine_id, force=True)
+    except EngineError as exc:
+        if not exc.not_found:
+            raise
+
+
+def container_remove(engine: EngineSpec, *, engine_id: str) -> None:
+    """Remove a container at once (SIGKILL); a missing one is already gone."""
+    try:
+        with translated(engine.name, "Remove container"):
+            client_for(engine).api.remove_container(engine_id, force=True)
+    except EngineError as exc:
+        if not exc.not_found:
+            raise
+
+
+def container_restart(engine: EngineSpec, *, engine_id: str, grace: int = 10) -> None:
+    with translated(engine.name, "Restart container"):
+        client_for(engine, timeout=grace + 30).api.restart(engine_id, timeout=grace)
+
+
+def containers_list(engine: EngineSpec, *, labels: dict[str, str], all_states: bool = True) -> list[dict]:
+    """Return the containers carrying every label in `labels`, as plain dicts."""
+    filters = {"label": [f"{key}={value}" for key, value in labels.items()]}
+    with translated(engine.name, "List containers"):
+        rows = client_for(engine).api.containers(all=all_states, filters=filters)
+    result = []
+    for row in rows:
+        ports = [port["PublicPort"] for port in row.get("Ports") or [] if port.get("PublicPort")]
+        result.append(
+            {
+                "engine_id": row["Id"],
+                "name": (row.get("Names") or ["/"])[0].lstrip("/"),
+                "image": row.get("Image", ""),
+                "state": row.get("State", ""),
+                "status": row.get("Status", ""),
+                "created": row.get("Created", 0),
+                "labels": row.get("Labels") or {},
+                "host_port": ports[0] if ports else None,
+            }
+        )
+    return result
+
+
+def oneoff_run(engine: EngineSpec, spec: RunSpec, *, timeout: int) -> tuple[int, str]:
+    """Run a one-off hardened container to completion; return (exit code, its last output). Always removed."""
+    with translated(engine.name, f"Release command {spec.name}"):
+        client = client_for(engine)
+        kwargs = _hardened_kwargs(spec, restart=False)
+        kwargs.pop("detach")
+        container = client.containers.create(spec.image, **kwargs)
+        try:
+            container.start()
+            deadline = time.monotonic() + timeout
+            while True:
+                container.reload()
+                if container.status in ("exited", "dead"):
+                    break
+                if time.monotonic() > deadline:
+                    output = container.logs(tail=20).decode("utf-8", "replace").strip()
+                    return 124, f"did not finish within {timeout} s. {output}".strip()
+                time.sleep(0.2)
+            code = container.attrs["State"].get("ExitCode", 1)
+            output = container.logs(tail=20).decode("utf-8", "replace").strip()
+            return code, output
+        finally:
+            container.remove(force=True)
+
+
+def inspect(engine: EngineSpec, *, engine_id: str) -> dict:
+    """Return the engine's full inspection of a container (for audits and hardening checks)."""
+    with translated(engine.name, "Inspect container"):
+        return client_for(engine).api.inspect_container(engine_id)

@@ -1,0 +1,310 @@
+"""The sinks a tenant's lines go to: the database (embedded default) or an OpenSearch/Elasticsearch cluster.
+
+Both order an app's lines by cursor and write idempotently (the cursor is the key), so a batch written again after a
+crash stores nothing twice.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+
+from deployments.logs.records import LogRecord, format_timestamp, make_cursor, parse_timestamp
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_INDEX_PREFIX = "berth-logs"
+
+
+class SinkUnavailable(Exception):
+    """The sink did not take the batch; the caller keeps it and tries again later."""
+
+
+@dataclass(frozen=True)
+class LogQuery:
+    """What a reader asks of a sink: an app's lines, filtered, after or before a cursor."""
+
+    app_id: int
+    q: str = ""
+    process: str = ""
+    release: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    after: str = ""
+    before: str = ""
+    limit: int = 100
+    # Without `after`, the newest `limit` lines; with it, the oldest after it.
+    newest: bool = True
+
+
+class DatabaseSink:
+    """LogLine rows; retention by age and by a per-app line limit."""
+
+    kind = "database"
+
+    def write(self, records: list[LogRecord], on_stored=None) -> None:
+        """Store the lines and, in the same transaction, whatever `on_stored` records (the checkpoints)."""
+        from deployments.models import LogLine
+
+        rows = [
+            LogLine(
+                tenant_id=r.tenant_id,
+                app_id=r.app_id,
+                cursor=r.cursor,
+                release=r.release,
+                process=r.process,
+                index=r.index,
+                container=r.container[:64],
+                stream=r.stream,
+                timestamp=r.timestamp,
+                line=r.line,
+            )
+            for r in records
+        ]
+        with transaction.atomic():
+            LogLine.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
+            if on_stored is not None:
+                on_stored()
+
+    def search(self, query: LogQuery) -> list[dict]:
+        from deployments.models import LogLine
+
+        lines = LogLine.objects.filter(app_id=query.app_id)
+        if query.q:
+            lines = lines.filter(line__contains=query.q)
+        if query.process:
+            lines = lines.filter(process=query.process)
+        if query.release is not None:
+            lines = lines.filter(release=query.release)
+        if query.since:
+            lines = lines.filter(timestamp__gte=query.since)
+        if query.until:
+            lines = lines.filter(timestamp__lt=query.until)
+        if query.before:
+            lines = lines.filter(cursor__lt=query.before)
+        if query.after:
+            lines = lines.filter(cursor__gt=query.after).order_by("cursor")
+        elif query.newest:
+            lines = lines.order_by("-cursor")
+        else:
+            lines = lines.order_by("cursor")
+        found = [_row_message(row) for row in lines[: query.limit]]
+        return sorted(found, key=lambda m: m["cursor"])
+
+    def prune(self, *, tenant_id: int, retention_days: int, max_lines_per_app: int) -> int:
+        """Delete lines past the retention age, then the oldest past the per-app limit; return how many."""
+        from deployments.models import LogLine
+
+        cutoff = datetime.now(tz=UTC) - timedelta(days=retention_days)
+        deleted, _ = LogLine.objects.filter(tenant_id=tenant_id, timestamp__lt=cutoff).delete()
+        app_ids = LogLine.objects.filter(tenant_id=tenant_id).values_list("app_id", flat=True).distinct()
+        for app_id in list(app_ids):
+            boundary = (
+                LogLine.objects.filter(app_id=app_id)
+                .order_by("-cursor")
+                .values_list("cursor", flat=True)[max_lines_per_app : max_lines_per_app + 1]
+            )
+            if boundary:
+                count, _ = LogLine.objects.filter(app_id=app_id, cursor__lte=boundary[0]).delete()
+                deleted += count
+        return deleted
+
+    def ping(self) -> bool:
+        return True
+
+
+def _row_message(row) -> dict:
+    timestamp_ns = int(row.cursor.split("-")[0])
+    return {
+        "cursor": row.cursor,
+        "timestamp": format_timestamp(timestamp_ns),
+        "release": row.release,
+        "process": row.process,
+        "index": row.index,
+        "container": row.container[:12],
+        "stream": row.stream,
+        "line": row.line,
+    }
+
+
+class OpenSearchSink:
+    """One index per tenant per day, `<prefix>-<tenant>-YYYY.MM.DD`; retention drops whole indices."""
+
+    kind = "opensearch"
+    TIMEOUT = 5
+
+    def __init__(self, *, url: str, tenant: str, prefix: str = "", http_auth: tuple[str, str] | None = None):
+        from opensearchpy import OpenSearch
+
+        self.url = url
+        self.tenant = tenant
+        self.prefix = prefix or DEFAULT_INDEX_PREFIX
+        self.client = OpenSearch(
+            hosts=[url], http_auth=http_auth, timeout=self.TIMEOUT, max_retries=0, retry_on_timeout=False
+        )
+        self._indices: set[str] = set()
+
+    MAPPINGS = {
+        "properties": {
+            "app_id": {"type": "long"},
+            "app": {"type": "keyword"},
+            "cursor": {"type": "keyword"},
+            "timestamp": {"type": "date"},
+            "release": {"type": "integer"},
+            "process": {"type": "keyword"},
+            "index": {"type": "integer"},
+            "container": {"type": "keyword"},
+            "stream": {"type": "keyword"},
+            "line": {"type": "text"},
+        }
+    }
+
+    def _ensure_index(self, name: str) -> None:
+        if name in self._indices:
+            return
+        if not self.client.indices.exists(index=name):
+            self.client.indices.create(index=name, body={"mappings": self.MAPPINGS}, ignore=400)
+        self._indices.add(name)
+
+    def index_for(self, record: LogRecord) -> str:
+        return f"{self.prefix}-{self.tenant}-{record.timestamp.strftime('%Y.%m.%d')}"
+
+    @property
+    def pattern(self) -> str:
+        return f"{self.prefix}-{self.tenant}-*"
+
+    def write(self, records: list[LogRecord], on_stored=None) -> None:
+        from opensearchpy.exceptions import OpenSearchException
+
+        body: list[dict] = []
+        try:
+            for name in {self.index_for(r) for r in records}:
+                self._ensure_index(name)
+        except (OpenSearchException, OSError) as exc:
+            raise SinkUnavailable(f"OpenSearch at {self.url}: {exc.__class__.__name__}") from exc
+        for r in records:
+            body.append({"index": {"_index": self.index_for(r), "_id": f"{r.app_id}-{r.cursor}"}})
+            body.append(
+                {
+                    "app_id": r.app_id,
+                    "app": r.app,
+                    "cursor": r.cursor,
+                    "timestamp": r.timestamp.isoformat(),
+                    "release": r.release,
+                    "process": r.process,
+                    "index": r.index,
+                    "container": r.container,
+                    "stream": r.stream,
+                    "line": r.line,
+                }
+            )
+        try:
+            # Refreshed before returning: a line published live must already be searchable as history.
+            answer = self.client.bulk(body=body, refresh="true")
+        except (OpenSearchException, OSError) as exc:
+            raise SinkUnavailable(f"OpenSearch at {self.url}: {exc.__class__.__name__}") from exc
+        if answer.get("errors"):
+            failed = [item for item in answer.get("items", []) if next(iter(item.values())).get("error")]
+            raise SinkUnavailable(f"OpenSearch at {self.url} refused {len(failed)} lines: {failed[:1]}")
+        if on_stored is not None:
+            on_stored()
+
+    def search(self, query: LogQuery) -> list[dict]:
+        from opensearchpy.exceptions import NotFoundError, OpenSearchException
+
+        filters: list[dict] = [{"term": {"app_id": query.app_id}}]
+        if query.process:
+            filters.append({"term": {"process": query.process}})
+        if query.release is not None:
+            filters.append({"term": {"release": query.release}})
+        cursor_range: dict = {}
+        if query.after:
+            cursor_range["gt"] = query.after
+        if query.before:
+            cursor_range["lt"] = query.before
+        if query.since:
+            cursor_range["gte"] = make_cursor(_ns(query.since), "", "stdout", 0)
+        if query.until:
+            cursor_range["lt"] = min(filter(None, [query.before, make_cursor(_ns(query.until), "", "stdout", 0)]))
+        if cursor_range:
+            filters.append({"range": {"cursor": cursor_range}})
+        must = [{"match_phrase": {"line": query.q}}] if query.q else []
+        descending = not query.after and query.newest
+        body = {
+            "size": query.limit,
+            "query": {"bool": {"filter": filters, "must": must}},
+            "sort": [{"cursor": {"order": "desc" if descending else "asc"}}],
+        }
+        try:
+            answer = self.client.search(index=self.pattern, body=body, ignore_unavailable=True)
+        except NotFoundError:
+            return []
+        except (OpenSearchException, OSError) as exc:
+            raise SinkUnavailable(f"OpenSearch at {self.url}: {exc.__class__.__name__}") from exc
+        found = [_hit_message(hit["_source"]) for hit in answer["hits"]["hits"]]
+        if query.q:
+            # match_phrase works on analysed words; the database sink matches substrings: keep both alike.
+            found = [m for m in found if query.q in m["line"]]
+        return sorted(found, key=lambda m: m["cursor"])
+
+    def prune(self, *, retention_days: int, today: datetime | None = None) -> list[str]:
+        """Drop the tenant's daily indices older than the retention; return their names."""
+        from opensearchpy.exceptions import OpenSearchException
+
+        today = (today or datetime.now(tz=UTC)).date()
+        try:
+            names = list(self.client.indices.get(index=self.pattern, ignore_unavailable=True))
+        except (OpenSearchException, OSError) as exc:
+            raise SinkUnavailable(f"OpenSearch at {self.url}: {exc.__class__.__name__}") from exc
+        dropped = []
+        for name in names:
+            try:
+                day = datetime.strptime(name.rsplit("-", 1)[1], "%Y.%m.%d").date()
+            except (ValueError, IndexError):
+                continue
+            if (today - day).days > retention_days:
+                self.client.indices.delete(index=name)
+                self._indices.discard(name)
+                dropped.append(name)
+        return sorted(dropped)
+
+
+def _ns(moment: datetime) -> int:
+    return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000
+
+
+def _hit_message(source: dict) -> dict:
+    timestamp_ns = int(source["cursor"].split("-")[0])
+    return {
+        "cursor": source["cursor"],
+        "timestamp": format_timestamp(timestamp_ns),
+        "release": source.get("release"),
+        "process": source.get("process", ""),
+        "index": source.get("index"),
+        "container": source.get("container", "")[:12],
+        "stream": source.get("stream", "stdout"),
+        "line": source.get("line", ""),
+    }
+
+
+def sink_for(*, tenant, sink=None):
+    """Return the sink a tenant's lines go to (its LogSink row, or the database when it has none)."""
+    from deployments import crypto
+    from deployments.models import SinkKind
+
+    if sink is None or sink.kind != SinkKind.OPENSEARCH:
+        return DatabaseSink()
+    url = sink.url or getattr(settings, "BERTH_OPENSEARCH_URL", "")
+    if not url:
+        logger.warning("tenant %s asks for OpenSearch but no URL is set; using the database", tenant.slug)
+        return DatabaseSink()
+    http_auth = None
+    if sink.credentials:
+        user, _, password = crypto.decrypt(sink.credentials).partition(":")
+        http_auth = (user, password)
+    return OpenSearchSink(url=url, tenant=tenant.slug, prefix=sink.index_prefix, http_auth=http_auth)
+
+
+__all__ = ["DatabaseSink", "LogQuery", "OpenSearchSink", "SinkUnavailable", "parse_timestamp", "sink_for"]

@@ -1,0 +1,51 @@
+"""Run one collector per Docker host (every registered host, or the local engine when none) and apply retention."""
+
+import logging
+import threading
+import time
+
+from django.db import close_old_connections
+
+from deployments.engine.client import EngineSpec
+from deployments.logs.collector import Collector
+from deployments.services import logs as services
+
+logger = logging.getLogger(__name__)
+
+HOSTS_REFRESH_SECONDS = 30
+PRUNE_EVERY_SECONDS = 600
+
+
+def run_collectors(
+    stop: threading.Event, *, host: str | None = None, prune_every: float | None = PRUNE_EVERY_SECONDS
+) -> None:
+    """Collect until `stop` is set; follow hosts as they are registered, changed or removed."""
+    collectors: dict[str, tuple[EngineSpec, Collector]] = {}
+    next_prune = time.monotonic() + 60
+    try:
+        while not stop.is_set():
+            try:
+                specs = {spec.name: spec for spec in services.log_hosts() if host is None or spec.name == host}
+            except Exception:
+                close_old_connections()
+                logger.exception("reading the hosts to collect logs from failed")
+                specs = {name: spec for name, (spec, _) in collectors.items()}
+            for name in [name for name in collectors if name not in specs or collectors[name][0] != specs[name]]:
+                collectors.pop(name)[1].stop()
+            for name, spec in specs.items():
+                if name not in collectors:
+                    logger.info("collecting logs of host %s (%s)", name, spec.url)
+                    collectors[name] = (spec, Collector(spec).start())
+            if prune_every and time.monotonic() >= next_prune:
+                next_prune = time.monotonic() + prune_every
+                try:
+                    removed = services.log_prune()
+                    if removed:
+                        logger.info("log retention removed %s", removed)
+                except Exception:
+                    close_old_connections()
+                    logger.exception("log retention failed")
+            stop.wait(HOSTS_REFRESH_SECONDS)
+    finally:
+        for _, collector in collectors.values():
+            collector.stop()

@@ -1,0 +1,60 @@
+"""Reads of apps, config vars, releases and formations. Every read takes the tenant (or an app already scoped to it)."""
+
+from django.db.models import Max, Prefetch, QuerySet
+from django.http import Http404
+
+from deployments.models import App, Build, ConfigVar, Deployment, Formation, Release
+from tenants.models import Tenant
+
+
+def app_list(*, tenant: Tenant) -> QuerySet[App]:
+    """The tenant's apps with their formation and `latest_version` (the newest release, live or not)."""
+    return (
+        App.objects.filter(tenant=tenant)
+        .select_related("tenant", "current_release")
+        .prefetch_related(Prefetch("formation", queryset=Formation.objects.order_by("process_type")))
+        .annotate(latest_version=Max("releases__version"))
+    )
+
+
+def app_get(*, tenant: Tenant, slug: str) -> App:
+    """The tenant's app with this slug; a missing app and another tenant's app both raise Http404."""
+    app = app_list(tenant=tenant).filter(slug=slug).first()
+    if app is None:
+        raise Http404("No such app.")
+    return app
+
+
+def app_latest_version(*, app: App) -> int | None:
+    return Release.objects.filter(app=app).order_by("-version").values_list("version", flat=True).first()
+
+
+def config_list(*, app: App) -> QuerySet[ConfigVar]:
+    return ConfigVar.objects.filter(app=app).order_by("key")
+
+
+def formation_list(*, app: App) -> QuerySet[Formation]:
+    return Formation.objects.filter(app=app).order_by("process_type")
+
+
+def release_list(*, app: App) -> QuerySet[Release]:
+    return Release.objects.filter(app=app).select_related("build", "created_by").order_by("-version")
+
+
+def release_get(*, app: App, version: int) -> Release:
+    release = release_list(app=app).filter(version=version).first()
+    if release is None:
+        raise Http404("No such release.")
+    return release
+
+
+def release_latest(*, app: App) -> Release | None:
+    return release_list(app=app).first()
+
+
+def build_list(*, app: App) -> QuerySet[Build]:
+    return Build.objects.filter(app=app).order_by("-number")
+
+
+def deployment_list(*, app: App) -> QuerySet[Deployment]:
+    return Deployment.objects.filter(app=app).select_related("release").order_by("-id")

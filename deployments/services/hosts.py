@@ -1,0 +1,204 @@
+"""Docker hosts: registration, drain, heartbeat; and how to reach a host's engine."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlparse
+
+from django.db import transaction
+from django.db.models import Sum
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from deployments import crypto
+from deployments.engine import client as engine
+from deployments.models import Container, ContainerState, DockerHost, HostStatus
+from portal.api import Conflict, DomainError
+from tenants.audit import audit_record
+
+logger = logging.getLogger(__name__)
+
+LIVE_STATES = (ContainerState.CREATED, ContainerState.STARTING, ContainerState.RUNNING, ContainerState.STOPPING)
+EDITABLE_FIELDS = ("address", "labels", "capacity_containers", "capacity_memory_mb", "is_builder", "status")
+
+
+def host_spec(host: DockerHost) -> engine.EngineSpec:
+    """Return how to reach the host's engine, with its TLS material decrypted (only here)."""
+    return engine.EngineSpec(
+        name=host.name,
+        url=host.engine_url,
+        tls_ca=crypto.decrypt(host.tls_ca) if host.tls_ca else "",
+        tls_cert=crypto.decrypt(host.tls_cert) if host.tls_cert else "",
+        tls_key=crypto.decrypt(host.tls_key) if host.tls_key else "",
+    )
+
+
+def host_list():
+    return DockerHost.objects.all()
+
+
+def host_get(*, name: str) -> DockerHost:
+    return get_object_or_404(DockerHost, name=name)
+
+
+def _validate_url(*, engine_url: str, tls_cert: str, tls_key: str) -> None:
+    parsed = urlparse(engine_url)
+    if parsed.scheme == "unix":
+        if not parsed.path:
+            raise DomainError("A unix engine URL needs a socket path.", fields={"engine_url": ["No socket path."]})
+        return
+    if parsed.scheme in ("tcp", "https"):
+        if not parsed.hostname or not parsed.port:
+            raise DomainError(
+                "A tcp engine URL needs a host and a port, e.g. tcp://10.0.0.5:2376.",
+                fields={"engine_url": ["Host and port required."]},
+            )
+        if not (tls_cert and tls_key):
+            raise DomainError(
+                "An engine reached over tcp:// needs TLS client certificates (tls_cert and tls_key): "
+                "an engine API without TLS gives root on the host to anyone on the network.",
+                fields={"tls_cert": ["Required for tcp://."]},
+            )
+        return
+    raise DomainError(
+        "The engine URL must start with unix:// or tcp://.", fields={"engine_url": ["Unsupported scheme."]}
+    )
+
+
+def host_create(
+    *,
+    actor,
+    name: str,
+    engine_url: str,
+    address: str = "127.0.0.1",
+    labels: dict | None = None,
+    capacity_containers: int = 100,
+    capacity_memory_mb: int = 16384,
+    is_builder: bool = False,
+    tls_ca: str = "",
+    tls_cert: str = "",
+    tls_key: str = "",
+) -> DockerHost:
+    """Register a host after its engine answered; a URL that does not answer is refused and nothing is saved."""
+    _validate_url(engine_url=engine_url, tls_cert=tls_cert, tls_key=tls_key)
+    if DockerHost.objects.filter(name=name).exists():
+        raise Conflict(f"A host named {name} already exists.", fields={"name": ["Already taken."]})
+    host = DockerHost(
+        name=name,
+        engine_url=engine_url,
+        address=address,
+        labels=labels or {},
+        capacity_containers=capacity_containers,
+        capacity_memory_mb=capacity_memory_mb,
+        is_builder=is_builder,
+        tls_ca=crypto.encrypt(tls_ca) if tls_ca else "",
+        tls_cert=crypto.encrypt(tls_cert) if tls_cert else "",
+        tls_key=crypto.encrypt(tls_key) if tls_key else "",
+    )
+    host.full_clean()
+    spec = host_spec(host)
+    try:
+        info = engine.ping(spec)
+    except engine.EngineError as exc:
+        engine.forget(spec)
+        raise DomainError(
+            f"The engine at {engine_url} did not answer, so the host was not added: {exc.message}",
+            code="engine_unreachable",
+            fields={"engine_url": ["Did not answer."]},
+        ) from exc
+    with transaction.atomic():
+        host.engine_version = info["engine_version"]
+        host.running_containers = info["running_containers"]
+        host.free_memory_mb = min(capacity_memory_mb, info["memory_total_mb"])
+        host.last_heartbeat_at = timezone.now()
+        host.save()
+        audit_record(
+            actor=actor,
+            tenant=None,
+            action="host.create",
+            target=host,
+            diff={"engine_url": engine_url, "labels": host.labels, "tls": bool(tls_cert)},
+        )
+    return host
+
+
+def host_update(*, actor, host: DockerHost, **changes) -> DockerHost:
+    """Change a host's labels, capacity, address or status (`draining` stops new placements on it)."""
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise DomainError(f"These fields cannot be changed: {', '.join(sorted(unknown))}.")
+    if "status" in changes and changes["status"] not in (HostStatus.READY, HostStatus.DRAINING):
+        raise DomainError(
+            "A host's status can be set to ready or draining; down is found by the heartbeat.",
+            fields={"status": ["Use ready or draining."]},
+        )
+    with transaction.atomic():
+        host = DockerHost.objects.select_for_update().get(pk=host.pk)
+        diff = {}
+        for key, value in changes.items():
+            if getattr(host, key) != value:
+                diff[key] = [getattr(host, key), value]
+                setattr(host, key, value)
+        host.full_clean()
+        host.save()
+        if diff:
+            audit_record(actor=actor, tenant=None, action="host.update", target=host, diff=diff)
+    return host
+
+
+def host_drain(*, actor, host: DockerHost) -> DockerHost:
+    return host_update(actor=actor, host=host, status=HostStatus.DRAINING)
+
+
+def host_delete(*, actor, host: DockerHost) -> None:
+    """Forget a host; refused while Berth still runs containers on it (drain it first)."""
+    live = Container.objects.filter(host=host, state__in=LIVE_STATES).count()
+    if live:
+        raise Conflict(
+            f"Host {host.name} still runs {live} Berth container(s): drain it and deploy again before removing it."
+        )
+    with transaction.atomic():
+        audit_record(actor=actor, tenant=None, action="host.delete", target=host, diff={"engine_url": host.engine_url})
+        Container.objects.filter(host=host).delete()
+        host.delete()
+    engine.forget(host_spec(host))
+
+
+def host_heartbeat(*, host: DockerHost) -> DockerHost:
+    """Ask the engine how it is; mark the host down when it does not answer, ready again when it does."""
+    spec = host_spec(host)
+    try:
+        info = engine.ping(spec)
+    except engine.EngineError as exc:
+        with transaction.atomic():
+            host = DockerHost.objects.select_for_update().get(pk=host.pk)
+            was = host.status
+            host.status = HostStatus.DOWN
+            host.last_error = exc.message
+            host.save(update_fields=["status", "last_error"])
+            if was != HostStatus.DOWN:
+                audit_record(actor=None, tenant=None, action="host.down", target=host, diff={"error": exc.message})
+        engine.forget(spec)
+        return host
+    reserved = (
+        Container.objects.filter(host=host, state__in=LIVE_STATES).aggregate(total=Sum("memory_mb"))["total"] or 0
+    )
+    with transaction.atomic():
+        host = DockerHost.objects.select_for_update().get(pk=host.pk)
+        was = host.status
+        if host.status == HostStatus.DOWN:
+            host.status = HostStatus.READY
+        host.engine_version = info["engine_version"]
+        host.running_containers = info["running_containers"]
+        host.free_memory_mb = max(0, min(host.capacity_memory_mb, info["memory_total_mb"]) - reserved)
+        host.last_heartbeat_at = timezone.now()
+        host.last_error = ""
+        host.save()
+        if was == HostStatus.DOWN:
+            audit_record(actor=None, tenant=None, action="host.up", target=host)
+    return host
+
+
+def hosts_heartbeat() -> list[DockerHost]:
+    """Heartbeat every host (the background loop)."""
+    return [host_heartbeat(host=host) for host in DockerHost.objects.all()]

@@ -1,0 +1,211 @@
+"""Logs: where a tenant's lines go, what the collector stored, what it dropped, and reading them back."""
+
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.http import Http404
+from django.utils import timezone
+
+from deployments import crypto
+from deployments.engine.client import EngineSpec
+from deployments.logs.sinks import DatabaseSink, LogQuery, OpenSearchSink, sink_for
+from deployments.models import App, DockerHost, LogCheckpoint, LogDrop, LogSink
+from tenants.audit import audit_record
+from tenants.models import Tenant
+
+LOCAL_ENGINE = EngineSpec(name="local", url="unix:///var/run/docker.sock")
+MAX_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class LogTarget:
+    """The tenant and app a container's labels name, as ids and slugs."""
+
+    tenant_id: int
+    tenant: str
+    app_id: int
+    app: str
+
+
+# Reads
+
+
+def log_app_get(*, tenant: Tenant, slug: str) -> App:
+    """Return the tenant's app; another tenant's app and a missing one are the same 404."""
+    app = App.objects.filter(tenant=tenant, slug=slug).first()
+    if app is None:
+        raise Http404("No such app.")
+    return app
+
+
+def log_target_resolve(*, tenant_slug: str, app_slug: str) -> LogTarget | None:
+    """Return where a container's lines belong, or None when its labels name no known app."""
+    app = App.objects.select_related("tenant").filter(tenant__slug=tenant_slug, slug=app_slug).first()
+    if app is None:
+        return None
+    return LogTarget(tenant_id=app.tenant_id, tenant=app.tenant.slug, app_id=app.pk, app=app.slug)
+
+
+def log_sink_get(*, tenant_id: int):
+    """Return the sink object a tenant's lines go to."""
+    tenant = Tenant.objects.get(pk=tenant_id)
+    return sink_for(tenant=tenant, sink=LogSink.objects.filter(tenant=tenant).first())
+
+
+def log_search(
+    *,
+    tenant: Tenant,
+    app: App,
+    q: str = "",
+    process: str = "",
+    release: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    after: str = "",
+    before: str = "",
+    limit: int = 100,
+) -> list[dict]:
+    """Return an app's lines in cursor order: after `after` the oldest, otherwise the newest `limit` matching."""
+    if app.tenant_id != tenant.pk:
+        raise Http404("No such app.")
+    query = LogQuery(
+        app_id=app.pk,
+        q=q,
+        process=process,
+        release=release,
+        since=since,
+        until=until,
+        after=after,
+        before=before,
+        limit=max(1, min(limit, MAX_PAGE)),
+    )
+    return log_sink_get(tenant_id=tenant.pk).search(query)
+
+
+def log_dropped_count(*, app: App) -> int:
+    """How many of the app's lines the collector had to drop (sink unreachable past the buffer's bound)."""
+    return LogDrop.objects.filter(app=app).values_list("dropped", flat=True).first() or 0
+
+
+def log_checkpoint_get(*, host: str, container: str, stream: str) -> tuple[int, int]:
+    """Return (timestamp_ns, count_at_timestamp) of what is stored of a container's stream; (0, 0) for none."""
+    found = (
+        LogCheckpoint.objects.filter(host=host, container=container, stream=stream)
+        .values_list("timestamp_ns", "count_at_timestamp")
+        .first()
+    )
+    return found or (0, 0)
+
+
+def log_hosts() -> list[EngineSpec]:
+    """Return the engines to collect from: every registered host, or the local engine when none is registered."""
+    specs = []
+    for host in DockerHost.objects.order_by("name"):
+        specs.append(
+            EngineSpec(
+                name=host.name,
+                url=host.engine_url,
+                tls_ca=crypto.decrypt(host.tls_ca) if host.tls_ca else "",
+                tls_cert=crypto.decrypt(host.tls_cert) if host.tls_cert else "",
+                tls_key=crypto.decrypt(host.tls_key) if host.tls_key else "",
+            )
+        )
+    return specs or [LOCAL_ENGINE]
+
+
+# Writes
+
+
+def log_checkpoints_save(*, host: str, positions: dict[tuple[str, str], tuple[int, int, int, int]]) -> None:
+    """Record how far each (container, stream) is stored: {key: (tenant_id, app_id, timestamp_ns, count)}.
+
+    Called inside the database sink's transaction, so lines and checkpoint commit together.
+    """
+    now = timezone.now()
+    for (container, stream), (tenant_id, app_id, timestamp_ns, count) in positions.items():
+        LogCheckpoint.objects.update_or_create(
+            host=host,
+            container=container,
+            stream=stream,
+            defaults={
+                "tenant_id": tenant_id,
+                "app_id": app_id,
+                "timestamp_ns": timestamp_ns,
+                "count_at_timestamp": count,
+                "updated_at": now,
+            },
+        )
+
+
+@transaction.atomic
+def log_drops_record(*, counts: dict[int, tuple[int, int]]) -> None:
+    """Add dropped lines to each app's counter: {app_id: (tenant_id, how_many)}."""
+    now = timezone.now()
+    for app_id, (tenant_id, dropped) in counts.items():
+        if not App.objects.filter(pk=app_id).exists():
+            continue
+        drop, created = LogDrop.objects.select_for_update().get_or_create(
+            app_id=app_id, defaults={"tenant_id": tenant_id, "dropped": dropped, "last_dropped_at": now}
+        )
+        if not created:
+            LogDrop.objects.filter(pk=drop.pk).update(dropped=F("dropped") + dropped, last_dropped_at=now)
+
+
+@transaction.atomic
+def log_sink_set(
+    *,
+    actor,
+    tenant: Tenant,
+    kind: str,
+    url: str = "",
+    index_prefix: str = "",
+    username: str = "",
+    password: str = "",
+    retention_days: int = 7,
+) -> LogSink:
+    """Point a tenant's logs at the database or at an OpenSearch cluster (its own URL or the platform's)."""
+    sink = LogSink.objects.select_for_update().filter(tenant=tenant).first() or LogSink(tenant=tenant)
+    sink.kind = kind
+    sink.url = url
+    sink.index_prefix = index_prefix
+    sink.credentials = crypto.encrypt(f"{username}:{password}") if username else ""
+    sink.retention_days = retention_days
+    sink.full_clean()
+    sink.save()
+    audit_record(
+        actor=actor,
+        tenant=tenant,
+        action="logsink.set",
+        target=sink,
+        diff={"kind": kind, "url": url, "index_prefix": index_prefix, "retention_days": retention_days},
+    )
+    return sink
+
+
+def log_prune(*, now: datetime | None = None) -> dict[str, int]:
+    """Apply every tenant's retention: delete old database lines, drop old OpenSearch indices.
+
+    Returns {tenant slug: lines or indices removed}. An unreachable OpenSearch is skipped until the next run.
+    """
+    from deployments.logs.sinks import SinkUnavailable
+
+    removed: dict[str, int] = {}
+    default_days = LogSink._meta.get_field("retention_days").default
+    sinks = {sink.tenant_id: sink for sink in LogSink.objects.all()}
+    for tenant in Tenant.objects.order_by("slug"):
+        sink_row = sinks.get(tenant.pk)
+        days = sink_row.retention_days if sink_row else default_days
+        sink = sink_for(tenant=tenant, sink=sink_row)
+        count = DatabaseSink().prune(
+            tenant_id=tenant.pk, retention_days=days, max_lines_per_app=settings.BERTH_LOG_DB_MAX_LINES_PER_APP
+        )
+        if isinstance(sink, OpenSearchSink):
+            with contextlib.suppress(SinkUnavailable):
+                count += len(sink.prune(retention_days=days, today=now))
+        if count:
+            removed[tenant.slug] = count
+    return removed

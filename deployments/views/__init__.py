@@ -1,0 +1,1 @@
+"""Web UI of the deployment domain: tenant, app and log pages for customers."""

@@ -1,0 +1,142 @@
+"""Customer pages: a tenant's apps, an app's releases, config, formation and deployments, and its live logs.
+
+Forms post to the same services the API uses; errors come back as messages on the page.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from deployments import selectors
+from deployments.services import apps as app_services
+from deployments.services import config as config_services
+from deployments.services import containers as container_services
+from deployments.services import formation as formation_services
+from deployments.services import releases as release_services
+from portal.api import DomainError
+from tenants.models import Scope, Tenant
+from tenants.permissions import caller_scopes
+
+
+def _tenant(request, slug: str, scope: str = Scope.READ) -> tuple[Tenant, frozenset[str]]:
+    """The tenant if the user may see it (404 otherwise, as in the API) and the user's scopes on it."""
+    tenant = Tenant.objects.filter(slug=slug).first()
+    scopes = caller_scopes(request, tenant) if tenant else frozenset()
+    if Scope.READ not in scopes:
+        raise Http404("No such tenant.")
+    if scope not in scopes:
+        raise Http404("Your role does not allow this.")
+    return tenant, scopes
+
+
+def _error_text(exc: Exception) -> str:
+    if isinstance(exc, DomainError):
+        return str(exc.detail)
+    if isinstance(exc, ValidationError):
+        return "; ".join(exc.messages)
+    return str(exc)
+
+
+@login_required
+@require_GET
+def tenant_detail(request, tenant):
+    tenant, scopes = _tenant(request, tenant)
+    apps = selectors.app_list(tenant=tenant)
+    return render(request, "deployments/tenant.html", {"tenant": tenant, "apps": apps, "scopes": scopes})
+
+
+@login_required
+@require_POST
+def app_create(request, tenant):
+    tenant, _ = _tenant(request, tenant, Scope.WRITE)
+    try:
+        app = app_services.app_create(tenant=tenant, slug=request.POST.get("slug", "").strip(), actor=request.user)
+    except (DomainError, ValidationError) as exc:
+        messages.error(request, _error_text(exc))
+        return redirect("ui-tenant", tenant=tenant.slug)
+    messages.success(request, f"Created {app.slug}.")
+    return redirect("ui-app", tenant=tenant.slug, app=app.slug)
+
+
+@login_required
+@require_GET
+def app_detail(request, tenant, app):
+    tenant, scopes = _tenant(request, tenant)
+    app = selectors.app_get(tenant=tenant, slug=app)
+    context = {
+        "tenant": tenant,
+        "app": app,
+        "scopes": scopes,
+        "url": app_services.app_url(app=app),
+        "releases": selectors.release_list(app=app)[:20],
+        "config": config_services.config_masked(app=app),
+        "formation": selectors.formation_list(app=app),
+        "builds": selectors.build_list(app=app)[:5],
+        "deployments": selectors.deployment_list(app=app)[:5],
+    }
+    context["containers"], context["unreachable"] = container_services.container_list(app=app)
+    return render(request, "deployments/app.html", context)
+
+
+@login_required
+@require_POST
+def app_config_set(request, tenant, app):
+    tenant, _ = _tenant(request, tenant, Scope.WRITE)
+    app = selectors.app_get(tenant=tenant, slug=app)
+    key = request.POST.get("key", "").strip()
+    if request.POST.get("unset"):
+        body = {key: None}
+    elif request.POST.get("secret"):
+        body = {key: {"value": request.POST.get("value", ""), "secret": True}}
+    else:
+        body = {key: request.POST.get("value", "")}
+    try:
+        release = config_services.config_update(app=app, values=body, actor=request.user)
+    except (DomainError, ValidationError) as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(request, f"v{release.version}: {release.summary}")
+    return redirect("ui-app", tenant=tenant.slug, app=app.slug)
+
+
+@login_required
+@require_POST
+def app_rollback(request, tenant, app):
+    tenant, _ = _tenant(request, tenant, Scope.DEPLOY)
+    app = selectors.app_get(tenant=tenant, slug=app)
+    try:
+        release = release_services.release_rollback(
+            app=app, version=int(request.POST.get("version", "0")), actor=request.user
+        )
+    except (DomainError, ValidationError, ValueError) as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(request, f"v{release.version}: {release.summary}")
+    return redirect("ui-app", tenant=tenant.slug, app=app.slug)
+
+
+@login_required
+@require_POST
+def app_scale(request, tenant, app):
+    tenant, _ = _tenant(request, tenant, Scope.WRITE)
+    app = selectors.app_get(tenant=tenant, slug=app)
+    try:
+        quantity = int(request.POST.get("quantity", ""))
+        body = {request.POST.get("process_type", "web"): {"quantity": quantity}}
+        formation_services.formation_update(app=app, values=body, actor=request.user)
+    except (DomainError, ValidationError, ValueError) as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(request, f"Scaled {request.POST.get('process_type')} to {quantity}.")
+    return redirect("ui-app", tenant=tenant.slug, app=app.slug)
+
+
+@login_required
+@require_GET
+def app_logs(request, tenant, app):
+    tenant, _ = _tenant(request, tenant)
+    app = selectors.app_get(tenant=tenant, slug=app)
+    return render(request, "deployments/logs.html", {"tenant": tenant, "app": app})

@@ -1,0 +1,3 @@
+"""Fixtures of the tenants tests."""
+
+from tenants.tests.authz import authz_world  # noqa: F401 (a fixture, used by name)
