@@ -23,4 +23,32 @@ Every caller gets a fresh world (a savepoint per call): `other_owner` and `token
 refused call must leave every table of tenants, deployments and auth unchanged, which run_row() checks itself.
 """
 
-ROWS: list = []
+from deployments.models import App, Build, BuildStatus, SourceKind
+from tenants.models import Scope
+from tenants.tests.authz import Row, tenant_rule
+
+
+def make_app(world, caller) -> dict:
+    App.objects.create(tenant=world.tenant, slug="web")
+    return {"app": "web"}
+
+
+def make_build(world, caller) -> dict:
+    app = App.objects.create(tenant=world.tenant, slug="web")
+    Build.objects.create(
+        app=app, number=1, source_kind=SourceKind.IMAGE, source={"image": "a/b:1"}, status=BuildStatus.PENDING
+    )
+    return {"app": "web", "build": 1}
+
+
+ROWS: list = [
+    Row("GET", "/api/v1/tenants/{tenant}/apps/{app}/builds/", tenant_rule(Scope.READ), setup=make_app),
+    Row(
+        "POST",
+        "/api/v1/tenants/{tenant}/apps/{app}/builds/",
+        tenant_rule(Scope.DEPLOY, ok=201),
+        body={"image": "registry.example.com/team/app:1"},
+        setup=make_app,
+    ),
+    Row("GET", "/api/v1/tenants/{tenant}/apps/{app}/builds/{build}/", tenant_rule(Scope.READ), setup=make_build),
+]
