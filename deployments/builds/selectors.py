@@ -3,7 +3,7 @@
 from django.db.models import QuerySet
 from django.http import Http404
 
-from deployments.models import App, Build
+from deployments.models import App, Build, Release
 from tenants.models import Tenant
 
 
@@ -15,19 +15,28 @@ def build_app_get(*, tenant: Tenant, slug: str) -> App:
     return app
 
 
+def build_release_versions(*, builds) -> dict[int, int]:
+    """Return {build id: version of the first release made from it} for `builds`."""
+    versions: dict[int, int] = {}
+    rows = Release.objects.filter(build__in=builds).order_by("version").values_list("build_id", "version")
+    for build_id, version in rows:
+        versions.setdefault(build_id, version)
+    return versions
+
+
 def build_list(*, app: App) -> QuerySet[Build]:
     """The app's builds, newest first, without their logs (a list never needs them)."""
     return Build.objects.filter(app=app).select_related("created_by").defer("log").order_by("-number")
 
 
-def build_get(*, app: App, number: int) -> Build:
-    """The app's build with this number, log included; Http404 when there is none."""
-    build = Build.objects.filter(app=app, number=number).select_related("created_by").first()
+def build_get(*, app: App, build_id: int) -> Build:
+    """The app's build with this id, log included; Http404 when there is none (or it is another app's)."""
+    build = Build.objects.filter(app=app, pk=build_id).select_related("created_by").first()
     if build is None:
         raise Http404("No such build.")
     return build
 
 
-def build_for_viewer(*, tenant: Tenant, app_slug: str, number: int) -> Build | None:
-    """The build `number` of the tenant's app `app_slug`, or None (what the log WebSocket shows)."""
-    return Build.objects.filter(app__tenant=tenant, app__slug=app_slug, number=number).first()
+def build_for_viewer(*, tenant: Tenant, app_slug: str, build_id: int) -> Build | None:
+    """The build `build_id` of the tenant's app `app_slug`, or None (what the log WebSocket shows)."""
+    return Build.objects.filter(app__tenant=tenant, app__slug=app_slug, pk=build_id).first()

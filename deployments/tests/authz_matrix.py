@@ -35,10 +35,10 @@ def make_app(world, caller) -> dict:
 
 def make_build(world, caller) -> dict:
     app = App.objects.create(tenant=world.tenant, slug="web")
-    Build.objects.create(
+    build = Build.objects.create(
         app=app, number=1, source_kind=SourceKind.IMAGE, source={"image": "a/b:1"}, status=BuildStatus.PENDING
     )
-    return {"app": "web", "build": 1}
+    return {"app": "web", "build": build.pk}
 
 
 ROWS: list = [

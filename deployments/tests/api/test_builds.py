@@ -5,7 +5,7 @@ from rest_framework.test import APIClient
 
 from deployments.models import Build, BuildStatus
 from deployments.tests.builds.tarballs import as_bytes, member
-from deployments.tests.factories import AppFactory, BuildFactory, MembershipFactory
+from deployments.tests.factories import AppFactory, BuildFactory, MembershipFactory, ReleaseFactory
 from tenants.models import AuditEvent, Role, Scope
 from tenants.services import token_create
 
@@ -31,9 +31,9 @@ def client_for(app, role: str) -> APIClient:
     return client
 
 
-def url(app, number: int | None = None) -> str:
+def url(app, build_id: int | None = None) -> str:
     base = f"/api/v1/tenants/{app.tenant.slug}/apps/{app.slug}/builds/"
-    return base if number is None else f"{base}{number}/"
+    return base if build_id is None else f"{base}{build_id}/"
 
 
 def test_a_developer_uploads_an_archive_and_the_build_is_queued(app, tmp_path, django_capture_on_commit_callbacks):
@@ -126,12 +126,12 @@ def test_a_viewer_and_a_read_token_cannot_build(app):
 
 def test_another_tenant_sees_and_changes_nothing(app):
     # given
-    BuildFactory(app=app, number=1, status=BuildStatus.PENDING, log="secret-ish log")
+    build = BuildFactory(app=app, number=1, status=BuildStatus.PENDING, log="secret-ish log")
     outsider = client_for(AppFactory(tenant__slug="other", slug="web"), Role.OWNER)
 
     # when / then
     assert outsider.get(url(app)).status_code == 404
-    assert outsider.get(url(app, 1)).status_code == 404
+    assert outsider.get(url(app, build.pk)).status_code == 404
     response = outsider.post(url(app), {"image": "a/b:1"}, format="json")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
@@ -140,18 +140,22 @@ def test_another_tenant_sees_and_changes_nothing(app):
 
 def test_list_leaves_logs_out_and_detail_has_the_log(app):
     # given
-    BuildFactory(app=app, number=1, status=BuildStatus.FAILED, log="Step 1/1\nBuild failed: x\n", error="x")
-    BuildFactory(app=app, number=2, status=BuildStatus.SUCCEEDED, image="r/acme/web:2", digest="sha256:ab")
+    failed = BuildFactory(app=app, number=1, status=BuildStatus.FAILED, log="Step 1/1\nBuild failed: x\n", error="x")
+    built = BuildFactory(app=app, number=2, status=BuildStatus.SUCCEEDED, image="r/acme/web:2", digest="sha256:ab")
+    ReleaseFactory(app=app, version=4, build=built)
     other_app = AppFactory(tenant=app.tenant, slug="api")
-    BuildFactory(app=other_app, number=3, status=BuildStatus.PENDING)
+    elsewhere = BuildFactory(app=other_app, number=3, status=BuildStatus.PENDING)
     client = client_for(app, Role.VIEWER)
 
     # when
     listing = client.get(url(app)).json()
-    detail = client.get(url(app, 1)).json()
+    detail = client.get(url(app, failed.pk)).json()
 
     # then
-    assert [(item["number"], item["status"]) for item in listing["results"]] == [(2, "succeeded"), (1, "failed")]
+    assert [(item["id"], item["number"], item["status"], item["release"]) for item in listing["results"]] == [
+        (built.pk, 2, "succeeded", 4),
+        (failed.pk, 1, "failed", None),
+    ]
     assert "log" not in listing["results"][0]
     assert (detail["log"], detail["error"]) == ("Step 1/1\nBuild failed: x\n", "x")
-    assert client.get(url(app, 3)).status_code == 404
+    assert client.get(url(app, elsewhere.pk)).status_code == 404
