@@ -33,6 +33,7 @@ from deployments.builds.log import BuildLog
 from deployments.engine import images
 from deployments.engine.client import EngineError, EngineSpec
 from deployments.models import App, Build, BuildStatus, ConfigVar, DockerHost, HostStatus, SourceKind
+from deployments.services.releases import release_deploy_build
 from portal.api import DomainError
 from tenants.audit import audit_record
 
@@ -365,43 +366,12 @@ def _finish_succeeded(build: Build, result: _Result) -> str:
         )
         try:
             with transaction.atomic():
-                release_for_build(build=build, actor=build.created_by)
+                release_deploy_build(build=build, actor=build.created_by)
         except DomainError as error:
             return str(error.detail)
         except ValidationError as error:
             return "; ".join(error.messages)
     return ""
-
-
-def release_for_build(*, build: Build, actor):
-    """Create the release of a succeeded build (the releases service, or a minimal one where it is absent)."""
-    try:
-        from deployments.services.releases import release_deploy_build
-    except ImportError:
-        return _release_minimal(build=build, actor=actor)
-    return release_deploy_build(build=build, actor=actor)
-
-
-def _release_minimal(*, build: Build, actor):
-    from deployments.models import Release
-    from deployments.services.rollouts import rollout_enqueue
-
-    app = App.objects.select_for_update().get(pk=build.app_id)
-    version = (Release.objects.filter(app=app).aggregate(v=Max("version"))["v"] or 0) + 1
-    config = {var.key: {"value": var.value, "secret": var.secret} for var in ConfigVar.objects.filter(app=app)}
-    formation = {ptype: {"command": command, "quantity": 1} for ptype, command in build.process_types.items()}
-    release = Release.objects.create(
-        app=app,
-        version=version,
-        build=build,
-        config=config,
-        formation=formation or {"web": {"quantity": 1}},
-        summary=f"build {build.number}",
-        created_by=actor if getattr(actor, "is_authenticated", False) else None,
-    )
-    audit_record(actor=actor, tenant=app.tenant, action="release.create", target=release, diff={"version": version})
-    transaction.on_commit(lambda: rollout_enqueue(release_id=release.pk))
-    return release
 
 
 def _repository(build: Build) -> str:

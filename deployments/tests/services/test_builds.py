@@ -411,3 +411,19 @@ def test_builds_run_on_a_ready_builder_host_else_the_local_engine():
     assert builder_spec() == EngineSpec(
         name="z-builder", url="tcp://10.0.0.2:2376", tls_ca="CA", tls_cert="CERT", tls_key="KEY"
     )
+
+
+@pytest.mark.docker
+def test_a_build_whose_release_the_quota_refuses_stays_succeeded_and_says_why(app, developer, builder):
+    # given: a tenant that may run no container
+    app.tenant.max_containers = 0
+    app.tenant.save(update_fields=["max_containers"])
+
+    # when
+    build = run(build_create(app=app, actor=developer, archive_file=tarball({"Dockerfile": BUSYBOX_STEPS})))
+
+    # then: the image exists and is recorded, no release was made, and the log says why
+    assert build.status == BuildStatus.SUCCEEDED, build.log
+    assert build.digest.startswith("sha256:")
+    assert Release.objects.filter(app=app).count() == 0
+    assert build.log.splitlines()[-1].startswith("No release created: This would run 1 containers;")
