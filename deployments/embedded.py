@@ -63,6 +63,31 @@ def _run_heartbeat() -> None:
     _every(HEARTBEAT_INTERVAL, "heartbeat", beat)
 
 
+def _collect_garbage() -> None:
+    """One periodic garbage collection of every host; a failure is logged and the next interval tries again."""
+    from deployments.services.gc import gc_run_all
+
+    try:
+        gc_run_all(dry_run=False)
+    except Exception:
+        logger.exception("garbage collection failed")
+
+
+def _run_gc() -> None:
+    """Collect the garbage of every host every BERTH_GC_INTERVAL seconds (0 turns it off); first after one interval."""
+    from django.conf import settings
+    from django.db import close_old_connections
+
+    interval = settings.BERTH_GC_INTERVAL
+    if interval <= 0:
+        logger.info("periodic garbage collection is off (BERTH_GC_INTERVAL=0)")
+        return
+    while True:
+        time.sleep(interval)
+        close_old_connections()
+        _collect_garbage()
+
+
 def _run_log_collectors() -> None:
     from deployments.logs.supervisor import run_collectors
 
@@ -78,6 +103,7 @@ def background_loops() -> list[tuple[str, callable]]:
         ("router", _run_router),
         ("heartbeat", _run_heartbeat),
         ("logs-collector", _run_log_collectors),
+        ("gc", _run_gc),
     ]
 
 

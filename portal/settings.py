@@ -190,7 +190,15 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"BuildStatusEnum": "deployments.models.builds.BuildStatus"},
+    # Several models have a `status` field with their own choices: name each set after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "BuildStatusEnum": "deployments.models.builds.BuildStatus",
+        "ReleaseStatusEnum": "deployments.models.releases.ReleaseStatus",
+        "DeploymentStatusEnum": "deployments.models.rollouts.DeploymentStatus",
+        "HostStatusEnum": "deployments.models.hosts.HostStatus",
+        # The statuses a staff member may set on a host (down is found by the heartbeat).
+        "HostSettableStatusEnum": ["ready", "draining"],
+    },
 }
 
 LOGGING = {
@@ -219,6 +227,14 @@ BERTH_BUILD_MAX_CONTEXT_MB = env.int("BERTH_BUILD_MAX_CONTEXT_MB", default=200)
 BERTH_BUILD_GIT_TIMEOUT = env.int("BERTH_BUILD_GIT_TIMEOUT", default=120)
 BERTH_BUILD_WARN_IMAGE_MB = env.int("BERTH_BUILD_WARN_IMAGE_MB", default=500)
 BERTH_BUILD_WARN_LAYERS = env.int("BERTH_BUILD_WARN_LAYERS", default=40)
+
+# Garbage collection of each Docker host (deployments/services/gc.py): seconds between periodic runs (0: never),
+# how long an exited container stays, how many succeeded releases per app keep their image, and image reference
+# globs that are never removed (comma-separated).
+BERTH_GC_INTERVAL = env.int("BERTH_GC_INTERVAL", default=3600)
+BERTH_GC_GRACE_SECONDS = env.int("BERTH_GC_GRACE_SECONDS", default=3600)
+BERTH_GC_KEEP_RELEASES = env.int("BERTH_GC_KEEP_RELEASES", default=3)
+BERTH_GC_EXCLUDE = env.list("BERTH_GC_EXCLUDE", default=[])
 
 # Logs: the platform's OpenSearch cluster (a tenant's LogSink may name its own), the collector's buffer per sink
 # while a sink is unreachable, and the database sink's limits.

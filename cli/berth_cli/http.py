@@ -73,6 +73,7 @@ class Client:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.timeout = timeout
+        self.last_headers: dict[str, str] = {}
 
     def url(self, path: str, query: dict | None = None) -> str:
         url = path if path.startswith(("http://", "https://")) else self.base_url + path
@@ -109,6 +110,7 @@ class Client:
         try:
             with urllib.request.urlopen(request, timeout=timeout or self.timeout) as response:  # noqa: S310 (http(s) only)
                 raw = response.read()
+                self.last_headers = {key.lower(): value for key, value in response.headers.items()}
         except urllib.error.HTTPError as exc:
             error = _error_from(exc.code, exc.read(), exc.reason or "")
             if exc.code == 401 and not self.token:
@@ -123,6 +125,11 @@ class Client:
             return json.loads(raw.decode())
         except (ValueError, UnicodeDecodeError):
             raise ApiError(f"{method} {url} did not answer JSON.") from None
+
+    def release_header(self) -> int | None:
+        """The version the last write created, from its `Berth-Release` header (None when it created none)."""
+        value = self.last_headers.get("berth-release", "")
+        return int(value) if value.isdigit() else None
 
     def get(self, path: str, **kwargs):
         return self.request("GET", path, **kwargs)

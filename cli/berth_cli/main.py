@@ -8,12 +8,12 @@ import sys
 from dataclasses import dataclass
 
 from berth_cli import __version__, output, settings
-from berth_cli.commands import apps, auth, builds, config, logs, ps, releases, tenants, tokens
+from berth_cli.commands import apps, auth, builds, config, hosts, logs, ps, releases, tenants, tokens
 from berth_cli.errors import UsageError
 from berth_cli.http import ApiError, Client
 
 EXIT_OK, EXIT_API, EXIT_USAGE = 0, 1, 2
-MODULES = [auth, tenants, tokens, apps, config, builds, releases, ps, logs]
+MODULES = [auth, tenants, tokens, apps, config, builds, releases, ps, logs, hosts]
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_API
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:  # `berth logs | head` closed the pipe
-        sys.stderr.close()
+    except BrokenPipeError:  # `berth logs | head` closed the pipe: exit quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK

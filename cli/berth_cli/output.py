@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 from berth_cli.http import ApiError
 
-Column = tuple[str, str | Callable[[dict], object]]
+# The CLI runs on any Python 3.8+, so no runtime-evaluated `X | Y` types or datetime.UTC in this package.
+UTC = timezone.utc  # noqa: UP017 (see above)
 MASK = "********"
 
 
@@ -38,7 +39,7 @@ def text(value) -> str:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, list | tuple):
+    if isinstance(value, (list, tuple)):
         return ",".join(text(item) for item in value)
     if isinstance(value, dict):
         return " ".join(f"{key}={text(item)}" for key, item in value.items())
@@ -50,7 +51,9 @@ def _cell(row: dict, getter) -> str:
     return value if isinstance(value, str) else text(value)
 
 
-def table(rows: Sequence[dict], columns: Sequence[Column], *, empty: str = "Nothing to show.", stream=None) -> None:
+def table(
+    rows: Sequence[dict], columns: Sequence[tuple[str, str | Callable]], *, empty: str = "Nothing to show.", stream=None
+) -> None:
     """Print rows as an aligned table under upper-case headers (or `empty` when there are none)."""
     stream = stream or sys.stdout
     if not rows:
@@ -60,11 +63,11 @@ def table(rows: Sequence[dict], columns: Sequence[Column], *, empty: str = "Noth
     grid += [[_cell(row, getter) for _, getter in columns] for row in rows]
     widths = [max(len(line[index]) for line in grid) for index in range(len(columns))]
     for line in grid:
-        cells = [value.ljust(width) for value, width in zip(line, widths, strict=True)]
+        cells = [value.ljust(widths[index]) for index, value in enumerate(line)]
         stream.write("  ".join(cells).rstrip() + "\n")
 
 
-def fields(obj: dict, keys: Sequence[str | tuple[str, str | Callable[[dict], object]]], stream=None) -> None:
+def fields(obj: dict, keys: Sequence[str | tuple[str, str | Callable]], stream=None) -> None:
     """Print `label: value` lines, labels aligned, skipping empty values; a key is a name or (label, getter)."""
     stream = stream or sys.stdout
     pairs = []

@@ -30,8 +30,9 @@ class FakeApi:
     url: str = ""
 
     def on(self, method: str, path: str, *answers) -> None:
-        """Queue answers: each a body (status 200) or a (status, body) pair."""
-        self.answers[(method, path)] = [a if isinstance(a, tuple) else (200, a) for a in answers]
+        """Queue answers: each a body (status 200), a (status, body) pair or a (status, body, headers) triple."""
+        queued = [a if isinstance(a, tuple) else (200, a) for a in answers]
+        self.answers[(method, path)] = [a if len(a) == 3 else (*a, {}) for a in queued]
 
     def calls(self, method: str | None = None, path: str | None = None) -> list[Recorded]:
         return [r for r in self.requests if (method in (None, r.method)) and (path in (None, r.path))]
@@ -49,12 +50,15 @@ class FakeApi:
                 queued = api.answers.get((self.command, parts.path))
                 if not queued:
                     status, payload = 404, {"error": {"code": "not_found", "message": "Not found.", "fields": {}}}
+                    headers = {}
                 else:
-                    status, payload = queued.pop(0) if len(queued) > 1 else queued[0]
+                    status, payload, headers = queued.pop(0) if len(queued) > 1 else queued[0]
                 raw = b"" if payload is None else json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(raw)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(raw)
 

@@ -1,4 +1,4 @@
-"""apps and config verbs against the fake API."""
+"""apps verbs against the fake API."""
 
 from .fakeapi import page
 
@@ -46,7 +46,7 @@ def test_apps_info(berth, fake_api):
         "tenant:    acme\n"
         "url:       http://web.acme.localhost:8080/\n"
         "release:   v3\n"
-        "processes: web=httpd -f -p $PORT\n"
+        "processes: web (httpd -f -p $PORT)\n"
         "created:   2026-11-28 02:00:00Z\n"
     )
 
@@ -67,60 +67,3 @@ def test_apps_destroy(berth, fake_api):
     assert code == 0
     assert out == "Destroyed web.\n"
     assert [(r.method, r.path) for r in fake_api.requests] == [("DELETE", "/api/v1/tenants/acme/apps/web/")]
-
-
-def test_config_masks_secrets_whatever_the_api_sent(berth, fake_api):
-    answer = {"PORT": "5000", "DATABASE_URL": {"value": "postgres://u:pw@db/x", "secret": True}}
-    fake_api.on("GET", "/api/v1/tenants/acme/apps/web/config/", answer)
-
-    code, out, _ = berth("config", "-t", "acme", "-a", "web")
-
-    assert code == 0
-    assert out == "DATABASE_URL: ********\nPORT:         5000\n"
-
-
-def test_config_reads_a_list_of_vars_too(berth, fake_api):
-    answer = [{"key": "A", "value": "1", "secret": False}, {"key": "S", "value": "••••", "secret": True}]
-    fake_api.on("GET", "/api/v1/tenants/acme/apps/web/config/", answer)
-
-    _, out, _ = berth("config", "-t", "acme", "-a", "web")
-
-    assert out == "A: 1\nS: ********\n"
-
-
-def test_config_set_patches_plain_values(berth, fake_api):
-    fake_api.on("PATCH", "/api/v1/tenants/acme/apps/web/config/", {"A": "1", "B": "x=y"})
-
-    code, out, _ = berth("config:set", "A=1", "B=x=y", "-t", "acme", "-a", "web")
-
-    assert code == 0
-    assert out == "Set A, B on web.\n"
-    assert fake_api.calls("PATCH")[0].json() == {"A": "1", "B": "x=y"}
-
-
-def test_config_set_secret(berth, fake_api):
-    fake_api.on("PATCH", "/api/v1/tenants/acme/apps/web/config/", {"release": {"version": 4}})
-
-    code, out, _ = berth("config:set", "TOKEN=s3cr3t", "--secret", "-t", "acme", "-a", "web")
-
-    assert code == 0
-    assert out == "Set TOKEN on web. Released v4.\n"
-    assert fake_api.calls("PATCH")[0].json() == {"TOKEN": {"value": "s3cr3t", "secret": True}}
-
-
-def test_config_set_without_equals_is_a_usage_error(berth, fake_api):
-    code, _, err = berth("config:set", "A", "-t", "acme", "-a", "web")
-
-    assert code == 2
-    assert "expected KEY=VALUE, got 'A'" in err
-    assert fake_api.requests == []
-
-
-def test_config_unset_sends_nulls(berth, fake_api):
-    fake_api.on("PATCH", "/api/v1/tenants/acme/apps/web/config/", {})
-
-    code, out, _ = berth("config:unset", "A", "B", "-t", "acme", "-a", "web")
-
-    assert code == 0
-    assert out == "Unset A, B on web.\n"
-    assert fake_api.calls("PATCH")[0].json() == {"A": None, "B": None}

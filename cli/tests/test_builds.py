@@ -7,6 +7,8 @@ from email.policy import default
 
 import pytest
 
+from .fakeapi import page
+
 BUILDS = "/api/v1/tenants/acme/apps/web/builds/"
 
 
@@ -39,7 +41,8 @@ def context(tmp_path):
 
 
 def test_deploy_uploads_the_context_without_git_or_ignored_files(berth, fake_api, context):
-    fake_api.on("POST", BUILDS, (201, {"id": 12, "status": "succeeded", "log": "Step 1/1 : FROM scratch\n"}))
+    fake_api.on("POST", BUILDS, (201, {"number": 12, "status": "succeeded", "log": "Step 1/1 : FROM scratch\n"}))
+    fake_api.on("GET", "/api/v1/tenants/acme/apps/web/releases/", page([]))
 
     code, out, err = berth("deploy", "-t", "acme", "-a", "web", str(context))
 
@@ -80,21 +83,23 @@ def test_deploy_without_a_dockerfile_is_a_usage_error(berth, fake_api, tmp_path)
 
 
 def test_deploy_follows_the_build_printing_each_part_of_the_log_once(berth, fake_api):
-    fake_api.on("POST", BUILDS, (201, {"id": 12, "status": "pending", "log": ""}))
+    fake_api.on("POST", BUILDS, (201, {"id": 812, "number": 12, "status": "pending", "log": ""}))
     fake_api.on(
         "GET",
         f"{BUILDS}12/",
-        {"id": 12, "status": "running", "log": "Step 1/2\n"},
-        {"id": 12, "status": "running", "log": "Step 1/2\n"},
-        {"id": 12, "status": "running", "log": "Step 1/2\nStep 2/2\n"},
-        {"id": 12, "status": "succeeded", "log": "Step 1/2\nStep 2/2\nDone", "image": "reg/acme/web:12", "release": 5},
+        {"id": 812, "number": 12, "status": "running", "log": "Step 1/2\n"},
+        {"id": 812, "number": 12, "status": "running", "log": "Step 1/2\n"},
+        {"id": 812, "number": 12, "status": "running", "log": "Step 1/2\nStep 2/2\n"},
+        {"id": 812, "number": 12, "status": "succeeded", "log": "Step 1/2\nStep 2/2\nDone", "image": "reg/acme/web:12"},
     )
+    fake_api.on("GET", "/api/v1/tenants/acme/apps/web/releases/", page([{"version": 5, "build": 12}]))
 
     code, out, err = berth("deploy", "-t", "acme", "-a", "web", "--image", "busybox:1", "--interval", "0")
 
     assert code == 0
     assert fake_api.calls("POST", BUILDS)[0].json() == {"image": "busybox:1"}
     assert len(fake_api.calls("GET", f"{BUILDS}12/")) == 4
+    assert fake_api.calls("GET", "/api/v1/tenants/acme/apps/web/releases/")[0].query == {"limit": "1"}
     assert out == "Step 1/2\nStep 2/2\nDone\nBuild 12 succeeded; released v5. Image reg/acme/web:12\n"
     assert err == "Build 12 started.\n"
 
@@ -114,9 +119,11 @@ def test_deploy_git(berth, fake_api):
     fake_api.on("POST", BUILDS, (201, {"number": 2, "status": "pending"}))
 
     code, out, _ = berth("deploy", "-t", "acme", "-a", "web", "--git", "https://g/x.git", "--ref", "v1", "--no-follow")
+    berth("deploy", "-t", "acme", "-a", "web", "--git", "https://g/x.git", "--no-follow")
 
     assert code == 0
     assert fake_api.calls("POST", BUILDS)[0].json() == {"git": {"url": "https://g/x.git", "ref": "v1"}}
+    assert fake_api.calls("POST", BUILDS)[1].json() == {"git": {"url": "https://g/x.git"}}
     assert out == "Build 2 is pending.\n"
 
 

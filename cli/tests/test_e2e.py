@@ -160,3 +160,28 @@ def test_without_a_token_the_api_refuses_and_the_cli_says_how_to_log_in(portal):
     assert result.returncode == 1
     assert result.stderr.endswith("Set BERTH_TOKEN or run `berth login --token brt_...`.\n")
     assert get_user_model().objects.count() == 2
+
+
+def test_audit_shows_what_the_cli_did(portal):
+    token = create_token("alice", "read,write,admin")
+    portal(token, "members:add", "bob", "--role", "viewer", "-t", "acme")
+
+    table = portal(token, "audit", "-t", "acme", "-n", "1")
+    as_json = portal(token, "audit", "-t", "acme", "--json")
+    reader = portal(create_token("alice", "read"), "audit", "-t", "acme")
+
+    rows = [line.split("  ") for line in table.stdout.splitlines()]
+    assert table.returncode == 0
+    assert [[cell.strip() for cell in row if cell.strip()][1:] for row in rows] == [
+        ["ACTOR", "ACTION", "TARGET", "IP"],
+        ["alice", "member.add", "bob in acme as viewer", "127.0.0.1"],
+    ]
+    assert [(event["action"], event["target_repr"]) for event in json.loads(as_json.stdout)] == [
+        ("member.add", "bob in acme as viewer"),
+        ("tenant.create", "acme"),
+    ]
+    assert (reader.returncode, reader.stdout, reader.stderr) == (
+        1,
+        "",
+        "error: Your role or token does not allow this.\n",
+    )

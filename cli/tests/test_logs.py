@@ -7,59 +7,70 @@ import sys
 import threading
 from pathlib import Path
 
-from .fakeapi import page
-
 LOGS = "/api/v1/tenants/acme/apps/web/logs/"
 BERTH = Path(__file__).resolve().parent.parent / "berth"
 
 
-def line(ident: int, second: int, text: str, process: str = "web") -> dict:
+def line(number: int, text: str, process: str = "web") -> dict:
     return {
-        "id": ident,
-        "timestamp": f"2026-11-28T02:00:{second:02d}Z",
-        "process": process,
-        "container": "3f2a1c0d9e8b77aa",
+        "cursor": f"c{number:04d}",
+        "timestamp": f"2026-11-28T02:00:{number:02d}Z",
         "release": 3,
+        "process": process,
+        "index": 1,
+        "container": "3f2a1c0d9e8b77aa",
         "stream": "stdout",
         "line": text,
     }
 
 
-def test_logs_prints_history_oldest_first(berth, fake_api):
-    fake_api.on("GET", LOGS, page([line(2, 1, "second\n"), line(1, 0, "first")]))
+def logs_page(lines: list, next_url: str | None = None, previous: str | None = None) -> dict:
+    return {"results": lines, "next": next_url, "previous": previous, "dropped": 0}
+
+
+def test_logs_prints_the_newest_lines_oldest_first(berth, fake_api):
+    fake_api.on("GET", LOGS, logs_page([line(1, "first"), line(2, "second\n")], f"{fake_api.url}{LOGS}?cursor=c0002"))
 
     code, out, _ = berth("logs", "-t", "acme", "-a", "web")
 
     assert code == 0
-    assert out == ("2026-11-28 02:00:00Z web[3f2a1c0d9e8b]: first\n2026-11-28 02:00:01Z web[3f2a1c0d9e8b]: second\n")
-    assert fake_api.requests[0].query == {"limit": "100"}
+    assert out == (
+        "2026-11-28 02:00:01Z web.1[3f2a1c0d9e8b]: first\n2026-11-28 02:00:02Z web.1[3f2a1c0d9e8b]: second\n"
+    )
+    assert [r.query for r in fake_api.requests] == [{"limit": "100"}]  # never polls `next` without --tail
 
 
-def test_logs_passes_filters_and_reads_pages_up_to_n(berth, fake_api):
+def test_logs_passes_filters_and_pages_back_until_n(berth, fake_api):
     fake_api.on(
         "GET",
         LOGS,
-        page([line(3, 2, "c GET /")], f"{fake_api.url}{LOGS}?cursor=p2"),
-        page([line(2, 1, "b GET /"), line(1, 0, "a GET /")]),
+        logs_page([line(3, "c GET /")], f"{fake_api.url}{LOGS}?cursor=c0003", f"{fake_api.url}{LOGS}?before=c0003"),
+        logs_page([line(1, "a GET /"), line(2, "b GET /")], None, f"{fake_api.url}{LOGS}?before=c0001"),
     )
 
     code, out, _ = berth("logs", "-t", "acme", "-a", "web", "-n", "2", "--process", "web", "--grep", "GET")
 
     assert code == 0
-    assert fake_api.requests[0].query == {"limit": "2", "process": "web", "q": "GET"}
-    assert fake_api.requests[1].query == {"cursor": "p2"}
-    assert out.splitlines() == [
-        "2026-11-28 02:00:01Z web[3f2a1c0d9e8b]: b GET /",
-        "2026-11-28 02:00:02Z web[3f2a1c0d9e8b]: c GET /",
-    ]
+    assert fake_api.requests[0].query == {"process": "web", "q": "GET", "limit": "2"}
+    assert fake_api.requests[1].query == {"before": "c0003"}
+    assert len(fake_api.requests) == 2
+    assert [text.split(": ", 1)[1] for text in out.splitlines()] == ["b GET /", "c GET /"]
+
+
+def test_logs_release_filter_takes_vN(berth, fake_api):
+    fake_api.on("GET", LOGS, logs_page([]))
+
+    berth("logs", "-t", "acme", "-a", "web", "--release", "v3")
+
+    assert fake_api.requests[0].query == {"release": "3", "limit": "100"}
 
 
 def test_logs_json_is_one_object_per_line(berth, fake_api):
-    fake_api.on("GET", LOGS, page([line(1, 0, "hello")]))
+    fake_api.on("GET", LOGS, logs_page([line(1, "hello")]))
 
     _, out, _ = berth("logs", "-t", "acme", "-a", "web", "--json")
 
-    assert [json.loads(text) for text in out.splitlines()] == [line(1, 0, "hello")]
+    assert [json.loads(text) for text in out.splitlines()] == [line(1, "hello")]
 
 
 class Follower:
@@ -76,11 +87,12 @@ class Follower:
     def read(self, count: int) -> list[str]:
         return [self.process.stdout.readline().rstrip("\n") for _ in range(count)]
 
-    def stop(self) -> str:
+    def stop(self) -> tuple[str, str]:
+        """End the follower; return what else it wrote on stdout, and its stderr."""
         self.process.terminate()
-        rest, _ = self.process.communicate()
+        rest, err = self.process.communicate()
         self._guard.cancel()
-        return rest
+        return rest, err
 
 
 def _wait_for(condition) -> None:
@@ -89,24 +101,31 @@ def _wait_for(condition) -> None:
         event.wait(0.02)
 
 
-def test_tail_polls_since_the_newest_line_and_never_repeats_one(fake_api):
+def test_tail_polls_the_next_url_and_never_repeats_a_line(fake_api):
+    after = f"{fake_api.url}{LOGS}?limit=2&cursor="
+    fake_api.on("GET", LOGS, logs_page([line(1, "one"), line(2, "two")], after + "c0002"))
     fake_api.on(
         "GET",
         LOGS,
-        page([line(2, 1, "two"), line(1, 0, "one")]),
-        page([line(3, 1, "three, same second"), line(2, 1, "two")]),
-        page([line(4, 5, "four"), line(3, 1, "three, same second")]),
+        logs_page([line(1, "one"), line(2, "two")], after + "c0002"),
+        logs_page([line(2, "two"), line(3, "three")], after + "c0003"),  # an overlap is not printed twice
+        logs_page([line(4, "four")], after + "c0004"),
+        logs_page([], after + "c0004"),
     )
     follower = Follower(fake_api.url, "--poll", "--interval", "0.01", "-n", "2")
 
     printed = follower.read(4)
-    _wait_for(lambda: len(fake_api.requests) >= 6)  # the last answer was served again at least twice
-    rest = follower.stop()
+    _wait_for(lambda: len(fake_api.requests) >= 6)  # the empty answer was served again
+    rest, _ = follower.stop()
 
-    assert [text.split(": ", 1)[1] for text in printed] == ["one", "two", "three, same second", "four"]
+    assert [text.split(": ", 1)[1] for text in printed] == ["one", "two", "three", "four"]
     assert rest == ""
-    assert fake_api.requests[1].query == {"since": "2026-11-28T02:00:01Z", "limit": "500"}
-    assert fake_api.requests[3].query == {"since": "2026-11-28T02:00:05Z", "limit": "500"}
+    assert [r.query for r in fake_api.requests[:4]] == [
+        {"limit": "2"},
+        {"limit": "2", "cursor": "c0002"},
+        {"limit": "2", "cursor": "c0003"},
+        {"limit": "2", "cursor": "c0004"},
+    ]
 
 
 def test_tail_follows_the_websocket_and_resumes_from_the_cursor():
@@ -118,11 +137,12 @@ def test_tail_follows_the_websocket_and_resumes_from_the_cursor():
         request = connection.request
         connections.append({"path": request.path, "auth": request.headers.get("Authorization")})
         if len(connections) == 1:
-            connection.send(json.dumps({"lines": [line(1, 0, "history")]}))
-            connection.send(json.dumps(line(2, 1, "live")))
+            connection.send(json.dumps({"type": "status", "dropped": 0, "cursor": None}))
+            connection.send(json.dumps({"type": "lines", "history": True, "lines": [line(1, "history")]}))
+            connection.send(json.dumps({"type": "lines", "history": False, "lines": [line(2, "live")]}))
             return  # the portal restarts: the client must reconnect with its cursor
-        connection.send(json.dumps({"type": "line", "line": line(2, 1, "live")}))  # resent: not printed twice
-        connection.send(json.dumps({"type": "line", "line": line(3, 2, "after reconnect")}))
+        connection.send(json.dumps({"type": "lines", "lines": [line(2, "live")], "cursor": "c0002"}))  # not twice
+        connection.send(json.dumps({"type": "lines", "lines": [line(3, "after reconnect")], "cursor": "c0003"}))
         for _ in connection:
             pass
 
@@ -130,7 +150,7 @@ def test_tail_follows_the_websocket_and_resumes_from_the_cursor():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     port = server.socket.getsockname()[1]
     try:
-        follower = Follower(f"http://127.0.0.1:{port}", "--interval", "0.01", "-n", "5", "--process", "web")
+        follower = Follower(f"http://127.0.0.1:{port}", "--interval", "0.01", "-n", "5", "--grep", "o")
         printed = follower.read(3)
         follower.stop()
     finally:
@@ -138,7 +158,22 @@ def test_tail_follows_the_websocket_and_resumes_from_the_cursor():
 
     assert [text.split(": ", 1)[1] for text in printed] == ["history", "live", "after reconnect"]
     assert connections[0] == {
-        "path": "/ws/tenants/acme/apps/web/logs/?tail=5&process=web",
+        "path": "/ws/tenants/acme/apps/web/logs/?tail=5&q=o",
         "auth": "Bearer brt_testtoken",
     }
-    assert connections[1]["path"] == "/ws/tenants/acme/apps/web/logs/?tail=5&cursor=2&process=web"
+    assert connections[1]["path"] == "/ws/tenants/acme/apps/web/logs/?tail=5&cursor=c0002&q=o"
+
+
+def test_tail_polls_when_the_portal_has_no_websocket(fake_api):
+    # The fake API answers the WebSocket handshake with 404, as a WSGI-only portal would.
+    fake_api.on("GET", LOGS, logs_page([line(1, "one")], f"{fake_api.url}{LOGS}?limit=1&cursor=c0001"))
+    fake_api.on("GET", LOGS, logs_page([line(1, "one")], f"{fake_api.url}{LOGS}?cursor=c0001"), logs_page([]))
+    follower = Follower(fake_api.url, "--interval", "0.01", "-n", "1")
+
+    printed = follower.read(1)
+    _wait_for(lambda: len(fake_api.calls("GET", LOGS)) >= 2)
+    _, err = follower.stop()
+
+    assert [text.split(": ", 1)[1] for text in printed] == ["one"]
+    assert fake_api.requests[0].path == "/ws/tenants/acme/apps/web/logs/"
+    assert f"no WebSocket at {fake_api.url}" in err

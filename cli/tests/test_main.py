@@ -1,5 +1,9 @@
 """Exit statuses, errors on stderr, authentication and pagination."""
 
+import argparse
+
+from berth_cli.main import build_parser
+
 from .fakeapi import page
 
 
@@ -89,3 +93,15 @@ def test_401_without_a_token_says_how_to_log_in(berth, fake_api, monkeypatch):
         "error: Authentication credentials were not provided. Set BERTH_TOKEN or run `berth login --token brt_...`.\n"
     )
     assert "Authorization" not in fake_api.requests[0].headers
+
+
+def test_every_verb_takes_json():
+    parser = build_parser()
+    verbs = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
+    without_json = [
+        name
+        for name, sub in verbs.choices.items()
+        if not any("--json" in action.option_strings for action in sub._actions)
+    ]
+    assert len(verbs.choices) == 39
+    assert without_json == []

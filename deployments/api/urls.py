@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from deployments.api import apps, builds, config, deployments, formation, hosts, logs, releases
+from deployments.api import apps, builds, config, deployments, formation, gc, hosts, logs, releases
 
 urlpatterns = [
     *apps.urlpatterns,
@@ -11,6 +11,7 @@ urlpatterns = [
     *formation.urlpatterns,
     *builds.urlpatterns,
     *logs.urlpatterns,
+    *gc.urlpatterns,
     path("hosts/", hosts.HostViewSet.as_view({"get": "list", "post": "create"}), name="host-list"),
     path(
         "hosts/<str:name>/",

@@ -2,53 +2,277 @@
 
 The format is defined in tenants/tests/authz.py; tenants/tests/test_authorization_matrix.py runs these rows with
 the tenants rows and fails when a route under /api/v1/ answers a method no row calls. One Row per route and
-method (more when the outcome depends on the body), for example:
+method (more when the outcome depends on the body). Every caller gets a fresh world (a savepoint per call):
+`other_owner` and `token_other_tenant` must get 404 and a refused call must leave every table of tenants,
+deployments and auth unchanged, which run_row() checks itself.
 
-    from tenants.models import Scope
-    from tenants.tests.authz import Row, staff_rule, tenant_rule
-
-    def make_app(world, caller):
-        app = App.objects.create(tenant=world.tenant, slug="web")  # or a factory / service
-        return {"app": app.slug}
-
-    ROWS = [
-        Row("GET", "/api/v1/tenants/{tenant}/apps/", tenant_rule(Scope.READ)),
-        Row("POST", "/api/v1/tenants/{tenant}/apps/", tenant_rule(Scope.WRITE, ok=201), body={"slug": "web"}),
-        Row("DELETE", "/api/v1/tenants/{tenant}/apps/{app}/", tenant_rule(Scope.ADMIN, ok=204), setup=make_app),
-        Row("GET", "/api/v1/hosts/", staff_rule()),
-        Row("POST", "/api/v1/hosts/", staff_rule(Scope.ADMIN, ok=201), body={...}),
-    ]
-
-Every caller gets a fresh world (a savepoint per call): `other_owner` and `token_other_tenant` must get 404 and a
-refused call must leave every table of tenants, deployments and auth unchanged, which run_row() checks itself.
+Keep the rows grouped by area, one comment per area, with the setup helpers of an area just above its rows.
+Setups create what the URL names through the services (as the API would) or the factories; transaction.on_commit
+never fires inside the savepoint, so no rollout, build or engine call starts behind a row's back.
 """
 
-from deployments.models import App, Build, BuildStatus, SourceKind
+from deployments.models import ContainerState, Deployment, Release, ReleaseStatus
+from deployments.services.apps import app_create
+from deployments.services.config import config_update
+from deployments.tests.factories import BuildFactory, DockerHostFactory
 from tenants.models import Scope
-from tenants.tests.authz import Row, tenant_rule
+from tenants.tests.authz import Row, staff_rule, tenant_rule
+
+APPS = "/api/v1/tenants/{tenant}/apps/"
+APP = "/api/v1/tenants/{tenant}/apps/{app}/"
+HOSTS = "/api/v1/hosts/"
+HOST = "/api/v1/hosts/{host}/"
 
 
-def make_app(world, caller) -> dict:
-    App.objects.create(tenant=world.tenant, slug="web")
+def _app(world):
+    return app_create(tenant=world.tenant, slug="web", actor=world.users["owner"])
+
+
+def make_app(world, caller):
+    _app(world)
     return {"app": "web"}
 
 
-def make_build(world, caller) -> dict:
-    app = App.objects.create(tenant=world.tenant, slug="web")
-    build = Build.objects.create(
-        app=app, number=1, source_kind=SourceKind.IMAGE, source={"image": "a/b:1"}, status=BuildStatus.PENDING
-    )
-    return {"app": "web", "build": build.pk}
+# Apps
+
+ROWS = [
+    Row("GET", APPS, tenant_rule(Scope.READ)),
+    Row("POST", APPS, tenant_rule(Scope.WRITE, ok=201), body={"slug": "newapp"}),
+    Row("GET", APP, tenant_rule(Scope.READ), setup=make_app),
+    Row("PATCH", APP, tenant_rule(Scope.WRITE), setup=make_app, body={"description": "Renamed"}),
+    Row("DELETE", APP, tenant_rule(Scope.ADMIN, ok=204), setup=make_app),
+]
 
 
-ROWS: list = [
-    Row("GET", "/api/v1/tenants/{tenant}/apps/{app}/builds/", tenant_rule(Scope.READ), setup=make_app),
+# Config
+
+
+def make_app_with_secret(world, caller):
+    app = _app(world)
+    config_update(app=app, values={"KEY": {"value": "s3cret", "secret": True}}, actor=world.users["owner"])
+    return {"app": app.slug}
+
+
+def _revealed(world, params, response):
+    assert response.json() == {"KEY": "s3cret"}
+
+
+CONFIG = APP + "config/"
+
+ROWS += [
+    Row("GET", CONFIG, tenant_rule(Scope.READ), setup=make_app_with_secret),
+    Row(
+        "GET",
+        CONFIG + "?reveal=KEY",
+        tenant_rule(Scope.ADMIN),
+        setup=make_app_with_secret,
+        name="reveal",
+        then=_revealed,
+    ),
+    Row("PATCH", CONFIG, tenant_rule(Scope.WRITE), setup=make_app, body={"KEY": "value"}),
+]
+
+
+# Releases and rollback
+
+
+def make_app_with_earlier_release(world, caller):
+    """v1 went live, v2 (a config change) is the latest: rolling back to v1 is a real change."""
+    app = _app(world)
+    Release.objects.filter(app=app, version=1).update(status=ReleaseStatus.SUCCEEDED)
+    config_update(app=app, values={"KEY": "value"}, actor=world.users["owner"])
+    return {"app": app.slug}
+
+
+def _rolled_back_to_v1(world, params, response):
+    assert (response.json()["version"], response.json()["rollback_of"], response.json()["config"]) == (3, 1, {})
+
+
+ROWS += [
+    Row("GET", APP + "releases/", tenant_rule(Scope.READ), setup=make_app),
+    Row("GET", APP + "releases/1/", tenant_rule(Scope.READ), setup=make_app),
     Row(
         "POST",
-        "/api/v1/tenants/{tenant}/apps/{app}/builds/",
+        APP + "rollback/",
         tenant_rule(Scope.DEPLOY, ok=201),
-        body={"image": "registry.example.com/team/app:1"},
-        setup=make_app,
+        setup=make_app_with_earlier_release,
+        body={"version": 1},
+        then=_rolled_back_to_v1,
     ),
-    Row("GET", "/api/v1/tenants/{tenant}/apps/{app}/builds/{build}/", tenant_rule(Scope.READ), setup=make_build),
+]
+
+
+# Formation
+
+FORMATION = APP + "formation/"
+
+ROWS += [
+    Row("GET", FORMATION, tenant_rule(Scope.READ), setup=make_app),
+    Row("PATCH", FORMATION, tenant_rule(Scope.WRITE), setup=make_app, body={"web": {"quantity": 2}}),
+]
+
+
+# Builds
+
+
+def make_app_with_build(world, caller):
+    app = _app(world)
+    build = BuildFactory(app=app, number=1)
+    return {"app": app.slug, "build": build.pk}
+
+
+ROWS += [
+    Row("GET", APP + "builds/", tenant_rule(Scope.READ), setup=make_app),
+    Row("GET", APP + "builds/{build}/", tenant_rule(Scope.READ), setup=make_app_with_build),
+    Row("POST", APP + "builds/", tenant_rule(Scope.DEPLOY, ok=201), setup=make_app, body={"image": "busybox:1"}),
+]
+
+
+# Deployments and containers
+
+
+def make_app_with_deployment(world, caller):
+    app = _app(world)
+    deployment = Deployment.objects.create(app=app, release=Release.objects.get(app=app, version=1))
+    return {"app": app.slug, "deployment": deployment.pk}
+
+
+def make_app_with_container(world, caller):
+    """A running container on a host whose engine does not answer: the restart reaches the engine and fails."""
+    app = _app(world)
+    host = DockerHostFactory(name="gone", engine_url="unix:///nonexistent/docker.sock")
+    host.containers.create(
+        app=app,
+        release=Release.objects.get(app=app, version=1),
+        process_type="web",
+        index=1,
+        engine_id="0123456789ab" * 4,
+        name="berth-acme-web-v1-web-1-000000",
+        state=ContainerState.RUNNING,
+    )
+    return {"app": app.slug, "container": "0123456789ab"}
+
+
+ROWS += [
+    Row("GET", APP + "deployments/", tenant_rule(Scope.READ), setup=make_app),
+    Row("GET", APP + "deployments/{deployment}/", tenant_rule(Scope.READ), setup=make_app_with_deployment),
+    Row("GET", APP + "containers/", tenant_rule(Scope.READ), setup=make_app),
+    # Without a live engine the allowed callers reach the engine and get its error (400, nothing changed);
+    # tests/api of the containers restart a real one.
+    Row(
+        "POST",
+        APP + "containers/{container}/restart/",
+        tenant_rule(Scope.DEPLOY, ok=400),
+        setup=make_app_with_container,
+    ),
+]
+
+
+# Logs
+
+ROWS += [
+    Row("GET", APP + "logs/", tenant_rule(Scope.READ), setup=make_app),
+]
+
+
+# Another tenant's objects named under {tenant}: 404 to every caller, and nothing changes
+
+
+def make_foreign_app(world, caller):
+    """Globex's app `theirs`, with a deployment and a running container, and acme's own app `web`."""
+    theirs = app_create(tenant=world.other_tenant, slug="theirs", actor=world.users["other_owner"])
+    release = Release.objects.get(app=theirs, version=1)
+    deployment = Deployment.objects.create(app=theirs, release=release)
+    host = DockerHostFactory(name="gone", engine_url="unix:///nonexistent/docker.sock")
+    host.containers.create(
+        app=theirs,
+        release=release,
+        process_type="web",
+        index=1,
+        engine_id="0123456789ab" * 4,
+        name="berth-globex-theirs-v1-web-1-000000",
+        state=ContainerState.RUNNING,
+    )
+    _app(world)
+    return {"app": "theirs", "deployment": deployment.pk, "container": "0123456789ab"}
+
+
+FOREIGN = "another tenant's object"
+
+ROWS += [
+    Row("GET", APP, tenant_rule(Scope.READ, ok=404), setup=make_foreign_app, name=FOREIGN),
+    Row("DELETE", APP, tenant_rule(Scope.ADMIN, ok=404), setup=make_foreign_app, name=FOREIGN),
+    Row("PATCH", CONFIG, tenant_rule(Scope.WRITE, ok=404), setup=make_foreign_app, body={"K": "v"}, name=FOREIGN),
+    Row(
+        "POST",
+        APP + "rollback/",
+        tenant_rule(Scope.DEPLOY, ok=404),
+        setup=make_foreign_app,
+        body={"version": 1},
+        name=FOREIGN,
+    ),
+    Row(
+        "GET",
+        "/api/v1/tenants/{tenant}/apps/web/deployments/{deployment}/",
+        tenant_rule(Scope.READ, ok=404),
+        setup=make_foreign_app,
+        name=FOREIGN,
+    ),
+    Row(
+        "POST",
+        "/api/v1/tenants/{tenant}/apps/web/containers/{container}/restart/",
+        tenant_rule(Scope.DEPLOY, ok=404),
+        setup=make_foreign_app,
+        name=FOREIGN,
+    ),
+]
+
+
+# Hosts (staff only)
+
+
+def make_host(world, caller):
+    DockerHostFactory(name="h1")
+    return {"host": "h1"}
+
+
+ROWS += [
+    Row("GET", HOSTS, staff_rule()),
+    # Registering a host pings its engine: the main dockerd, which `make test` starts (scripts/services.sh).
+    Row(
+        "POST",
+        HOSTS,
+        staff_rule(Scope.ADMIN, ok=201),
+        body={"name": "h2", "engine_url": "unix:///var/run/docker.sock"},
+    ),
+    Row("GET", HOST, staff_rule(), setup=make_host),
+    Row("PATCH", HOST, staff_rule(Scope.ADMIN), setup=make_host, body={"labels": {"zone": "a"}}),
+    Row("DELETE", HOST, staff_rule(Scope.ADMIN, ok=204), setup=make_host),
+]
+
+
+# Garbage collection (staff)
+
+
+def make_gc_host(world, caller):
+    """A host whose engine never answers: a run is recorded with its error, and nothing is removed anywhere."""
+    DockerHostFactory(name="gc-host", engine_url="unix:///run/berth-gc-no-such-engine.sock")
+    return {"host": "gc-host"}
+
+
+def _gc_recorded(world, params, response):
+    assert response.json()["host"] == "gc-host"
+    assert response.json()["dry_run"] is True
+
+
+ROWS += [
+    Row("GET", "/api/v1/hosts/{host}/gc/", staff_rule(), setup=make_gc_host),
+    Row(
+        "POST",
+        "/api/v1/hosts/{host}/gc/",
+        staff_rule(Scope.ADMIN, ok=201),
+        body={"dry_run": True},
+        setup=make_gc_host,
+        then=_gc_recorded,
+    ),
 ]

@@ -1,5 +1,7 @@
 """One module per area of the API; each exposes `register(verbs, parents)`."""
 
+from __future__ import annotations
+
 from berth_cli.http import quote
 
 

@@ -19,6 +19,14 @@ def release_label(value) -> str:
     return f"v{value}" if isinstance(value, int) else output.text(value)
 
 
+def processes(app: dict) -> str:
+    """`web (httpd -f -p $PORT), worker`: an empty command runs the image's own."""
+    types = app.get("process_types") or {}
+    if not isinstance(types, dict):
+        return output.text(types)
+    return ", ".join(f"{kind} ({command})" if command else kind for kind, command in types.items())
+
+
 APP_COLUMNS = [
     ("name", app_name),
     ("release", lambda a: release_label(a.get("current_release", a.get("release")))),
@@ -26,10 +34,13 @@ APP_COLUMNS = [
 ]
 APP_FIELDS = [
     ("name", app_name),
+    "description",
     ("tenant", "tenant"),
     ("url", "url"),
     ("release", lambda a: release_label(a.get("current_release", a.get("release")))),
-    ("processes", "process_types"),
+    ("latest", lambda a: release_label(a.get("latest_release"))),
+    ("processes", processes),
+    ("release command", "release_command"),
     ("created", lambda a: output.when(a.get("created_at"))),
     ("updated", lambda a: output.when(a.get("updated_at"))),
 ]
@@ -40,6 +51,7 @@ def register(verbs, parents) -> None:
     p.set_defaults(func=run_list)
     p = verbs.add_parser("apps:create", parents=[parents.json, parents.tenant], help="create an app")
     p.add_argument("name")
+    p.add_argument("--description", default="")
     p.set_defaults(func=run_create)
     p = verbs.add_parser("apps:info", parents=[parents.json, parents.tenant, parents.app], help="show an app")
     p.set_defaults(func=run_info)
@@ -60,7 +72,10 @@ def run_list(args, client: Client) -> int:
 
 
 def run_create(args, client: Client) -> int:
-    app = client.post(tenant_path(args.tenant) + "apps/", {"slug": args.name})
+    app = client.post(
+        tenant_path(args.tenant) + "apps/",
+        {"slug": args.name, **({"description": args.description} if args.description else {})},
+    )
     if args.json:
         output.emit_json(app)
     else:

@@ -10,7 +10,8 @@ from pathlib import Path
 from berth_cli import archive, output
 from berth_cli.commands import app_path
 from berth_cli.errors import UsageError
-from berth_cli.http import Client, multipart, quote
+from berth_cli.http import ApiError, Client, multipart, quote
+from berth_cli.wait import release_wait_or_fail
 
 FINISHED = {"succeeded", "failed", "cancelled", "error"}
 BUILD_COLUMNS = [
@@ -22,6 +23,7 @@ BUILD_COLUMNS = [
 ]
 BUILD_FIELDS = [
     ("build", lambda b: build_id(b)),
+    ("by", "created_by"),
     "status",
     ("source", "source_kind"),
     "image",
@@ -37,8 +39,8 @@ BUILD_FIELDS = [
 
 
 def build_id(build: dict):
-    """The build's id in its URL: `id` as the contract names it, else its per-app `number`."""
-    return build.get("id", build.get("number"))
+    """The build's key in its URL: its per-app `number` (`id` when the answer has no number)."""
+    return build.get("number", build.get("id"))
 
 
 def register(verbs, parents) -> None:
@@ -48,9 +50,10 @@ def register(verbs, parents) -> None:
     source = p.add_mutually_exclusive_group()
     source.add_argument("--image", metavar="REF", help="deploy an existing image instead of building DIR")
     source.add_argument("--git", metavar="URL", help="build a git repository instead of DIR")
-    p.add_argument("--ref", default="", help="the git ref to build (with --git)")
+    p.add_argument("--ref", default="", help="the git ref to build (with --git; default: the server's, main)")
     p.add_argument("--dockerfile", default="Dockerfile", help="the Dockerfile's path inside DIR")
     p.add_argument("--no-follow", action="store_true", help="return once the build is accepted")
+    p.add_argument("--wait", action="store_true", help="then wait until its release is rolled out")
     p.add_argument("--interval", type=float, default=1.0, help=argparse.SUPPRESS)
     p.set_defaults(func=run_deploy)
     p = verbs.add_parser("builds", parents=common, help="list an app's builds")
@@ -64,7 +67,7 @@ def _start(args, client: Client, path: str) -> dict:
     if args.image:
         return client.post(path, {"image": args.image})
     if args.git:
-        return client.post(path, {"git": {"url": args.git, "ref": args.ref}})
+        return client.post(path, {"git": {"url": args.git, **({"ref": args.ref} if args.ref else {})}})
     directory = Path(args.directory)
     if not directory.is_dir():
         raise UsageError(f"{args.directory} is not a directory")
@@ -114,14 +117,33 @@ def run_deploy(args, client: Client) -> int:
         reason = f": {build['error']}" if build.get("error") else ""
         sys.stderr.write(f"error: build {build_id(build)} {status}{reason}\n")
         return 1
+    release = _release_of(client, args, build)
     if not args.json:
-        release = build.get("release")
-        if isinstance(release, dict):
-            release = release.get("version")
-        suffix = f"; released v{release}" if isinstance(release, int) else ""
+        suffix = f"; released v{release}" if release else ""
         image = f" Image {build['image']}" if build.get("image") else ""
         print(f"Build {build_id(build)} succeeded{suffix}.{image}")
+    if args.wait:
+        if not release:
+            raise ApiError(f"build {build_id(build)} created no release to wait for.", status=200)
+        release_wait_or_fail(client, tenant=args.tenant, app=args.app, version=release, interval=args.interval)
     return 0
+
+
+def _release_of(client: Client, args, build: dict) -> int | None:
+    """The version the build released: named in the answer, else the newest release when it is this build's."""
+    release = build.get("release")
+    if isinstance(release, dict):
+        release = release.get("version")
+    if isinstance(release, int):
+        return release
+    try:
+        newest = client.get(app_path(args.tenant, args.app) + "releases/", query={"limit": 1})
+    except ApiError:
+        return None
+    results = newest.get("results") if isinstance(newest, dict) else None
+    if results and results[0].get("build") == build.get("number"):
+        return results[0].get("version")
+    return None
 
 
 def run_list(args, client: Client) -> int:

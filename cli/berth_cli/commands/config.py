@@ -2,33 +2,51 @@
 
 from __future__ import annotations
 
+import argparse
+
 from berth_cli import output
 from berth_cli.commands import app_path
 from berth_cli.errors import UsageError
 from berth_cli.http import Client
+from berth_cli.wait import release_wait_or_fail
 
 
 def register(verbs, parents) -> None:
     common = [parents.json, parents.tenant, parents.app]
-    p = verbs.add_parser("config", parents=common, help="show an app's config vars")
+    p = verbs.add_parser("config", parents=common, help="show an app's config vars (secrets masked)")
+    p.add_argument("--reveal", metavar="KEY[,KEY]", help="show these secrets in clear (admin scope, audited)")
     p.set_defaults(func=run_show)
     p = verbs.add_parser("config:get", parents=common, help="print one config var's value")
     p.add_argument("key")
+    p.add_argument("--reveal", action="store_true", help="show a secret in clear (admin scope, audited)")
     p.set_defaults(func=run_get)
     p = verbs.add_parser("config:set", parents=common, help="set config vars (a new release)")
     p.add_argument("pairs", nargs="+", metavar="KEY=VALUE")
     p.add_argument("--secret", action="store_true", help="store the values encrypted and never show them")
+    _wait_options(p)
     p.set_defaults(func=run_set)
     p = verbs.add_parser("config:unset", parents=common, help="remove config vars (a new release)")
     p.add_argument("keys", nargs="+", metavar="KEY")
+    _wait_options(p)
     p.set_defaults(func=run_unset)
+
+
+def _wait_options(parser) -> None:
+    parser.add_argument("--wait", action="store_true", help="wait until the new release is rolled out")
+    parser.add_argument("--interval", type=float, default=1.0, help=argparse.SUPPRESS)
+
+
+def _maybe_wait(args, client: Client) -> None:
+    version = client.release_header()
+    if args.wait and version:
+        release_wait_or_fail(client, tenant=args.tenant, app=args.app, version=version, interval=args.interval)
 
 
 def normalize(answer) -> list[dict]:
     """Return [{"key", "value", "secret"}] from the API's config answer, sorted by key."""
     if isinstance(answer, dict) and isinstance(answer.get("results"), list):
         answer = answer["results"]
-    if isinstance(answer, dict) and isinstance(answer.get("config"), dict | list):
+    if isinstance(answer, dict) and isinstance(answer.get("config"), (dict, list)):
         answer = answer["config"]
     items: list[dict] = []
     if isinstance(answer, dict):
@@ -62,15 +80,14 @@ def _config_path(args) -> str:
     return app_path(args.tenant, args.app) + "config/"
 
 
-def _release_note(answer) -> str:
-    release = answer.get("release") if isinstance(answer, dict) else None
-    if isinstance(release, dict):
-        release = release.get("version")
-    return f" Released v{release}." if isinstance(release, int) else ""
+def _release_note(client: Client) -> str:
+    release = client.release_header()
+    return f" Released v{release}." if release else ""
 
 
 def run_show(args, client: Client) -> int:
-    answer = client.get(_config_path(args))
+    revealed = {key.strip() for key in (args.reveal or "").split(",") if key.strip()}
+    answer = client.get(_config_path(args), query={"reveal": ",".join(sorted(revealed))})
     if args.json:
         output.emit_json(answer)
         return 0
@@ -80,17 +97,20 @@ def run_show(args, client: Client) -> int:
         return 0
     width = max(len(item["key"]) for item in items)
     for item in items:
-        print(f"{(item['key'] + ':').ljust(width + 1)} {shown(item)}")
+        value = output.text(item["value"]) if item["key"] in revealed else shown(item)
+        print(f"{(item['key'] + ':').ljust(width + 1)} {value}")
     return 0
 
 
 def run_get(args, client: Client) -> int:
-    items = {item["key"]: item for item in normalize(client.get(_config_path(args)))}
-    item = items.get(args.key)
+    answer = client.get(_config_path(args), query={"reveal": args.key if args.reveal else None})
+    item = {entry["key"]: entry for entry in normalize(answer)}.get(args.key)
     if args.json:
         output.emit_json(item)
     elif item is not None:
-        print(shown(item))
+        print(output.text(item["value"]) if args.reveal else shown(item))
+    else:
+        output.note(f"{args.key} is not set on {args.app}.")
     return 0 if item is not None else 1
 
 
@@ -102,7 +122,8 @@ def run_set(args, client: Client) -> int:
         output.emit_json(answer)
     else:
         keys = ", ".join(key for key, _ in pairs)
-        print(f"Set {keys} on {args.app}.{_release_note(answer)}")
+        print(f"Set {keys} on {args.app}.{_release_note(client)}")
+    _maybe_wait(args, client)
     return 0
 
 
@@ -111,5 +132,6 @@ def run_unset(args, client: Client) -> int:
     if args.json:
         output.emit_json(answer)
     else:
-        print(f"Unset {', '.join(args.keys)} on {args.app}.{_release_note(answer)}")
+        print(f"Unset {', '.join(args.keys)} on {args.app}.{_release_note(client)}")
+    _maybe_wait(args, client)
     return 0

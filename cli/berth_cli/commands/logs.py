@@ -1,4 +1,8 @@
-"""logs: history through the HTTP API, then optionally the live tail (WebSocket, else polling)."""
+"""logs: history through the HTTP API, then optionally the live tail (WebSocket, else polling).
+
+The logs API pages by the lines' own cursors: a page holds lines oldest first, `next` asks for the lines after
+the newest one returned (poll it for new lines) and `previous` for older ones.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,16 @@ import argparse
 import json
 import sys
 import time
-from datetime import datetime
+from collections import deque
+from urllib.parse import urlencode, urlsplit
 
 from berth_cli import output
 from berth_cli.commands import app_path
 from berth_cli.errors import UsageError
 from berth_cli.http import ApiError, Client, quote
 
-PAGE_MAX = 500
+PAGE_MAX = 1000
+REMEMBERED = 10_000  # cursors kept to recognise a line sent twice (history overlapping the live tail)
 
 
 def register(verbs, parents) -> None:
@@ -22,105 +28,95 @@ def register(verbs, parents) -> None:
     p.add_argument("--tail", action="store_true", help="keep following new lines")
     p.add_argument("--process", help="only this process type, e.g. web")
     p.add_argument("--grep", metavar="TEXT", help="only lines containing TEXT")
-    p.add_argument("--release", help="only lines of this release (vN)")
+    p.add_argument("--release", metavar="vN", help="only lines of this release")
     p.add_argument("--poll", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--interval", type=float, default=1.0, help=argparse.SUPPRESS)
     p.set_defaults(func=run)
 
 
 def render(line: dict) -> str:
-    """`2026-11-28 02:57:33Z web[3f2a1c0d9e8b]: message`, Heroku's layout."""
+    """`2026-11-28 02:57:33Z web.1[3f2a1c0d9e8b]: message`, Heroku's layout."""
     where = line.get("process") or "app"
+    if line.get("index") is not None:
+        where += f".{line['index']}"
     container = str(line.get("container") or "")[:12]
     if container:
         where += f"[{container}]"
     return f"{output.when(line.get('timestamp'))} {where}: {str(line.get('line', '')).rstrip(chr(10))}"
 
 
-def _moment(line: dict):
-    value = line.get("timestamp")
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def _key(line: dict):
-    return line.get("id") or (line.get("timestamp"), line.get("container"), line.get("line"))
-
-
-def chronological(lines: list[dict]) -> list[dict]:
-    """Oldest first: the API pages newest first."""
-    return sorted(lines, key=lambda line: (str(line.get("timestamp") or ""), line.get("id") or 0))
-
-
 class Printer:
-    """Writes lines once each (as text or JSON Lines), applying the filters the server may not have."""
+    """Writes each line once (as text or JSON Lines), whatever overlap the server sends."""
 
-    def __init__(self, args):
-        self.as_json = args.json
-        self.process = args.process
-        self.grep = args.grep
-
-    def wanted(self, line: dict) -> bool:
-        if self.process and line.get("process") not in (None, "", self.process):
-            return False
-        return not (self.grep and self.grep not in str(line.get("line", "")))
+    def __init__(self, as_json: bool):
+        self.as_json = as_json
+        self._seen: set = set()
+        self._order: deque = deque()
 
     def write(self, line: dict) -> None:
-        if not self.wanted(line):
+        key = line.get("cursor") or (line.get("timestamp"), line.get("container"), line.get("line"))
+        if key in self._seen:
             return
+        self._seen.add(key)
+        self._order.append(key)
+        if len(self._order) > REMEMBERED:
+            self._seen.discard(self._order.popleft())
         sys.stdout.write((json.dumps(line, ensure_ascii=False) if self.as_json else render(line)) + "\n")
         sys.stdout.flush()
 
 
-def _query(args, *, limit: int, since: str | None = None) -> dict:
-    release = args.release[1:] if args.release and args.release[:1] in "vV" else args.release
-    return {"process": args.process, "q": args.grep, "release": release, "since": since, "limit": limit}
+def _filters(args) -> dict:
+    release = args.release[1:] if args.release and args.release[:1] in ("v", "V") else args.release
+    if release and not release.isdigit():
+        raise UsageError(f"expected a release like v3, got {args.release!r}")
+    return {"process": args.process, "q": args.grep, "release": release}
+
+
+def history(client: Client, path: str, filters: dict, count: int) -> tuple[list[dict], str | None]:
+    """Return the newest `count` lines, oldest first, and the URL that polls for the lines after them."""
+    answer = client.get(path, query={**filters, "limit": max(1, min(count, PAGE_MAX))})
+    lines, following, older = list(answer.get("results") or []), answer.get("next"), answer.get("previous")
+    while len(lines) < count and older:
+        page = client.get(older)
+        if not page.get("results"):
+            break
+        lines = list(page["results"]) + lines
+        older = page.get("previous")
+    return (lines[-count:] if count else []), following
 
 
 def run(args, client: Client) -> int:
     if args.num < 0:
         raise UsageError("-n must be 0 or more")
     path = app_path(args.tenant, args.app) + "logs/"
-    printer = Printer(args)
+    filters = _filters(args)
+    printer = Printer(args.json)
     websocket = None if args.poll else _websocket_module()
-    if args.tail and websocket is not None:
-        return _follow_websocket(websocket, args, client, printer)
-    history = []
-    if args.num:
-        history = client.list(path, _query(args, limit=min(args.num, PAGE_MAX)), limit=args.num)
-    history = chronological(history)
-    for line in history:
+    if args.tail and websocket is not None and _follow_websocket(websocket, args, client, filters, printer):
+        return 0
+    if not args.num and not args.tail:
+        return 0
+    lines, following = history(client, path, filters, args.num)
+    for line in lines:
         printer.write(line)
     if args.tail:
-        _follow_polling(args, client, path, printer, history)
+        _follow_polling(args, client, path, filters, following, printer)
     return 0
 
 
-def _follow_polling(args, client: Client, path: str, printer: Printer, history: list[dict]) -> None:
-    """Ask for lines since the newest one seen, every `interval` seconds; never print one twice."""
-    last = history[-1] if history else None
-    since = last.get("timestamp") if last else None
-    seen_at_since = {_key(line) for line in history if line.get("timestamp") == since}
+def _follow_polling(args, client: Client, path: str, filters: dict, following: str | None, printer: Printer):
+    """Every `interval` seconds ask for the lines after the last cursor (the newest lines while there are none)."""
     while True:
         time.sleep(args.interval)
         try:
-            lines = client.list(path, _query(args, limit=PAGE_MAX, since=since))
+            answer = client.get(following) if following else client.get(path, query={**filters, "limit": PAGE_MAX})
         except ApiError as exc:
-            if exc.status:  # the API refused: stop with its error
+            if exc.status and exc.status != 503:  # refused (not "try again later"): stop with the error
                 raise
-            continue  # the portal is restarting: try again on the next tick
-        for line in chronological(lines):
-            stamp, key = line.get("timestamp"), _key(line)
-            if since is not None and (_moment(line) or stamp) < (_moment({"timestamp": since}) or since):
-                continue
-            if stamp == since and key in seen_at_since:
-                continue
-            if stamp != since:
-                since, seen_at_since = stamp, set()
-            seen_at_since.add(key)
+            continue
+        for line in answer.get("results") or []:
             printer.write(line)
+        following = answer.get("next") or following
 
 
 def _websocket_module():
@@ -131,72 +127,52 @@ def _websocket_module():
     return ws_client
 
 
-def _ws_url(args, client: Client, cursor: str | None) -> str:
+def ws_url(client: Client, args, filters: dict, cursor: str | None) -> str:
     base = client.base_url.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
-    url = f"{base}/ws/tenants/{quote(args.tenant)}/apps/{quote(args.app)}/logs/"
-    query = {"tail": args.num, "cursor": cursor, "process": args.process}
-    return url + _encode(query)
-
-
-def _encode(query: dict) -> str:
-    from urllib.parse import urlencode
-
+    query = {"tail": args.num, "cursor": cursor, **filters}
     params = {key: value for key, value in query.items() if value not in (None, "")}
-    return "?" + urlencode(params) if params else ""
+    url = f"{base}/ws/tenants/{quote(args.tenant)}/apps/{quote(args.app)}/logs/"
+    return url + ("?" + urlencode(params) if params else "")
 
 
-def _lines_of(message) -> list[dict]:
-    """Accept a line object, {"lines": [...]}, or {"type": "line", "line": {...}}."""
-    if isinstance(message, list):
-        return [item for item in message if isinstance(item, dict)]
-    if not isinstance(message, dict):
-        return []
-    if isinstance(message.get("lines"), list):
-        return [item for item in message["lines"] if isinstance(item, dict)]
-    if isinstance(message.get("line"), dict):
-        return [message["line"]]
-    if "line" in message:
-        return [message]
-    return []
+def _follow_websocket(ws_client, args, client: Client, filters: dict, printer: Printer) -> bool:
+    """Follow the live tail: {"type": "lines", "lines": [...], "cursor"}; reconnect from the last cursor.
 
-
-def _follow_websocket(ws_client, args, client: Client, printer: Printer) -> int:
-    """Follow the live tail; reconnect from the last cursor when the connection drops."""
+    Return False, having printed nothing, when the portal does not speak WebSocket (a plain WSGI server): the
+    caller then polls the HTTP API.
+    """
     from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
     headers = {"Authorization": f"Bearer {client.token}"} if client.token else {}
+    parts = urlsplit(client.base_url)
+    origin = f"{parts.scheme}://{parts.netloc}"  # the consumer checks the Origin as it would a browser's
     cursor: str | None = None
-    seen_keys: set = set()
     while True:
         try:
             with ws_client.connect(
-                _ws_url(args, client, cursor), additional_headers=headers, origin=_origin(client.base_url)
+                ws_url(client, args, filters, cursor), additional_headers=headers, origin=origin
             ) as socket:
                 for raw in socket:
                     message = json.loads(raw)
-                    if isinstance(message, dict) and message.get("type") == "error":
-                        raise ApiError(str(message.get("message") or "the log stream failed"), status=400)
-                    for line in _lines_of(message):
-                        key = _key(line)
-                        if key in seen_keys:
-                            continue
-                        seen_keys.add(key)
-                        cursor = str(line.get("cursor") or line.get("id") or cursor or "") or None
+                    if not isinstance(message, dict):
+                        continue
+                    if message.get("type") == "error":
+                        output.note(f"berth logs: {message.get('message')}; reconnecting")
+                    for line in message.get("lines") or []:
                         printer.write(line)
-                    if isinstance(message, dict) and message.get("cursor"):
-                        cursor = str(message["cursor"])
+                        cursor = line.get("cursor") or cursor
+                    cursor = message.get("cursor") or cursor
         except InvalidHandshake as exc:
-            status = getattr(getattr(exc, "response", None), "status_code", None) or getattr(exc, "status_code", 0)
-            raise ApiError(f"the log stream refused the connection: {exc}", status=status or 400) from None
+            response = getattr(exc, "response", None)
+            status = getattr(response, "status_code", None) or getattr(exc, "status_code", None) or 400
+            if status in (401, 403):
+                raise ApiError(
+                    "the log stream refused the connection: no such app, or your token cannot read it.", status=status
+                ) from None
+            if cursor is None:
+                output.note(f"berth logs: no WebSocket at {client.base_url} ({exc}); polling instead")
+                return False
+            raise ApiError(f"the log stream refused the connection: {exc}", status=status) from None
         except (ConnectionClosed, OSError):
-            if len(seen_keys) > 100_000:
-                seen_keys.clear()
+            pass  # the portal restarted or the network dropped: resume from the cursor
         time.sleep(args.interval)
-
-
-def _origin(base_url: str) -> str:
-    """The portal's own origin: the consumer checks it like a browser's."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(base_url)
-    return f"{parts.scheme}://{parts.netloc}"

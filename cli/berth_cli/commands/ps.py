@@ -25,9 +25,30 @@ CONTAINER_COLUMNS = [
     ("id", "id"),
     ("process", _process),
     ("state", "state"),
+    ("status", "status"),
     ("release", _release),
     ("host", "host"),
-    ("since", lambda c: output.when(c.get("updated_at") or c.get("created_at"))),
+    ("routed", lambda c: "" if c.get("routed") is None else output.text(c["routed"])),
+]
+DEPLOYMENT_COLUMNS = [
+    ("id", "id"),
+    ("kind", "kind"),
+    ("release", _release),
+    ("status", "status"),
+    ("progress", lambda d: f"{d['progress']}%" if d.get("progress") is not None else ""),
+    ("created", lambda d: output.when(d.get("created_at"))),
+    ("error", "error"),
+]
+DEPLOYMENT_FIELDS = [
+    "id",
+    "kind",
+    ("release", _release),
+    "status",
+    ("progress", lambda d: f"{d['progress']}%" if d.get("progress") is not None else ""),
+    "error",
+    ("created", lambda d: output.when(d.get("created_at"))),
+    ("started", lambda d: output.when(d.get("started_at"))),
+    ("finished", lambda d: output.when(d.get("finished_at"))),
 ]
 FORMATION_COLUMNS = [
     ("process", lambda f: f.get("process_type") or f.get("type") or ""),
@@ -50,6 +71,12 @@ def register(verbs, parents) -> None:
     p = verbs.add_parser("ps:restart", parents=common, help="restart one container")
     p.add_argument("id")
     p.set_defaults(func=run_restart)
+    p = verbs.add_parser("deployments", parents=common, help="list an app's rollouts, newest first")
+    p.add_argument("-n", "--num", type=int, default=None, help="show only the newest N")
+    p.set_defaults(func=run_deployments)
+    p = verbs.add_parser("deployments:info", parents=common, help="show one rollout and its steps")
+    p.add_argument("id")
+    p.set_defaults(func=run_deployment_info)
 
 
 def parse_scale(changes: list[str]) -> dict[str, int]:
@@ -72,7 +99,12 @@ def formation_rows(answer) -> list[dict]:
 
 
 def run_list(args, client: Client) -> int:
-    containers = client.list(app_path(args.tenant, args.app) + "containers/")
+    containers, unreachable = [], []
+    for page in client.pages(app_path(args.tenant, args.app) + "containers/"):
+        containers.extend(page.get("results") or [])
+        unreachable.extend(page.get("unreachable_hosts") or [])
+    if unreachable:
+        output.note(f"warning: hosts not answering, their containers are missing: {', '.join(unreachable)}")
     if args.json:
         output.emit_json(containers)
     else:
@@ -100,7 +132,9 @@ def run_scale(args, client: Client) -> int:
         output.emit_json(answer)
     else:
         if changes:
-            print("Scaled " + ", ".join(f"{kind} to {quantity}" for kind, quantity in changes.items()) + ".")
+            release = client.release_header()
+            note = f" Released v{release}." if release else ""
+            print("Scaled " + ", ".join(f"{kind} to {quantity}" for kind, quantity in changes.items()) + "." + note)
         output.table(formation_rows(answer), FORMATION_COLUMNS, empty="No process types.")
     return 0
 
@@ -111,4 +145,33 @@ def run_restart(args, client: Client) -> int:
         output.emit_json(answer)
     else:
         print(f"Restarting container {args.id}.")
+    return 0
+
+
+def run_deployments(args, client: Client) -> int:
+    deployments = client.list(app_path(args.tenant, args.app) + "deployments/", limit=args.num)
+    if args.json:
+        output.emit_json(deployments)
+    else:
+        output.table(deployments, DEPLOYMENT_COLUMNS, empty=f"{args.app} has no deployments.")
+    return 0
+
+
+def run_deployment_info(args, client: Client) -> int:
+    deployment = client.get(f"{app_path(args.tenant, args.app)}deployments/{quote(args.id)}/")
+    if args.json:
+        output.emit_json(deployment)
+        return 0
+    output.fields(deployment, DEPLOYMENT_FIELDS)
+    steps = [step for step in deployment.get("steps") or [] if isinstance(step, dict)]
+    if steps:
+        print()
+        columns = [
+            ("step", "name"),
+            ("status", "status"),
+            ("started", lambda st: output.when(st.get("started_at"))),
+            ("finished", lambda st: output.when(st.get("finished_at"))),
+            ("detail", "detail"),
+        ]
+        output.table(steps, columns)
     return 0

@@ -18,6 +18,13 @@ TENANT_FIELDS = [
 ]
 MEMBER_COLUMNS = [("username", "username"), ("role", "role"), ("since", lambda m: output.when(m.get("created_at")))]
 ROLES = ["owner", "admin", "developer", "viewer"]
+AUDIT_COLUMNS = [
+    ("when", lambda e: output.when(e.get("created_at"))),
+    ("actor", "actor"),
+    ("action", "action"),
+    ("target", lambda e: e.get("target_repr") or f"{e.get('target_type', '')} {e.get('target_id', '')}".strip()),
+    ("ip", "ip"),
+]
 
 
 def register(verbs, parents) -> None:
@@ -43,6 +50,10 @@ def register(verbs, parents) -> None:
     p = verbs.add_parser("members:remove", parents=[parents.json, parents.tenant], help="remove a member")
     p.add_argument("username")
     p.set_defaults(func=run_member_remove)
+
+    p = verbs.add_parser("audit", parents=[parents.json, parents.tenant], help="the tenant's audit trail (admins)")
+    p.add_argument("-n", "--num", type=int, default=50, help="how many events, newest first (default 50)")
+    p.set_defaults(func=run_audit)
 
 
 def run_list(args, client: Client) -> int:
@@ -106,4 +117,13 @@ def run_member_remove(args, client: Client) -> int:
         output.emit_json({"removed": args.username})
     else:
         print(f"Removed {args.username} from {args.tenant}.")
+    return 0
+
+
+def run_audit(args, client: Client) -> int:
+    events = client.list(tenant_path(args.tenant) + "audit/", {"limit": min(args.num, 500)}, limit=args.num)
+    if args.json:
+        output.emit_json(events)
+    else:
+        output.table(events, AUDIT_COLUMNS, empty="No events.")
     return 0

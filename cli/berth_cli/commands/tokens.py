@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from berth_cli import output
 from berth_cli.errors import UsageError
 from berth_cli.http import Client, quote
+from berth_cli.output import UTC
 
 SCOPES = ["read", "write", "deploy", "admin"]
 TOKEN_COLUMNS = [
