@@ -18,12 +18,12 @@ FINISHED = (BuildStatus.SUCCEEDED, BuildStatus.FAILED, BuildStatus.CANCELLED)
 
 
 @database_sync_to_async
-def _build_for(user, token, tenant_slug: str, app_slug: str, build_id: int):
+def _build_for(user, token, tenant_slug: str, app_slug: str, number: int):
     """Return the build when the caller may read its tenant; None for a missing or foreign one alike."""
     tenant = Tenant.objects.filter(slug=tenant_slug).first()
     if tenant is None or Scope.READ not in caller_scopes(SimpleNamespace(user=user, auth=token), tenant):
         return None
-    return build_for_viewer(tenant=tenant, app_slug=app_slug, build_id=build_id)
+    return build_for_viewer(tenant=tenant, app_slug=app_slug, number=number)
 
 
 class BuildLogConsumer(AsyncJsonWebsocketConsumer):
@@ -38,7 +38,7 @@ class BuildLogConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=NOT_AUTHENTICATED)
             return
         kwargs = self.scope["url_route"]["kwargs"]
-        build = await _build_for(user, self.scope.get("token"), kwargs["tenant"], kwargs["app"], kwargs["build"])
+        build = await _build_for(user, self.scope.get("token"), kwargs["tenant"], kwargs["app"], kwargs["number"])
         if build is None:
             await self.close(code=NOT_FOUND)
             return
@@ -46,7 +46,7 @@ class BuildLogConsumer(AsyncJsonWebsocketConsumer):
         self.group = group_name(build.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        build = await _build_for(user, self.scope.get("token"), kwargs["tenant"], kwargs["app"], kwargs["build"])
+        build = await _build_for(user, self.scope.get("token"), kwargs["tenant"], kwargs["app"], kwargs["number"])
         for line in build.log.splitlines():
             await self.send_json({"type": "log", "index": self.next_index, "line": line})
             self.next_index += 1

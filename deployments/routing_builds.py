@@ -5,5 +5,5 @@ from django.urls import path
 from deployments.consumers_builds import BuildLogConsumer
 
 websocket_urlpatterns = [
-    path("ws/tenants/<str:tenant>/apps/<str:app>/builds/<int:build>/", BuildLogConsumer.as_asgi()),
+    path("ws/tenants/<str:tenant>/apps/<str:app>/builds/<int:number>/", BuildLogConsumer.as_asgi()),
 ]

@@ -100,7 +100,7 @@ class BuildDetailOutput(BuildOutput):
 
 
 class BuildViewSet(TenantScopedViewSet):
-    """An app's builds. Creating one queues it; follow it on GET .../builds/{id}/ or the build WebSocket."""
+    """An app's builds. Creating one queues it; follow it on GET .../builds/{number}/ or the build WebSocket."""
 
     scope_map = {"GET": ["read"], "HEAD": ["read"], "OPTIONS": ["read"], "POST": ["deploy"]}
     serializer_class = BuildOutput
@@ -131,8 +131,8 @@ class BuildViewSet(TenantScopedViewSet):
         return Response(BuildDetailOutput(build, context=_releases([build])).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={200: BuildDetailOutput})
-    def retrieve(self, request, tenant, app, pk):
-        build = build_get(app=build_app_get(tenant=self.tenant, slug=app), build_id=pk)
+    def retrieve(self, request, tenant, app, number):
+        build = build_get(app=build_app_get(tenant=self.tenant, slug=app), number=number)
         return Response(BuildDetailOutput(build, context=_releases([build])).data)
 
 
@@ -143,7 +143,7 @@ urlpatterns = [
         name="build-list",
     ),
     path(
-        "tenants/<str:tenant>/apps/<str:app>/builds/<int:pk>/",
+        "tenants/<str:tenant>/apps/<str:app>/builds/<int:number>/",
         BuildViewSet.as_view({"get": "retrieve"}),
         name="build-detail",
     ),

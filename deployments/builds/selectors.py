@@ -29,14 +29,14 @@ def build_list(*, app: App) -> QuerySet[Build]:
     return Build.objects.filter(app=app).select_related("created_by").defer("log").order_by("-number")
 
 
-def build_get(*, app: App, build_id: int) -> Build:
-    """The app's build with this id, log included; Http404 when there is none (or it is another app's)."""
-    build = Build.objects.filter(app=app, pk=build_id).select_related("created_by").first()
+def build_get(*, app: App, number: int) -> Build:
+    """The app's build with this number, log included; Http404 when there is none."""
+    build = Build.objects.filter(app=app, number=number).select_related("created_by").first()
     if build is None:
         raise Http404("No such build.")
     return build
 
 
-def build_for_viewer(*, tenant: Tenant, app_slug: str, build_id: int) -> Build | None:
-    """The build `build_id` of the tenant's app `app_slug`, or None (what the log WebSocket shows)."""
-    return Build.objects.filter(app__tenant=tenant, app__slug=app_slug, pk=build_id).first()
+def build_for_viewer(*, tenant: Tenant, app_slug: str, number: int) -> Build | None:
+    """The build `number` of the tenant's app `app_slug`, or None (what the log WebSocket shows)."""
+    return Build.objects.filter(app__tenant=tenant, app__slug=app_slug, number=number).first()

@@ -26,7 +26,7 @@ def _connect(build, token: str | None, tenant_slug: str | None = None) -> Websoc
     headers = [(b"origin", b"http://localhost")]
     if token:
         headers.append((b"authorization", f"Bearer {token}".encode()))
-    path = f"/ws/tenants/{tenant_slug or build.app.tenant.slug}/apps/{build.app.slug}/builds/{build.pk}/"
+    path = f"/ws/tenants/{tenant_slug or build.app.tenant.slug}/apps/{build.app.slug}/builds/{build.number}/"
     return WebsocketCommunicator(application, path, headers=headers)
 
 

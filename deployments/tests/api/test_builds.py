@@ -31,9 +31,9 @@ def client_for(app, role: str) -> APIClient:
     return client
 
 
-def url(app, build_id: int | None = None) -> str:
+def url(app, number: int | None = None) -> str:
     base = f"/api/v1/tenants/{app.tenant.slug}/apps/{app.slug}/builds/"
-    return base if build_id is None else f"{base}{build_id}/"
+    return base if number is None else f"{base}{number}/"
 
 
 def test_a_developer_uploads_an_archive_and_the_build_is_queued(app, tmp_path, django_capture_on_commit_callbacks):
@@ -131,7 +131,7 @@ def test_another_tenant_sees_and_changes_nothing(app):
 
     # when / then
     assert outsider.get(url(app)).status_code == 404
-    assert outsider.get(url(app, build.pk)).status_code == 404
+    assert outsider.get(url(app, build.number)).status_code == 404
     response = outsider.post(url(app), {"image": "a/b:1"}, format="json")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
@@ -149,7 +149,7 @@ def test_list_leaves_logs_out_and_detail_has_the_log(app):
 
     # when
     listing = client.get(url(app)).json()
-    detail = client.get(url(app, failed.pk)).json()
+    detail = client.get(url(app, failed.number)).json()
 
     # then
     assert [(item["id"], item["number"], item["status"], item["release"]) for item in listing["results"]] == [
@@ -158,4 +158,4 @@ def test_list_leaves_logs_out_and_detail_has_the_log(app):
     ]
     assert "log" not in listing["results"][0]
     assert (detail["log"], detail["error"]) == ("Step 1/1\nBuild failed: x\n", "x")
-    assert client.get(url(app, elsewhere.pk)).status_code == 404
+    assert client.get(url(app, elsewhere.number)).status_code == 404
