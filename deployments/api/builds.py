@@ -8,9 +8,10 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from deployments.builds import git
-from deployments.builds.selectors import build_app_get, build_get, build_list
+from deployments.builds.log import group_name
+from deployments.builds.selectors import build_app_get, build_get, build_list, build_release_versions
 from deployments.models import Build, SourceKind
-from deployments.services.builds import build_create, group_name
+from deployments.services.builds import build_create
 from portal.api import DomainError
 from tenants.api.base import TenantScopedViewSet
 
@@ -45,6 +46,7 @@ class BuildOutput(serializers.ModelSerializer):
     source = serializers.SerializerMethodField()
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     channel = serializers.SerializerMethodField()
+    release = serializers.SerializerMethodField(help_text="Version of the release made from this build, if any.")
 
     class Meta:
         model = Build
@@ -62,6 +64,7 @@ class BuildOutput(serializers.ModelSerializer):
             "process_types",
             "warnings",
             "channel",
+            "release",
             "created_by",
             "created_at",
             "started_at",
@@ -83,6 +86,13 @@ class BuildOutput(serializers.ModelSerializer):
     def get_channel(self, build) -> str:
         return group_name(build.pk)
 
+    def get_release(self, build) -> int | None:
+        return self.context.get("releases", {}).get(build.pk)
+
+
+def _releases(builds) -> dict:
+    return {"releases": build_release_versions(builds=[build.pk for build in builds])}
+
 
 class BuildDetailOutput(BuildOutput):
     class Meta(BuildOutput.Meta):
@@ -98,7 +108,7 @@ class BuildViewSet(TenantScopedViewSet):
     def list(self, request, tenant, app):
         builds = build_list(app=build_app_get(tenant=self.tenant, slug=app))
         page = self.paginate_queryset(builds)
-        return self.get_paginated_response(BuildOutput(page, many=True).data)
+        return self.get_paginated_response(BuildOutput(page, many=True, context=_releases(page)).data)
 
     @extend_schema(request=BuildCreateInput, responses={201: BuildDetailOutput})
     def create(self, request, tenant, app):
@@ -118,12 +128,12 @@ class BuildViewSet(TenantScopedViewSet):
             image=fields.get("image", ""),
             build_args=fields.get("build_args") or {},
         )
-        return Response(BuildDetailOutput(build).data, status=status.HTTP_201_CREATED)
+        return Response(BuildDetailOutput(build, context=_releases([build])).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={200: BuildDetailOutput})
     def retrieve(self, request, tenant, app, number):
         build = build_get(app=build_app_get(tenant=self.tenant, slug=app), number=number)
-        return Response(BuildDetailOutput(build).data)
+        return Response(BuildDetailOutput(build, context=_releases([build])).data)
 
 
 urlpatterns = [

@@ -88,6 +88,11 @@ def clone(url: str, ref: str, dest: Path, *, timeout: float) -> str:
         try:
             _git(["fetch", "--quiet", "--depth", "1", "--no-tags", "origin", ref], cwd=dest, deadline=deadline)
         except GitError as error:
+            if "does not support shallow" in str(error):
+                # A static ("dumb") HTTP server cannot serve a shallow fetch: fetch the ref with its history.
+                _git(["fetch", "--quiet", "--no-tags", "origin", ref], cwd=dest, deadline=deadline)
+                _git(["checkout", "--quiet", "--detach", "FETCH_HEAD"], cwd=dest, deadline=deadline)
+                return _git(["rev-parse", "HEAD"], cwd=dest, deadline=deadline).strip()
             if "timed out" in str(error) or not _SHA.match(ref):
                 raise
             # Some servers refuse a shallow fetch by commit: fetch everything and pick the commit.

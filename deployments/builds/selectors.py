@@ -3,7 +3,7 @@
 from django.db.models import QuerySet
 from django.http import Http404
 
-from deployments.models import App, Build
+from deployments.models import App, Build, Release
 from tenants.models import Tenant
 
 
@@ -13,6 +13,15 @@ def build_app_get(*, tenant: Tenant, slug: str) -> App:
     if app is None:
         raise Http404("No such app.")
     return app
+
+
+def build_release_versions(*, builds) -> dict[int, int]:
+    """Return {build id: version of the first release made from it} for `builds`."""
+    versions: dict[int, int] = {}
+    rows = Release.objects.filter(build__in=builds).order_by("version").values_list("build_id", "version")
+    for build_id, version in rows:
+        versions.setdefault(build_id, version)
+    return versions
 
 
 def build_list(*, app: App) -> QuerySet[Build]:
@@ -28,6 +37,6 @@ def build_get(*, app: App, number: int) -> Build:
     return build
 
 
-def build_get_by_id(*, tenant: Tenant, build_id: int) -> Build | None:
-    """The tenant's build with this primary key (what the log WebSocket names), or None."""
-    return Build.objects.filter(pk=build_id, app__tenant=tenant).select_related("app__tenant").first()
+def build_for_viewer(*, tenant: Tenant, app_slug: str, number: int) -> Build | None:
+    """The build `number` of the tenant's app `app_slug`, or None (what the log WebSocket shows)."""
+    return Build.objects.filter(app__tenant=tenant, app__slug=app_slug, number=number).first()

@@ -16,25 +16,24 @@ import logging
 import re
 import shutil
 import tempfile
-import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import F, Max, Value
-from django.db.models.functions import Concat
+from django.db.models import Max
 from django.utils import timezone
 
 from deployments import crypto
 from deployments.builds import archive, git
+from deployments.builds.log import BuildLog
 from deployments.engine import images
 from deployments.engine.client import EngineError, EngineSpec
 from deployments.models import App, Build, BuildStatus, ConfigVar, DockerHost, HostStatus, SourceKind
+from deployments.services.releases import release_deploy_build
 from portal.api import DomainError
 from tenants.audit import audit_record
 
@@ -46,17 +45,10 @@ BUILD_ARG_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _IMAGE_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,299}$")
 # How long a build may wait behind the running build of the same app before trying again.
 REQUEUE_SECONDS = 5
-_FLUSH_LINES = 50
-_FLUSH_SECONDS = 0.5
 
 
 class BuildFailed(Exception):
     """The build cannot go on; the message is the readable reason written to its log."""
-
-
-def group_name(build_id: int) -> str:
-    """Return the channel-layer group a build's log lines and status go to."""
-    return f"build-{build_id}"
 
 
 def source_dir() -> Path:
@@ -101,6 +93,29 @@ def _check_build_args(*, app: App, build_args: dict) -> dict[str, str]:
             )
         clean[key] = value
     return clean
+
+
+def _platform_namespaces() -> list[str]:
+    """Repository prefixes Berth's own images live under (the registry's, and the local name without one)."""
+    registry = settings.BERTH_REGISTRY.rstrip("/")
+    return [f"{registry}/", "berth/"] if registry else ["berth/"]
+
+
+def _own_image(*, app: App, image: str) -> bool:
+    """Whether `image` names one of the tenant's own images in Berth's namespace."""
+    return any(image.startswith(f"{prefix}{app.tenant.slug}/") for prefix in _platform_namespaces())
+
+
+def _check_image_ref(*, app: App, image: str) -> None:
+    """Refuse a malformed reference, and one naming another tenant's image in Berth's namespace."""
+    if not _IMAGE_REF.match(image):
+        raise DomainError(f"{image!r} is not an image reference.", fields={"image": ["Invalid reference."]})
+    # The builder holds every tenant's images: a reference into Berth's namespace must stay in the caller's tenant.
+    if any(image.startswith(prefix) for prefix in _platform_namespaces()) and not _own_image(app=app, image=image):
+        raise DomainError(
+            "An image in the platform registry can only be one of this tenant's own.",
+            fields={"image": ["Not this tenant's image."]},
+        )
 
 
 def _next_number(app: App) -> int:
@@ -149,8 +164,8 @@ def build_create(
             fields={"source": ["Exactly one of source, git, image."]},
         )
     args = _check_build_args(app=app, build_args=build_args or {})
-    if image and not _IMAGE_REF.match(image):
-        raise DomainError(f"{image!r} is not an image reference.", fields={"image": ["Invalid reference."]})
+    if image:
+        _check_image_ref(app=app, image=image)
     if git_url:
         try:
             git.validate(git_url, git_ref)
@@ -239,41 +254,6 @@ def builder_spec() -> EngineSpec:
     )
 
 
-class BuildLog:
-    """Collect a build's log: every line goes to the channel-layer group at once and to the database in batches."""
-
-    def __init__(self, build: Build):
-        self.build_id = build.pk
-        self.group = group_name(build.pk)
-        self.pending: list[str] = []
-        self.last_flush = time.monotonic()
-        self.layer = get_channel_layer()
-
-    def __call__(self, line: str) -> None:
-        self.pending.append(line)
-        self._publish({"type": "build.log", "build": self.build_id, "line": line})
-        if len(self.pending) >= _FLUSH_LINES or time.monotonic() - self.last_flush >= _FLUSH_SECONDS:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.pending:
-            text = "".join(f"{line}\n" for line in self.pending)
-            Build.objects.filter(pk=self.build_id).update(log=Concat(F("log"), Value(text)))
-            self.pending = []
-        self.last_flush = time.monotonic()
-
-    def status(self, status: str) -> None:
-        self._publish({"type": "build.status", "build": self.build_id, "status": status})
-
-    def _publish(self, message: dict) -> None:
-        if self.layer is None:
-            return
-        try:
-            async_to_sync(self.layer.group_send)(self.group, message)
-        except Exception:  # a live viewer missing a line must never fail the build; the stored log has it
-            logger.warning("could not publish to %s", self.group, exc_info=True)
-
-
 @dataclass
 class _Result:
     image: str = ""
@@ -321,9 +301,9 @@ def build_execute(*, build_id: int) -> Build | None:
         return build
     log = BuildLog(build)
     log.status(BuildStatus.RUNNING)
-    spec = builder_spec()
     workdir = Path(tempfile.mkdtemp(prefix=f"berth-build-{build.pk}-"))
     try:
+        spec = builder_spec()
         log(f"Build {build.number} of {build.app} on {spec.name}")
         result = _run(build=build, spec=spec, workdir=workdir, log=log)
     except (BuildFailed, EngineError) as error:
@@ -331,13 +311,14 @@ def build_execute(*, build_id: int) -> Build | None:
         log(f"Build failed: {reason}")
         log.flush()
         _finish_failed(build, reason)
-        log.status(BuildStatus.FAILED)
+        log.status(BuildStatus.FAILED, error=reason)
     except Exception as error:
         logger.exception("build %s crashed", build.pk)
-        log(f"Build failed: internal error ({error.__class__.__name__})")
+        log(f"Build failed: internal error ({error.__class__.__name__})")  # the traceback goes to the server log
         log.flush()
-        _finish_failed(build, f"internal error ({error.__class__.__name__})")
-        log.status(BuildStatus.FAILED)
+        reason = f"internal error ({error.__class__.__name__})"
+        _finish_failed(build, reason)
+        log.status(BuildStatus.FAILED, error=reason)
     else:
         for warning in result.warnings:
             log(f"Warning: {warning}")
@@ -349,6 +330,7 @@ def build_execute(*, build_id: int) -> Build | None:
             log.flush()
         log.status(BuildStatus.SUCCEEDED)
     finally:
+        log.close()
         shutil.rmtree(workdir, ignore_errors=True)
     build.refresh_from_db()
     return build
@@ -384,41 +366,12 @@ def _finish_succeeded(build: Build, result: _Result) -> str:
         )
         try:
             with transaction.atomic():
-                release_for_build(build=build, actor=build.created_by)
+                release_deploy_build(build=build, actor=build.created_by)
         except DomainError as error:
             return str(error.detail)
+        except ValidationError as error:
+            return "; ".join(error.messages)
     return ""
-
-
-def release_for_build(*, build: Build, actor):
-    """Create the release of a succeeded build (the releases service, or a minimal one where it is absent)."""
-    try:
-        from deployments.services.releases import release_deploy_build
-    except ImportError:
-        return _release_minimal(build=build, actor=actor)
-    return release_deploy_build(build=build, actor=actor)
-
-
-def _release_minimal(*, build: Build, actor):
-    from deployments.models import Release
-    from deployments.services.rollouts import rollout_enqueue
-
-    app = App.objects.select_for_update().get(pk=build.app_id)
-    version = (Release.objects.filter(app=app).aggregate(v=Max("version"))["v"] or 0) + 1
-    config = {var.key: {"value": var.value, "secret": var.secret} for var in ConfigVar.objects.filter(app=app)}
-    formation = {ptype: {"command": command, "quantity": 1} for ptype, command in build.process_types.items()}
-    release = Release.objects.create(
-        app=app,
-        version=version,
-        build=build,
-        config=config,
-        formation=formation or {"web": {"quantity": 1}},
-        summary=f"build {build.number}",
-        created_by=actor if getattr(actor, "is_authenticated", False) else None,
-    )
-    audit_record(actor=actor, tenant=app.tenant, action="release.create", target=release, diff={"version": version})
-    transaction.on_commit(lambda: rollout_enqueue(release_id=release.pk))
-    return release
 
 
 def _repository(build: Build) -> str:
@@ -461,7 +414,9 @@ def _run(*, build: Build, spec: EngineSpec, workdir: Path, log) -> _Result:
     procfile: dict[str, str] = {}
     if build.source_kind == SourceKind.IMAGE:
         source_ref = build.source["image"]
-        if not images.exists(spec, source_ref):
+        # Anything but the tenant's own image is pulled, never taken from the builder's cache: the registry decides
+        # who may read it, and another tenant's image that happens to be on the builder stays out of reach.
+        if not (_own_image(app=build.app, image=source_ref) and images.exists(spec, source_ref)):
             log(f"Pulling {source_ref}")
             images.pull(spec, reference=source_ref, on_line=log)
         images.tag(spec, image=source_ref, repository=repository, tag=tag)
@@ -472,13 +427,11 @@ def _run(*, build: Build, spec: EngineSpec, workdir: Path, log) -> _Result:
         undeclared = sorted(set(build_args) - archive.declared_build_args(summary.dockerfile_text))
         if undeclared:
             raise BuildFailed(f"build arguments not declared by an ARG of the Dockerfile: {', '.join(undeclared)}")
-        labels = {"berth.tenant": build.app.tenant.slug, "berth.app": build.app.slug, "berth.build": tag}
         images.build(
             spec,
             context=context,
             dockerfile=summary.dockerfile,
             tag=reference,
-            labels=labels,
             buildargs=build_args,
             memory_mb=settings.BERTH_BUILD_MEMORY_MB,
             timeout=settings.BERTH_BUILD_TIMEOUT,

@@ -1,3 +1,5 @@
+import functools
+import http.server
 import socket
 import threading
 
@@ -23,6 +25,32 @@ def test_clone_checks_out_a_branch_a_tag_and_a_commit(tmp_path):
     assert clone(url, "v1", tmp_path / "tag", timeout=30) == first
     assert (tmp_path / "tag" / "Dockerfile").read_bytes() == b"FROM scratch\n"
     assert clone(url, first, tmp_path / "commit", timeout=30) == first
+
+
+def test_clone_over_http_from_a_static_server(tmp_path):
+    # given: a bare repository served by a plain static HTTP server (git's "dumb" protocol)
+    repo = repository(tmp_path / "repo", {"Dockerfile": b"FROM scratch\n"})
+    commit = git(repo, "rev-parse", "HEAD")
+    git(tmp_path, "clone", "--quiet", "--bare", str(repo), "served.git")
+    git(tmp_path / "served.git", "update-server-info")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/served.git"
+
+    try:
+        # when
+        checked_out = clone(url, "main", tmp_path / "out", timeout=30)
+        with pytest.raises(GitError) as raised:
+            clone(url, "nope", tmp_path / "out2", timeout=30)
+    finally:
+        server.shutdown()
+
+    # then
+    assert checked_out == commit
+    assert (tmp_path / "out" / "Dockerfile").read_bytes() == b"FROM scratch\n"
+    assert str(raised.value) == f"the ref 'nope' does not exist in {url}"
 
 
 def test_clone_of_a_missing_ref_says_so(tmp_path):

@@ -192,6 +192,43 @@ def _layer_bytes(saved: bytes) -> bytes:
     return b"\n".join(data)
 
 
+def test_another_tenants_image_in_the_platform_namespace_is_refused(app, developer, settings):
+    settings.BERTH_REGISTRY = "127.0.0.1:5000"
+
+    for image in ("127.0.0.1:5000/other/web:1", "berth/other/web:1", f"127.0.0.1:5000/{app.tenant.slug}x/web:1"):
+        with pytest.raises(DomainError) as raised:
+            build_create(app=app, actor=developer, image=image)
+        assert raised.value.fields == {"image": ["Not this tenant's image."]}
+    assert Build.objects.filter(app=app).count() == 0
+
+
+@pytest.mark.docker
+def test_an_image_that_is_only_on_the_builder_is_pulled_not_reused(app, developer, builder, sample_image):
+    # given: an image the builder holds but no registry serves
+    local_only = sample_image("worker")
+
+    # when
+    build = run(build_create(app=app, actor=developer, image=local_only))
+
+    # then
+    assert build.status == BuildStatus.FAILED
+    assert f"Pulling {local_only}" in build.log
+    assert build.error.startswith(f"Pull {local_only} failed on local")
+    assert Release.objects.filter(app=app).count() == 0
+
+
+@pytest.mark.docker
+def test_a_build_step_past_the_memory_limit_fails(app, developer, builder, settings):
+    settings.BERTH_BUILD_MEMORY_MB = 16
+    dockerfile = BUSYBOX_STEPS + b'RUN ["/bin/dd", "if=/dev/zero", "of=/dev/null", "bs=256M", "count=1"]\n'
+
+    build = run(build_create(app=app, actor=developer, archive_file=tarball({"Dockerfile": dockerfile})))
+
+    assert build.status == BuildStatus.FAILED
+    assert "returned a non-zero code: 137" in build.error
+    assert Release.objects.filter(app=app).count() == 0
+
+
 def test_a_build_argument_that_carries_a_secret_is_refused(app, developer, tmp_path, settings):
     # given
     settings.DATA_DIR = tmp_path
@@ -336,11 +373,57 @@ def test_bad_input_fails_the_build_with_a_readable_reason_and_changes_nothing(
 
 
 @pytest.mark.docker
-def test_a_build_warns_past_the_layer_threshold(app, developer, builder, settings):
+def test_a_build_warns_past_the_size_and_layer_thresholds(app, developer, builder, settings):
     settings.BERTH_BUILD_WARN_LAYERS = 1
+    settings.BERTH_BUILD_WARN_IMAGE_MB = 1
 
     build = run(build_create(app=app, actor=developer, archive_file=tarball({"Dockerfile": BUSYBOX_STEPS})))
 
     assert build.status == BuildStatus.SUCCEEDED, build.log
-    assert build.warnings == ["the image has 2 layers, over the threshold of 1"]
+    assert build.warnings == [
+        "the image is 2 MB, over the 1 MB threshold",
+        "the image has 2 layers, over the threshold of 1",
+    ]
     assert "Warning: the image has 2 layers, over the threshold of 1" in build.log
+    assert Release.objects.filter(app=app, build=build).count() == 1
+
+
+def test_builds_run_on_a_ready_builder_host_else_the_local_engine():
+    from deployments.models import DockerHost, HostStatus
+    from deployments.services.builds import BuildFailed, builder_spec
+
+    # no host registered yet: the local engine
+    assert builder_spec() == LOCAL_ENGINE
+    # hosts registered, none ready: no build
+    DockerHost.objects.create(name="down", engine_url="tcp://10.0.0.9:2376", status=HostStatus.DOWN, is_builder=True)
+    with pytest.raises(BuildFailed):
+        builder_spec()
+    # a ready builder wins over a ready host that is not one, and its TLS material arrives decrypted
+    DockerHost.objects.create(name="a-plain", engine_url="tcp://10.0.0.1:2376")
+    DockerHost.objects.create(
+        name="z-builder",
+        engine_url="tcp://10.0.0.2:2376",
+        is_builder=True,
+        tls_ca=crypto.encrypt("CA"),
+        tls_cert=crypto.encrypt("CERT"),
+        tls_key=crypto.encrypt("KEY"),
+    )
+    assert builder_spec() == EngineSpec(
+        name="z-builder", url="tcp://10.0.0.2:2376", tls_ca="CA", tls_cert="CERT", tls_key="KEY"
+    )
+
+
+@pytest.mark.docker
+def test_a_build_whose_release_the_quota_refuses_stays_succeeded_and_says_why(app, developer, builder):
+    # given: a tenant that may run no container
+    app.tenant.max_containers = 0
+    app.tenant.save(update_fields=["max_containers"])
+
+    # when
+    build = run(build_create(app=app, actor=developer, archive_file=tarball({"Dockerfile": BUSYBOX_STEPS})))
+
+    # then: the image exists and is recorded, no release was made, and the log says why
+    assert build.status == BuildStatus.SUCCEEDED, build.log
+    assert build.digest.startswith("sha256:")
+    assert Release.objects.filter(app=app).count() == 0
+    assert build.log.splitlines()[-1].startswith("No release created: This would run 1 containers;")

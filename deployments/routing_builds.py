@@ -1,0 +1,9 @@
+"""WebSocket route of build logs."""
+
+from django.urls import path
+
+from deployments.consumers_builds import BuildLogConsumer
+
+websocket_urlpatterns = [
+    path("ws/tenants/<str:tenant>/apps/<str:app>/builds/<int:number>/", BuildLogConsumer.as_asgi()),
+]

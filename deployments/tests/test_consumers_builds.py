@@ -1,0 +1,107 @@
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from deployments.builds.log import BuildLog
+from deployments.models import BuildStatus
+from deployments.tests.factories import AppFactory, BuildFactory, MembershipFactory
+from portal.asgi import application
+from tenants.models import Role, Scope
+from tenants.services import token_create
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def in_memory_layer(settings):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+
+def _token(tenant, role: str) -> str:
+    membership = MembershipFactory(tenant=tenant, user__username=f"{tenant.slug}-{role}", role=role)
+    return token_create(user=membership.user, scopes=[Scope.READ])[1]
+
+
+def _connect(build, token: str | None, tenant_slug: str | None = None) -> WebsocketCommunicator:
+    headers = [(b"origin", b"http://localhost")]
+    if token:
+        headers.append((b"authorization", f"Bearer {token}".encode()))
+    path = f"/ws/tenants/{tenant_slug or build.app.tenant.slug}/apps/{build.app.slug}/builds/{build.number}/"
+    return WebsocketCommunicator(application, path, headers=headers)
+
+
+def test_a_finished_build_sends_its_stored_log_then_its_status():
+    build = BuildFactory(
+        app=AppFactory(tenant__slug="acme"),
+        status=BuildStatus.FAILED,
+        log="Step 1/2\nBuild failed: boom\n",
+        error="boom",
+    )
+    ws = _connect(build, _token(build.app.tenant, Role.VIEWER))
+
+    async def scenario():
+        connected, _ = await ws.connect()
+        assert connected
+        return [await ws.receive_json_from() for _ in range(3)], (await ws.receive_output())["type"]
+
+    messages, last = async_to_sync(scenario)()
+
+    assert messages == [
+        {"type": "log", "index": 0, "line": "Step 1/2"},
+        {"type": "log", "index": 1, "line": "Build failed: boom"},
+        {"type": "status", "status": "failed", "error": "boom"},
+    ]
+    assert last == "websocket.close"
+
+
+def test_live_lines_follow_the_stored_ones_without_duplicates():
+    # given: a running build with one stored line
+    build = BuildFactory(app=AppFactory(tenant__slug="acme"), status=BuildStatus.RUNNING, log="first\n")
+    ws = _connect(build, _token(build.app.tenant, Role.VIEWER))
+
+    def work():
+        # the worker logs two lines and finishes
+        log = BuildLog(build)
+        log("second")
+        log("third")
+        log.status(BuildStatus.SUCCEEDED)
+        log.close()
+
+    async def scenario():
+        assert (await ws.connect())[0]
+        first = await ws.receive_json_from()
+        await sync_to_async(work)()
+        rest = [await ws.receive_json_from() for _ in range(3)]
+        await ws.disconnect()
+        return [first, *rest]
+
+    # when
+    messages = async_to_sync(scenario)()
+
+    # then
+    assert messages == [
+        {"type": "log", "index": 0, "line": "first"},
+        {"type": "log", "index": 1, "line": "second"},
+        {"type": "log", "index": 2, "line": "third"},
+        {"type": "status", "status": "succeeded", "error": ""},
+    ]
+    build.refresh_from_db()
+    assert build.log == "first\nsecond\nthird\n"
+
+
+def test_another_tenant_and_an_anonymous_caller_are_refused():
+    build = BuildFactory(app=AppFactory(tenant__slug="acme"), status=BuildStatus.RUNNING, log="secret line\n")
+    other = AppFactory(tenant__slug="other")
+    outsider = _token(other.tenant, Role.OWNER)
+    attempts = [
+        (_connect(build, outsider), 4404),
+        (_connect(build, outsider, "other"), 4404),
+        (_connect(build, None), 4401),
+    ]
+
+    async def scenario():
+        return [await ws.connect() for ws, _ in attempts]
+
+    results = async_to_sync(scenario)()
+
+    assert results == [(False, code) for _, code in attempts]
