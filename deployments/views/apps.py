@@ -6,7 +6,7 @@ Forms post to the same services the API uses; errors come back as messages on th
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -81,11 +81,23 @@ def app_detail(request, tenant, app):
     return render(request, "deployments/app.html", context)
 
 
+def _app_action(request, tenant: str, app: str, scope: str, action) -> HttpResponse:
+    """Run one write on the app for a form post, then come back to the app page with its outcome as a message.
+
+    `action(app)` calls a service and returns the success message; a refusal becomes an error message.
+    """
+    tenant, _ = _tenant(request, tenant, scope)
+    app = selectors.app_get(tenant=tenant, slug=app)
+    try:
+        messages.success(request, action(app))
+    except (DomainError, ValidationError, ValueError) as exc:
+        messages.error(request, _error_text(exc))
+    return redirect("ui-app", tenant=tenant.slug, app=app.slug)
+
+
 @login_required
 @require_POST
 def app_config_set(request, tenant, app):
-    tenant, _ = _tenant(request, tenant, Scope.WRITE)
-    app = selectors.app_get(tenant=tenant, slug=app)
     key = request.POST.get("key", "").strip()
     if request.POST.get("unset"):
         body = {key: None}
@@ -93,45 +105,36 @@ def app_config_set(request, tenant, app):
         body = {key: {"value": request.POST.get("value", ""), "secret": True}}
     else:
         body = {key: request.POST.get("value", "")}
-    try:
+
+    def action(app):
         release = config_services.config_update(app=app, values=body, actor=request.user)
-    except (DomainError, ValidationError) as exc:
-        messages.error(request, _error_text(exc))
-    else:
-        messages.success(request, f"v{release.version}: {release.summary}")
-    return redirect("ui-app", tenant=tenant.slug, app=app.slug)
+        return f"v{release.version}: {release.summary}"
+
+    return _app_action(request, tenant, app, Scope.WRITE, action)
 
 
 @login_required
 @require_POST
 def app_rollback(request, tenant, app):
-    tenant, _ = _tenant(request, tenant, Scope.DEPLOY)
-    app = selectors.app_get(tenant=tenant, slug=app)
-    try:
-        release = release_services.release_rollback(
-            app=app, version=int(request.POST.get("version", "0")), actor=request.user
-        )
-    except (DomainError, ValidationError, ValueError) as exc:
-        messages.error(request, _error_text(exc))
-    else:
-        messages.success(request, f"v{release.version}: {release.summary}")
-    return redirect("ui-app", tenant=tenant.slug, app=app.slug)
+    def action(app):
+        version = int(request.POST.get("version", "0"))
+        release = release_services.release_rollback(app=app, version=version, actor=request.user)
+        return f"v{release.version}: {release.summary}"
+
+    return _app_action(request, tenant, app, Scope.DEPLOY, action)
 
 
 @login_required
 @require_POST
 def app_scale(request, tenant, app):
-    tenant, _ = _tenant(request, tenant, Scope.WRITE)
-    app = selectors.app_get(tenant=tenant, slug=app)
-    try:
+    process_type = request.POST.get("process_type", "web")
+
+    def action(app):
         quantity = int(request.POST.get("quantity", ""))
-        body = {request.POST.get("process_type", "web"): {"quantity": quantity}}
-        formation_services.formation_update(app=app, values=body, actor=request.user)
-    except (DomainError, ValidationError, ValueError) as exc:
-        messages.error(request, _error_text(exc))
-    else:
-        messages.success(request, f"Scaled {request.POST.get('process_type')} to {quantity}.")
-    return redirect("ui-app", tenant=tenant.slug, app=app.slug)
+        formation_services.formation_update(app=app, values={process_type: {"quantity": quantity}}, actor=request.user)
+        return f"Scaled {process_type} to {quantity}."
+
+    return _app_action(request, tenant, app, Scope.WRITE, action)
 
 
 @login_required
