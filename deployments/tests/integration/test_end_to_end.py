@@ -3,6 +3,8 @@
 import pytest
 from django.core.management import call_command
 
+from deployments.engine import images
+from deployments.engine.client import EngineSpec
 from deployments.models import Build, BuildStatus, Deployment, DeploymentStatus, ReleaseStatus
 from deployments.services.apps import app_create
 from deployments.services.builds import build_create
@@ -16,14 +18,20 @@ def work(queue: str) -> None:
     call_command("db_worker", "--batch", "--no-startup-delay", "--queue-name", queue, verbosity=0)
 
 
-def test_an_image_build_becomes_a_release_rolled_out_behind_the_router(hosts, router, tenant_slug):
-    # given
+def test_an_image_build_becomes_a_release_rolled_out_behind_the_router(
+    hosts, router, tenant_slug, registry_url, docker_engine_url
+):
+    # given: the sample image in the registry (a build pulls every outside reference, never the builder's cache)
+    engine = EngineSpec(name="local", url=docker_engine_url)
+    repository = f"{registry_url}/{tenant_slug}-src/httpd"
+    images.tag(engine, image="berth-test/httpd:latest", repository=repository, tag="1")
+    images.push(engine, repository=repository, tag="1")
     tenant = TenantFactory(slug=tenant_slug)
     owner = MembershipFactory(tenant=tenant, user=UserFactory(), role="owner").user
     app = app_create(tenant=tenant, slug="shop", actor=owner)
 
     # when
-    build = build_create(app=app, actor=owner, image="berth-test/httpd:latest")
+    build = build_create(app=app, actor=owner, image=f"{repository}:1")
     work("builds")
     work("default")
 
