@@ -14,6 +14,7 @@ from django.utils import timezone
 from deployments.engine import containers as docker_ops
 from deployments.engine.client import EngineError
 from deployments.models import (
+    LIVE_STATES,
     App,
     Container,
     ContainerState,
@@ -39,7 +40,7 @@ from deployments.services.containers import (
     stop_containers,
     tenant_network,
 )
-from deployments.services.hosts import LIVE_STATES, host_spec
+from deployments.services.hosts import host_spec
 from deployments.services.placement import place
 from deployments.services.progress import Recorder, publish
 from portal.api import DomainError
