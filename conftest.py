@@ -6,6 +6,7 @@ machine, never a reason to skip.
 
     docker_engine_url         "unix:///var/run/docker.sock", the main dockerd
     second_docker_engine_url  "unix:///run/berth-docker-2.sock", a second Docker host
+    third_docker_engine_url   "unix:///run/berth-docker-3.sock", a third one, for garbage collection alone
     registry_url              "127.0.0.1:5000", Docker Distribution, plain HTTP on loopback
     sample_image              sample_image("httpd") -> "berth-test/httpd:latest", built once
     nginx_bin                 path of Debian's nginx
@@ -90,6 +91,19 @@ def second_docker_engine_url(docker_engine_url: str) -> str:
     """
     _services("--extra-hosts", "1")
     url = extra_engine_url(2)
+    _docker_client(url).close()
+    return url
+
+
+@pytest.fixture(scope="session")
+def third_docker_engine_url(docker_engine_url: str) -> str:
+    """Return the URL of extra Docker host 3, which only the garbage-collection tests use.
+
+    GC removes every dangling image of the engine it runs on, so it never runs against the main engine, which other
+    suites and their session-built images share.
+    """
+    _services("--extra-hosts", "2")
+    url = extra_engine_url(3)
     _docker_client(url).close()
     return url
 

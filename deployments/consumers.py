@@ -1,14 +1,12 @@
 """WebSocket consumers: a deployment's progress, live."""
 
-from types import SimpleNamespace
-
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from deployments import selectors
 from deployments.models import Deployment
 from deployments.services.progress import deployment_group, deployment_payload
-from tenants.models import Scope, Tenant
-from tenants.permissions import caller_scopes
+from tenants.permissions import tenant_readable
 
 # Close codes (4000-4999 are the application's): the client should not retry these.
 NOT_AUTHENTICATED = 4401
@@ -18,16 +16,10 @@ NOT_FOUND = 4404
 @database_sync_to_async
 def _deployment_for(user, token, tenant_slug: str, app_slug: str, deployment_id: str) -> Deployment | None:
     """Return the deployment when the caller may read its tenant; None for a missing or foreign one alike."""
-    tenant = Tenant.objects.filter(slug=tenant_slug).first()
+    tenant = tenant_readable(user=user, token=token, slug=tenant_slug)
     if tenant is None or not deployment_id.isdigit():
         return None
-    if Scope.READ not in caller_scopes(SimpleNamespace(user=user, auth=token), tenant):
-        return None
-    return (
-        Deployment.objects.select_related("release")
-        .filter(app__tenant=tenant, app__slug=app_slug, pk=int(deployment_id))
-        .first()
-    )
+    return selectors.deployment_for_viewer(tenant=tenant, app_slug=app_slug, deployment_id=int(deployment_id))
 
 
 class DeploymentProgressConsumer(AsyncJsonWebsocketConsumer):

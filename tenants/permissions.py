@@ -4,7 +4,7 @@ from django.http import Http404
 from rest_framework import permissions
 
 from tenants.models import ROLE_SCOPES, ApiToken, Role, Scope, Tenant
-from tenants.selectors import membership_get
+from tenants.selectors import membership_get, tenant_get_by_slug
 
 ALL_SCOPES = frozenset(Scope.values)
 
@@ -41,6 +41,17 @@ def scopes_for(*, user, token: ApiToken | None, tenant: Tenant | None) -> frozen
 def caller_scopes(request, tenant: Tenant | None) -> frozenset[str]:
     """The scopes the caller of an API request holds on `tenant` (see scopes_for)."""
     return scopes_for(user=request.user, token=token_of(request), tenant=tenant)
+
+
+def tenant_readable(*, user, token: ApiToken | None, slug: str) -> Tenant | None:
+    """The tenant `slug` when `user` (by `token`, or a session) may read it; None for a missing or hidden one alike.
+
+    WebSocket consumers call this with scope["user"] and scope["token"] before showing anything of a tenant.
+    """
+    tenant = tenant_get_by_slug(slug=slug)
+    if tenant is None or Scope.READ not in scopes_for(user=user, token=token, tenant=tenant):
+        return None
+    return tenant
 
 
 def tenant_role(request, tenant: Tenant) -> Role | None:

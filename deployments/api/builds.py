@@ -9,8 +9,8 @@ from rest_framework.response import Response
 
 from deployments.builds import git
 from deployments.builds.log import group_name
-from deployments.builds.selectors import build_app_get, build_get, build_list, build_release_versions
 from deployments.models import Build, SourceKind
+from deployments.selectors import app_get, build_get, build_list, build_release_versions
 from deployments.services.builds import build_create
 from portal.api import DomainError
 from tenants.api.base import TenantScopedViewSet
@@ -106,13 +106,13 @@ class BuildViewSet(TenantScopedViewSet):
     serializer_class = BuildOutput
 
     def list(self, request, tenant, app):
-        builds = build_list(app=build_app_get(tenant=self.tenant, slug=app))
+        builds = build_list(app=app_get(tenant=self.tenant, slug=app))
         page = self.paginate_queryset(builds)
         return self.get_paginated_response(BuildOutput(page, many=True, context=_releases(page)).data)
 
     @extend_schema(request=BuildCreateInput, responses={201: BuildDetailOutput})
     def create(self, request, tenant, app):
-        app_obj = build_app_get(tenant=self.tenant, slug=app)
+        app_obj = app_get(tenant=self.tenant, slug=app)
         data = BuildCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         fields = data.validated_data
@@ -132,7 +132,7 @@ class BuildViewSet(TenantScopedViewSet):
 
     @extend_schema(responses={200: BuildDetailOutput})
     def retrieve(self, request, tenant, app, number):
-        build = build_get(app=build_app_get(tenant=self.tenant, slug=app), number=number)
+        build = build_get(app=app_get(tenant=self.tenant, slug=app), number=number)
         return Response(BuildDetailOutput(build, context=_releases([build])).data)
 
 

@@ -5,9 +5,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
+from deployments import selectors
 from deployments.models import Deployment
 from deployments.services import containers as container_services
-from deployments.services import rollouts
 from tenants.api.base import TenantScopedViewSet
 
 
@@ -57,15 +57,15 @@ class DeploymentViewSet(TenantScopedViewSet):
     serializer_class = DeploymentOutput
 
     def list(self, request, tenant, app):
-        app = container_services.app_get(tenant=self.tenant, slug=app)
-        page = self.paginate_queryset(rollouts.deployment_list(app=app))
+        app = selectors.app_get(tenant=self.tenant, slug=app)
+        page = self.paginate_queryset(selectors.deployment_list(app=app))
         return self.get_paginated_response(DeploymentOutput(page, many=True).data)
 
     def retrieve(self, request, tenant, app, pk):
-        app = container_services.app_get(tenant=self.tenant, slug=app)
+        app = selectors.app_get(tenant=self.tenant, slug=app)
         if not str(pk).isdigit():
             raise Http404("No such deployment.")
-        return Response(DeploymentOutput(rollouts.deployment_get(app=app, deployment_id=int(pk))).data)
+        return Response(DeploymentOutput(selectors.deployment_get(app=app, deployment_id=int(pk))).data)
 
 
 class ContainerViewSet(TenantScopedViewSet):
@@ -77,13 +77,13 @@ class ContainerViewSet(TenantScopedViewSet):
 
     @extend_schema(responses={200: ContainerListOutput})
     def list(self, request, tenant, app):
-        app = container_services.app_get(tenant=self.tenant, slug=app)
+        app = selectors.app_get(tenant=self.tenant, slug=app)
         found, unreachable = container_services.container_list(app=app)
         return Response({"results": ContainerOutput(found, many=True).data, "unreachable_hosts": unreachable})
 
     @extend_schema(request=None, responses={202: None})
     def restart(self, request, tenant, app, pk):
-        app = container_services.app_get(tenant=self.tenant, slug=app)
-        container = container_services.container_get(app=app, container_id=pk)
+        app = selectors.app_get(tenant=self.tenant, slug=app)
+        container = selectors.container_get(app=app, container_id=pk)
         container_services.container_restart(actor=request.user, app=app, container=container)
         return Response({"id": container.engine_id[:12], "restarted": True}, status=status.HTTP_202_ACCEPTED)

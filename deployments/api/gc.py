@@ -6,8 +6,8 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.response import Response
 
 from deployments.models import GcRun
+from deployments.selectors import gc_run_list, host_get
 from deployments.services import gc as services
-from deployments.services.hosts import host_get
 from tenants.permissions import StaffPermission
 
 
@@ -30,7 +30,7 @@ class GcRunViewSet(viewsets.GenericViewSet):
     serializer_class = GcRunOutput
 
     def list(self, request, name):
-        page = self.paginate_queryset(services.gc_run_list(host=host_get(name=name)))
+        page = self.paginate_queryset(gc_run_list(host=host_get(name=name)))
         return self.get_paginated_response(GcRunOutput(page, many=True).data)
 
     @extend_schema(request=GcRunInput, responses={201: GcRunOutput})

@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.response import Response
 
+from deployments import selectors
 from deployments.models import DockerHost
 from deployments.services import hosts as services
 from tenants.permissions import StaffPermission
@@ -69,10 +70,10 @@ class HostViewSet(viewsets.GenericViewSet):
     lookup_url_kwarg = "name"
 
     def get_queryset(self):
-        return services.host_list()
+        return selectors.host_list()
 
     def list(self, request):
-        page = self.paginate_queryset(services.host_list())
+        page = self.paginate_queryset(selectors.host_list())
         return self.get_paginated_response(HostOutput(page, many=True).data)
 
     @extend_schema(request=HostCreateInput, responses={201: HostOutput})
@@ -83,16 +84,16 @@ class HostViewSet(viewsets.GenericViewSet):
         return Response(HostOutput(host).data, status=status.HTTP_201_CREATED)
 
     def retrieve(self, request, name):
-        return Response(HostOutput(services.host_get(name=name)).data)
+        return Response(HostOutput(selectors.host_get(name=name)).data)
 
     @extend_schema(request=HostUpdateInput, responses={200: HostOutput})
     def partial_update(self, request, name):
-        host = services.host_get(name=name)
+        host = selectors.host_get(name=name)
         data = HostUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
         host = services.host_update(actor=request.user, host=host, **data.validated_data)
         return Response(HostOutput(host).data)
 
     def destroy(self, request, name):
-        services.host_delete(actor=request.user, host=services.host_get(name=name))
+        services.host_delete(actor=request.user, host=selectors.host_get(name=name))
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -7,6 +7,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
+from deployments import selectors
 from deployments.logs.records import valid_cursor
 from deployments.logs.sinks import SinkUnavailable
 from deployments.services import logs as services
@@ -71,7 +72,7 @@ class LogViewSet(TenantScopedViewSet):
         responses={200: LogPageOutput},
     )
     def list(self, request, tenant, app):
-        app = services.log_app_get(tenant=self.tenant, slug=app)
+        app = selectors.app_get(tenant=self.tenant, slug=app)
         data = LogQueryInput(data=request.query_params)
         data.is_valid(raise_exception=True)
         query = dict(data.validated_data)
@@ -87,7 +88,7 @@ class LogViewSet(TenantScopedViewSet):
             "results": lines,
             "next": self._link(request, cursor=lines[-1]["cursor"] if lines else after or None),
             "previous": self._link(request, before=lines[0]["cursor"]) if more_before else None,
-            "dropped": services.log_dropped_count(app=app),
+            "dropped": selectors.log_dropped_count(app=app),
         }
         return Response(LogPageOutput(page).data)
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 
+from deployments import selectors
 from deployments.engine import logs as engine
 from deployments.engine.client import EngineError, EngineSpec
 from deployments.logs.publish import publish
@@ -283,7 +284,7 @@ class Collector:
             while not self._stop.is_set():
                 if container is None:
                     container = engine.berth_container(self.spec, container_id)
-                target = services.log_target_resolve(tenant_slug=container.tenant, app_slug=container.app)
+                target = selectors.log_target_resolve(tenant_slug=container.tenant, app_slug=container.app)
                 if target is None:
                     logger.debug(
                         "container %s names no known app (%s/%s)", container.name, container.tenant, container.app
@@ -314,7 +315,7 @@ class Collector:
         with self._lock:
             position = self._positions.get(key)
         if position is None:
-            timestamp_ns, count = services.log_checkpoint_get(host=self.spec.name, container=key[0], stream=key[1])
+            timestamp_ns, count = selectors.log_checkpoint_get(host=self.spec.name, container=key[0], stream=key[1])
             position = Position(timestamp_ns, count)
         else:
             # Already read in this process (perhaps not stored yet): skip up to where we are.

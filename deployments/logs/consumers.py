@@ -6,19 +6,18 @@ cursor order, so anything at or below the last cursor already sent for that stre
 """
 
 import asyncio
-from types import SimpleNamespace
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.http import Http404
 
+from deployments import selectors
 from deployments.logs.publish import group_name, register_server_loop
 from deployments.logs.records import cursor_container, valid_cursor
 from deployments.logs.sinks import SinkUnavailable
 from deployments.services import logs as services
-from tenants.models import Scope, Tenant
-from tenants.permissions import caller_scopes
+from tenants.permissions import tenant_readable
 
 DEFAULT_TAIL = 100
 MAX_TAIL = 1000
@@ -56,7 +55,7 @@ class LogConsumer(AsyncJsonWebsocketConsumer):
         self.group = group_name(app_id=self.app.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        dropped = await database_sync_to_async(services.log_dropped_count)(app=self.app)
+        dropped = await database_sync_to_async(selectors.log_dropped_count)(app=self.app)
         await self.send_json({"type": "status", "dropped": dropped, "cursor": resume or None})
         try:
             await self._send_history(resume=resume, tail=tail)
@@ -80,14 +79,11 @@ class LogConsumer(AsyncJsonWebsocketConsumer):
     # helpers
 
     def _authorize(self, tenant_slug: str, app_slug: str):
-        caller = SimpleNamespace(user=self.scope.get("user"), auth=self.scope.get("token"))
-        if not getattr(caller.user, "is_authenticated", False):
-            return None
-        tenant = Tenant.objects.filter(slug=tenant_slug).first()
-        if tenant is None or Scope.READ not in caller_scopes(caller, tenant):
+        tenant = tenant_readable(user=self.scope.get("user"), token=self.scope.get("token"), slug=tenant_slug)
+        if tenant is None:
             return None
         try:
-            app = services.log_app_get(tenant=tenant, slug=app_slug)
+            app = selectors.app_get(tenant=tenant, slug=app_slug)
         except Http404:
             return None
         self.tenant = tenant

@@ -2,12 +2,13 @@
 
 from deployments.models.apps import App, ConfigVar, Formation, HealthcheckKind
 from deployments.models.builds import Build, BuildStatus, SourceKind
-from deployments.models.hosts import Container, ContainerState, DockerHost, HostStatus
+from deployments.models.hosts import LIVE_STATES, Container, ContainerState, DockerHost, HostStatus
 from deployments.models.logs import LogCheckpoint, LogDrop, LogLine, LogSink, SinkKind
 from deployments.models.releases import Release, ReleaseStatus
 from deployments.models.rollouts import Deployment, DeploymentKind, DeploymentStatus, Domain, GcRun
 
 __all__ = [
+    "LIVE_STATES",
     "App",
     "Build",
     "BuildStatus",

@@ -53,6 +53,10 @@ class ContainerState(models.TextChoices):
     LOST = "lost", "Lost"
 
 
+# States of a container that holds (or is about to hold) resources on its host.
+LIVE_STATES = (ContainerState.CREATED, ContainerState.STARTING, ContainerState.RUNNING, ContainerState.STOPPING)
+
+
 class Container(models.Model):
     """A container of one release and process type on one host, as Berth last saw it."""
 

@@ -17,8 +17,17 @@ from django.utils import timezone
 from deployments import crypto
 from deployments.engine import containers as docker_ops
 from deployments.engine.client import EngineError
-from deployments.models import App, Container, ContainerState, DockerHost, Formation, HealthcheckKind, Release
-from deployments.services.hosts import LIVE_STATES, host_spec
+from deployments.models import (
+    LIVE_STATES,
+    App,
+    Container,
+    ContainerState,
+    DockerHost,
+    Formation,
+    HealthcheckKind,
+    Release,
+)
+from deployments.services.hosts import host_spec
 from portal.api import DomainError
 from tenants.audit import audit_record
 from tenants.models import Tenant
@@ -263,12 +272,6 @@ def stop_containers(containers: list[Container], *, grace: int = STOP_GRACE) -> 
     return errors
 
 
-def app_get(*, tenant: Tenant, slug: str) -> App:
-    from django.shortcuts import get_object_or_404
-
-    return get_object_or_404(App, tenant=tenant, slug=slug)
-
-
 def container_list(*, app: App) -> tuple[list[dict], list[str]]:
     """Read the app's containers from the engines (the real state), with Berth's record beside it.
 
@@ -327,21 +330,6 @@ def _row_out(row: Container, *, state: str, status: str) -> dict:
         "host_port": row.host_port,
         "routed": row.routed,
     }
-
-
-def container_get(*, app: App, container_id: str) -> Container:
-    from django.http import Http404
-
-    if len(container_id) < 6 or not all(ch in "0123456789abcdef" for ch in container_id):
-        raise Http404("No such container.")
-    row = (
-        Container.objects.filter(app=app, engine_id__startswith=container_id, state__in=LIVE_STATES)
-        .select_related("host", "release")
-        .first()
-    )
-    if row is None:
-        raise Http404("No such container.")
-    return row
 
 
 def container_restart(*, actor, app: App, container: Container) -> Container:

@@ -14,6 +14,7 @@ from django.utils import timezone
 from deployments.engine import containers as docker_ops
 from deployments.engine.client import EngineError
 from deployments.models import (
+    LIVE_STATES,
     App,
     Container,
     ContainerState,
@@ -39,7 +40,7 @@ from deployments.services.containers import (
     stop_containers,
     tenant_network,
 )
-from deployments.services.hosts import LIVE_STATES, host_spec
+from deployments.services.hosts import host_spec
 from deployments.services.placement import place
 from deployments.services.progress import Recorder, publish
 from portal.api import DomainError
@@ -195,6 +196,36 @@ class Execution:
                 f"{tenant.max_memory_mb} MB and its other apps use {used_memory} MB: scale down or lower the memory."
             )
 
+    def plan_save(
+        self,
+        *,
+        image: str,
+        processes: dict[str, dict],
+        wanted: list[tuple[str, int, int]],
+        hosts: list[DockerHost],
+        leaving: tuple[str, list[Container]],
+    ) -> None:
+        """Set the containers to start (`wanted` placed on `hosts`) and record the plan with those that go."""
+        self.new = [
+            Planned(
+                process_type=process_type,
+                index=index,
+                host=host,
+                name=container_name(release=self.release, process_type=process_type, index=index),
+                settings=processes[process_type],
+            )
+            for (process_type, index, _memory), host in zip(wanted, hosts, strict=True)
+        ]
+        key, going = leaving
+        self.deployment.plan = {
+            "image": image,
+            "containers": [
+                {"process": p.process_type, "index": p.index, "host": p.host.name, "name": p.name} for p in self.new
+            ],
+            key: [c.pk for c in going],
+        }
+        self.deployment.save(update_fields=["plan"])
+
     def on_hosts(self, hosts, action) -> None:
         hosts = list(hosts)
         with pool(len(hosts)) as executor:
@@ -329,24 +360,7 @@ class RolloutExecution(Execution):
             for index in range(1, values["quantity"] + 1)
         ]
         hosts = place(app_id=self.app.pk, wanted=wanted, leaving={c.pk for c in old})
-        self.new = [
-            Planned(
-                process_type=process_type,
-                index=index,
-                host=host,
-                name=container_name(release=self.release, process_type=process_type, index=index),
-                settings=processes[process_type],
-            )
-            for (process_type, index, _memory), host in zip(wanted, hosts, strict=True)
-        ]
-        self.deployment.plan = {
-            "image": image,
-            "containers": [
-                {"process": p.process_type, "index": p.index, "host": p.host.name, "name": p.name} for p in self.new
-            ],
-            "replaces": [c.pk for c in old],
-        }
-        self.deployment.save(update_fields=["plan"])
+        self.plan_save(image=image, processes=processes, wanted=wanted, hosts=hosts, leaving=("replaces", old))
         return image, old
 
     def release_phase(self, image: str) -> None:
@@ -445,22 +459,5 @@ class ScaleExecution(Execution):
             extra += [c for index, c in have.items() if index > values["quantity"]]
         extra += [c for c in live if c.process_type not in processes]
         hosts = place(app_id=self.app.pk, wanted=wanted, leaving={c.pk for c in extra}) if wanted else []
-        self.new = [
-            Planned(
-                process_type=process_type,
-                index=index,
-                host=host,
-                name=container_name(release=self.release, process_type=process_type, index=index),
-                settings=processes[process_type],
-            )
-            for (process_type, index, _memory), host in zip(wanted, hosts, strict=True)
-        ]
-        self.deployment.plan = {
-            "image": image,
-            "containers": [
-                {"process": p.process_type, "index": p.index, "host": p.host.name, "name": p.name} for p in self.new
-            ],
-            "stops": [c.pk for c in extra],
-        }
-        self.deployment.save(update_fields=["plan"])
+        self.plan_save(image=image, processes=processes, wanted=wanted, hosts=hosts, leaving=("stops", extra))
         return image, extra

@@ -30,7 +30,6 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from deployments.engine import gc as engine_gc
@@ -385,8 +384,3 @@ def gc_run_all(*, dry_run: bool, actor=None) -> list[GcRun]:
     """Collect the garbage of every registered host, one after the other."""
     policy = gc_policy()
     return [gc_run(host=host, dry_run=dry_run, actor=actor, policy=policy) for host in DockerHost.objects.all()]
-
-
-def gc_run_list(*, host: DockerHost) -> QuerySet[GcRun]:
-    """Return the past runs of `host`, newest first."""
-    return GcRun.objects.filter(host=host).order_by("-id")

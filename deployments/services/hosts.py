@@ -7,18 +7,17 @@ from urllib.parse import urlparse
 
 from django.db import transaction
 from django.db.models import Sum
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from deployments import crypto
 from deployments.engine import client as engine
-from deployments.models import Container, ContainerState, DockerHost, HostStatus
+from deployments.models import LIVE_STATES, Container, DockerHost, HostStatus
+from deployments.selectors.hosts import host_list  # noqa: F401 (the staff console view reads hosts from here)
 from portal.api import Conflict, DomainError
 from tenants.audit import audit_record
 
 logger = logging.getLogger(__name__)
 
-LIVE_STATES = (ContainerState.CREATED, ContainerState.STARTING, ContainerState.RUNNING, ContainerState.STOPPING)
 EDITABLE_FIELDS = ("address", "labels", "capacity_containers", "capacity_memory_mb", "is_builder", "status")
 
 
@@ -31,14 +30,6 @@ def host_spec(host: DockerHost) -> engine.EngineSpec:
         tls_cert=crypto.decrypt(host.tls_cert) if host.tls_cert else "",
         tls_key=crypto.decrypt(host.tls_key) if host.tls_key else "",
     )
-
-
-def host_list():
-    return DockerHost.objects.all()
-
-
-def host_get(*, name: str) -> DockerHost:
-    return get_object_or_404(DockerHost, name=name)
 
 
 def _validate_url(*, engine_url: str, tls_cert: str, tls_key: str) -> None:

@@ -1,7 +1,6 @@
 """Logs: where a tenant's lines go, what the collector stored, what it dropped, and reading them back."""
 
 import contextlib
-from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
@@ -14,6 +13,7 @@ from deployments import crypto
 from deployments.engine.client import EngineSpec
 from deployments.logs.sinks import DatabaseSink, LogQuery, OpenSearchSink, sink_for
 from deployments.models import App, DockerHost, LogCheckpoint, LogDrop, LogSink
+from deployments.services.hosts import host_spec
 from tenants.audit import audit_record
 from tenants.models import Tenant
 
@@ -21,33 +21,7 @@ LOCAL_ENGINE = EngineSpec(name="local", url="unix:///var/run/docker.sock")
 MAX_PAGE = 1000
 
 
-@dataclass(frozen=True)
-class LogTarget:
-    """The tenant and app a container's labels name, as ids and slugs."""
-
-    tenant_id: int
-    tenant: str
-    app_id: int
-    app: str
-
-
 # Reads
-
-
-def log_app_get(*, tenant: Tenant, slug: str) -> App:
-    """Return the tenant's app; another tenant's app and a missing one are the same 404."""
-    app = App.objects.filter(tenant=tenant, slug=slug).first()
-    if app is None:
-        raise Http404("No such app.")
-    return app
-
-
-def log_target_resolve(*, tenant_slug: str, app_slug: str) -> LogTarget | None:
-    """Return where a container's lines belong, or None when its labels name no known app."""
-    app = App.objects.select_related("tenant").filter(tenant__slug=tenant_slug, slug=app_slug).first()
-    if app is None:
-        return None
-    return LogTarget(tenant_id=app.tenant_id, tenant=app.tenant.slug, app_id=app.pk, app=app.slug)
 
 
 def log_sink_get(*, tenant_id: int):
@@ -86,35 +60,9 @@ def log_search(
     return log_sink_get(tenant_id=tenant.pk).search(query)
 
 
-def log_dropped_count(*, app: App) -> int:
-    """How many of the app's lines the collector had to drop (sink unreachable past the buffer's bound)."""
-    return LogDrop.objects.filter(app=app).values_list("dropped", flat=True).first() or 0
-
-
-def log_checkpoint_get(*, host: str, container: str, stream: str) -> tuple[int, int]:
-    """Return (timestamp_ns, count_at_timestamp) of what is stored of a container's stream; (0, 0) for none."""
-    found = (
-        LogCheckpoint.objects.filter(host=host, container=container, stream=stream)
-        .values_list("timestamp_ns", "count_at_timestamp")
-        .first()
-    )
-    return found or (0, 0)
-
-
 def log_hosts() -> list[EngineSpec]:
     """Return the engines to collect from: every registered host, or the local engine when none is registered."""
-    specs = []
-    for host in DockerHost.objects.order_by("name"):
-        specs.append(
-            EngineSpec(
-                name=host.name,
-                url=host.engine_url,
-                tls_ca=crypto.decrypt(host.tls_ca) if host.tls_ca else "",
-                tls_cert=crypto.decrypt(host.tls_cert) if host.tls_cert else "",
-                tls_key=crypto.decrypt(host.tls_key) if host.tls_key else "",
-            )
-        )
-    return specs or [LOCAL_ENGINE]
+    return [host_spec(host) for host in DockerHost.objects.order_by("name")] or [LOCAL_ENGINE]
 
 
 # Writes

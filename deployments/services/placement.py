@@ -6,10 +6,8 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Sum
 
-from deployments.models import Container, ContainerState, DockerHost, HostStatus
+from deployments.models import LIVE_STATES, Container, DockerHost, HostStatus
 from portal.api import DomainError
-
-LIVE_STATES = (ContainerState.CREATED, ContainerState.STARTING, ContainerState.RUNNING, ContainerState.STOPPING)
 
 
 class PlacementError(DomainError):

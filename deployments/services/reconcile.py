@@ -10,8 +10,9 @@ from django.utils import timezone
 from deployments.engine import containers as docker_ops
 from deployments.engine.client import EngineError
 from deployments.models import App, Container, ContainerState, Deployment, DockerHost, HostStatus
+from deployments.selectors import deployments_stale
 from deployments.services.hosts import host_spec
-from deployments.services.rollouts import ACTIVE, deployment_recover, deployments_stale, scale_enqueue
+from deployments.services.rollouts import ACTIVE, STALE_AFTER, deployment_recover, scale_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ def reconcile() -> set[int]:
 
     Returns the ids of the apps queued for repair. Apps with a deployment in progress are left to it.
     """
-    for deployment in list(deployments_stale()):
+    for deployment in list(deployments_stale(older_than=STALE_AFTER)):
         logger.warning("deployment %s lost its worker; converging it", deployment.pk)
         deployment_recover(deployment=deployment)
     lost: set[int] = set()

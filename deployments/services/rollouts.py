@@ -10,18 +10,24 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from datetime import timedelta
 
 from django.db import transaction
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from deployments.models import App, Container, Deployment, DeploymentKind, DeploymentStatus, Release, ReleaseStatus
+from deployments.models import (
+    LIVE_STATES,
+    App,
+    Container,
+    Deployment,
+    DeploymentKind,
+    DeploymentStatus,
+    Release,
+    ReleaseStatus,
+)
 from deployments.router import RouterError
 from deployments.services import routes
 from deployments.services.containers import stop_containers
 from deployments.services.executions import RELEASE_COMMAND_TIMEOUT, RolloutExecution, ScaleExecution
-from deployments.services.hosts import LIVE_STATES
 
 logger = logging.getLogger(__name__)
 
@@ -71,17 +77,6 @@ def app_teardown_enqueue(*, tenant: str, app: str, containers: list[dict]) -> No
     from deployments.tasks import app_teardown_run
 
     app_teardown_run.enqueue(tenant=tenant, app=app, containers=containers)
-
-
-# --- reads -----------------------------------------------------------------------------------------------------------
-
-
-def deployment_list(*, app: App):
-    return Deployment.objects.filter(app=app).select_related("release")
-
-
-def deployment_get(*, app: App, deployment_id: int) -> Deployment:
-    return get_object_or_404(Deployment.objects.select_related("release"), app=app, pk=deployment_id)
 
 
 # --- execution -------------------------------------------------------------------------------------------------------
@@ -159,14 +154,3 @@ def deployment_recover(*, deployment: Deployment) -> Deployment:
         execution.finish(DeploymentStatus.FAILED, message)
     deployment.refresh_from_db()
     return deployment
-
-
-def deployments_stale(*, older_than: float = STALE_AFTER):
-    """Deployments started by a worker that has shown no step for `older_than` seconds."""
-    cutoff = timezone.now() - timedelta(seconds=older_than)
-    for deployment in Deployment.objects.filter(
-        started_at__isnull=False, finished_at__isnull=True, started_at__lt=cutoff
-    ).select_related("app__tenant", "release__build", "release__app__tenant"):
-        last = max([deployment.started_at.isoformat()] + [step["started_at"] for step in deployment.steps])
-        if last < cutoff.isoformat():
-            yield deployment

@@ -1,36 +1,18 @@
 """Factories of the deployment domain (and the tenants it needs): apps, builds, releases, formations, hosts."""
 
 import factory
-from django.contrib.auth import get_user_model
 
 from deployments.models import App, Build, BuildStatus, ConfigVar, DockerHost, Formation, Release, SourceKind
-from tenants.models import Membership, Role, Tenant
+from tenants.tests import factories as tenant_factories
+from tenants.tests.factories import MembershipFactory as MembershipFactory
+from tenants.tests.factories import UserFactory as UserFactory
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class TenantFactory(tenant_factories.TenantFactory):
+    """A tenant; asking twice for the same slug gives the same tenant (fixtures and tests share "acme")."""
+
     class Meta:
-        model = get_user_model()
-        django_get_or_create = ("username",)
-
-    username = factory.Sequence(lambda n: f"user{n}")
-
-
-class TenantFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Tenant
         django_get_or_create = ("slug",)
-
-    slug = factory.Sequence(lambda n: f"tenant{n}")
-    name = factory.LazyAttribute(lambda tenant: tenant.slug.title())
-
-
-class MembershipFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Membership
-
-    tenant = factory.SubFactory(TenantFactory)
-    user = factory.SubFactory(UserFactory)
-    role = Role.DEVELOPER
 
 
 class AppFactory(factory.django.DjangoModelFactory):

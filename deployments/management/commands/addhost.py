@@ -4,7 +4,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from deployments.services.hosts import host_create, host_list
+from deployments.selectors import host_list
+from deployments.services.hosts import host_create
 from portal.api import DomainError
 
 

@@ -7,7 +7,7 @@ import pytest
 from deployments.logs.collector import Writer
 from deployments.logs.sinks import DatabaseSink, LogQuery, SinkUnavailable
 from deployments.models import LogCheckpoint, LogDrop, LogLine
-from deployments.services.logs import log_dropped_count
+from deployments.selectors import log_dropped_count
 from deployments.tests.factories import AppFactory
 
 pytestmark = pytest.mark.django_db

@@ -9,10 +9,8 @@ from asgiref.sync import sync_to_async
 from rest_framework.test import APIClient
 from websockets.asyncio.client import connect
 
-from deployments.engine.client import EngineSpec
-from deployments.logs.collector import Collector
 from deployments.tests.factories import AppFactory, MembershipFactory, TenantFactory
-from deployments.tests.logs.docker_helpers import Containers, unique
+from deployments.tests.logs.docker_helpers import unique
 from deployments.tests.logs.server import Daphne
 from tenants.models import Role
 from tenants.services import token_create
@@ -27,20 +25,6 @@ def daphne():
     server = Daphne()
     yield server
     server.close()
-
-
-@pytest.fixture
-def containers(docker_engine_url):
-    started = Containers(docker_engine_url)
-    yield started
-    started.close()
-
-
-@pytest.fixture
-def collector(docker_engine_url):
-    running = Collector(EngineSpec(name="local", url=docker_engine_url)).start()
-    yield running
-    running.stop()
 
 
 def _tenant_with_app(prefix: str):

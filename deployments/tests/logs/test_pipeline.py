@@ -15,8 +15,6 @@ import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 
-from deployments.engine.client import EngineSpec
-from deployments.logs.collector import Collector
 from deployments.models import LogLine, LogSink
 from deployments.tests.factories import AppFactory, MembershipFactory, TenantFactory
 from deployments.tests.logs.docker_helpers import Containers, Proxy, unique
@@ -29,20 +27,6 @@ pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 
 LINES = 10_000
 REPO = settings.BASE_DIR
-
-
-@pytest.fixture
-def containers(docker_engine_url):
-    started = Containers(docker_engine_url)
-    yield started
-    started.close()
-
-
-@pytest.fixture
-def collector(docker_engine_url):
-    running = Collector(EngineSpec(name="local", url=docker_engine_url)).start()
-    yield running
-    running.stop()
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from deployments.consumers_builds import BuildLogConsumer
+from deployments.builds.consumers import BuildLogConsumer
 
 websocket_urlpatterns = [
     path("ws/tenants/<str:tenant>/apps/<str:app>/builds/<int:number>/", BuildLogConsumer.as_asgi()),

@@ -1,9 +1,9 @@
-"""Reads of apps, config vars, releases and formations. Every read takes the tenant (or an app already scoped to it)."""
+"""Reads of apps, config vars, formations and releases. Every read takes the tenant (or an app already scoped to it)."""
 
 from django.db.models import Max, Prefetch, QuerySet
 from django.http import Http404
 
-from deployments.models import App, Build, ConfigVar, Deployment, Formation, Release
+from deployments.models import App, ConfigVar, Formation, Release
 from tenants.models import Tenant
 
 
@@ -50,11 +50,3 @@ def release_get(*, app: App, version: int) -> Release:
 
 def release_latest(*, app: App) -> Release | None:
     return release_list(app=app).first()
-
-
-def build_list(*, app: App) -> QuerySet[Build]:
-    return Build.objects.filter(app=app).order_by("-number")
-
-
-def deployment_list(*, app: App) -> QuerySet[Deployment]:
-    return Deployment.objects.filter(app=app).select_related("release").order_by("-id")

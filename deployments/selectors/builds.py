@@ -7,14 +7,6 @@ from deployments.models import App, Build, Release
 from tenants.models import Tenant
 
 
-def build_app_get(*, tenant: Tenant, slug: str) -> App:
-    """The tenant's app with this slug; a missing app and another tenant's app both raise Http404."""
-    app = App.objects.select_related("tenant").filter(tenant=tenant, slug=slug).first()
-    if app is None:
-        raise Http404("No such app.")
-    return app
-
-
 def build_release_versions(*, builds) -> dict[int, int]:
     """Return {build id: version of the first release made from it} for `builds`."""
     versions: dict[int, int] = {}

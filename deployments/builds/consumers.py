@@ -1,15 +1,12 @@
 """WebSocket consumer of a build's log: the stored lines, then the live ones, then the final status."""
 
-from types import SimpleNamespace
-
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from deployments.builds.log import group_name
-from deployments.builds.selectors import build_for_viewer
 from deployments.models import BuildStatus
-from tenants.models import Scope, Tenant
-from tenants.permissions import caller_scopes
+from deployments.selectors import build_for_viewer
+from tenants.permissions import tenant_readable
 
 # Close codes (4000-4999 are the application's): the client should not retry these.
 NOT_AUTHENTICATED = 4401
@@ -20,8 +17,8 @@ FINISHED = (BuildStatus.SUCCEEDED, BuildStatus.FAILED, BuildStatus.CANCELLED)
 @database_sync_to_async
 def _build_for(user, token, tenant_slug: str, app_slug: str, number: int):
     """Return the build when the caller may read its tenant; None for a missing or foreign one alike."""
-    tenant = Tenant.objects.filter(slug=tenant_slug).first()
-    if tenant is None or Scope.READ not in caller_scopes(SimpleNamespace(user=user, auth=token), tenant):
+    tenant = tenant_readable(user=user, token=token, slug=tenant_slug)
+    if tenant is None:
         return None
     return build_for_viewer(tenant=tenant, app_slug=app_slug, number=number)
 

@@ -1,0 +1,50 @@
+"""Reads of every deployments area, one module per area; callers use `from deployments import selectors`."""
+
+from deployments.selectors.apps import (
+    app_get,
+    app_latest_version,
+    app_list,
+    config_list,
+    formation_list,
+    release_get,
+    release_latest,
+    release_list,
+)
+from deployments.selectors.builds import build_for_viewer, build_get, build_list, build_release_versions
+from deployments.selectors.gc import gc_run_list
+from deployments.selectors.hosts import host_get, host_list
+from deployments.selectors.logs import LogTarget, log_checkpoint_get, log_dropped_count, log_target_resolve
+from deployments.selectors.rollouts import (
+    container_get,
+    deployment_for_viewer,
+    deployment_get,
+    deployment_list,
+    deployments_stale,
+)
+
+__all__ = [
+    "LogTarget",
+    "app_get",
+    "app_latest_version",
+    "app_list",
+    "build_for_viewer",
+    "build_get",
+    "build_list",
+    "build_release_versions",
+    "config_list",
+    "container_get",
+    "deployment_for_viewer",
+    "deployment_get",
+    "deployment_list",
+    "deployments_stale",
+    "formation_list",
+    "gc_run_list",
+    "host_get",
+    "host_list",
+    "log_checkpoint_get",
+    "log_dropped_count",
+    "log_target_resolve",
+    "release_get",
+    "release_latest",
+    "release_list",
+]

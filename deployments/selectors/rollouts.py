@@ -1,0 +1,55 @@
+"""Reads of deployments (rollouts and scalings) and of Berth's container rows."""
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+from django.db.models import QuerySet
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from deployments.models import LIVE_STATES, App, Container, Deployment
+from tenants.models import Tenant
+
+
+def deployment_list(*, app: App) -> QuerySet[Deployment]:
+    """The app's deployments, newest first, with their release."""
+    return Deployment.objects.filter(app=app).select_related("release").order_by("-id")
+
+
+def deployment_get(*, app: App, deployment_id: int) -> Deployment:
+    return get_object_or_404(Deployment.objects.select_related("release"), app=app, pk=deployment_id)
+
+
+def deployment_for_viewer(*, tenant: Tenant, app_slug: str, deployment_id: int) -> Deployment | None:
+    """The deployment of the tenant's app `app_slug`, or None (what the progress WebSocket shows)."""
+    return (
+        Deployment.objects.select_related("release")
+        .filter(app__tenant=tenant, app__slug=app_slug, pk=deployment_id)
+        .first()
+    )
+
+
+def deployments_stale(*, older_than: float) -> Iterator[Deployment]:
+    """Deployments started by a worker that has shown no step for `older_than` seconds."""
+    cutoff = timezone.now() - timedelta(seconds=older_than)
+    for deployment in Deployment.objects.filter(
+        started_at__isnull=False, finished_at__isnull=True, started_at__lt=cutoff
+    ).select_related("app__tenant", "release__build", "release__app__tenant"):
+        last = max([deployment.started_at.isoformat()] + [step["started_at"] for step in deployment.steps])
+        if last < cutoff.isoformat():
+            yield deployment
+
+
+def container_get(*, app: App, container_id: str) -> Container:
+    """The app's live container whose engine id starts with `container_id` (6 hex digits at least)."""
+    if len(container_id) < 6 or not all(ch in "0123456789abcdef" for ch in container_id):
+        raise Http404("No such container.")
+    row = (
+        Container.objects.filter(app=app, engine_id__startswith=container_id, state__in=LIVE_STATES)
+        .select_related("host", "release")
+        .first()
+    )
+    if row is None:
+        raise Http404("No such container.")
+    return row
