@@ -56,15 +56,15 @@ def _services(*args: str) -> None:
 
 
 def _docker_client(url: str):
-    """Return a Docker SDK client for ``url`` that answered a ping; fail the test otherwise."""
-    import docker  # only tests that use an engine load the SDK
+    """Return Berth's engine client for ``url`` once the engine answered a ping; fail the test otherwise."""
+    from deployments.engine.client import EngineError, EngineSpec, client_for, ping
 
+    spec = EngineSpec(name=f"test-{url}", url=url)
     try:
-        client = docker.DockerClient(base_url=url, timeout=120)
-        client.ping()
-    except docker.errors.DockerException as error:
-        pytest.fail(f"dockerd at {url} does not answer: {error}", pytrace=False)
-    return client
+        ping(spec, timeout=10)
+    except EngineError as error:
+        pytest.fail(f"dockerd at {url} does not answer: {error.message}", pytrace=False)
+    return client_for(spec, timeout=120)
 
 
 def _which(name: str) -> str:
@@ -78,7 +78,7 @@ def _which(name: str) -> str:
 def docker_engine_url() -> str:
     """Return the URL of the main dockerd, started by scripts/services.sh when not running."""
     _services()
-    _docker_client(MAIN_ENGINE_URL).close()
+    _docker_client(MAIN_ENGINE_URL)
     return MAIN_ENGINE_URL
 
 
@@ -91,7 +91,7 @@ def second_docker_engine_url(docker_engine_url: str) -> str:
     """
     _services("--extra-hosts", "1")
     url = extra_engine_url(2)
-    _docker_client(url).close()
+    _docker_client(url)
     return url
 
 
@@ -104,7 +104,7 @@ def third_docker_engine_url(docker_engine_url: str) -> str:
     """
     _services("--extra-hosts", "2")
     url = extra_engine_url(3)
-    _docker_client(url).close()
+    _docker_client(url)
     return url
 
 
@@ -144,8 +144,6 @@ def sample_image(docker_engine_url: str, tmp_path_factory: pytest.TempPathFactor
                 client.images.build(path=str(context), tag=tag, rm=True, forcerm=True)
             except Exception as error:  # any build error fails the test with its log
                 pytest.fail(f"building sample {name!r} on {url} failed: {error}", pytrace=False)
-            finally:
-                client.close()
             built[(name, url)] = tag
         return built[(name, url)]
 

@@ -12,7 +12,6 @@ from django.utils import timezone
 from deployments import crypto
 from deployments.engine import client as engine
 from deployments.models import LIVE_STATES, Container, DockerHost, HostStatus
-from deployments.selectors.hosts import host_list  # noqa: F401 (the staff console view reads hosts from here)
 from portal.api import Conflict, DomainError
 from tenants.audit import audit_record
 

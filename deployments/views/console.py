@@ -4,10 +4,10 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from deployments.services import hosts as host_services
+from deployments import selectors
 
 
 @staff_member_required
 @require_GET
 def host_list(request):
-    return render(request, "console/hosts.html", {"hosts": host_services.host_list()})
+    return render(request, "console/hosts.html", {"hosts": selectors.host_list()})
