@@ -1,9 +1,8 @@
 """The collector of one Docker host: follows Berth's containers, stamps their lines, stores and publishes them.
 
-Threads: one follows the engine's start events, one per (container, stream) reads a log stream, one writer batches
-lines per tenant into the tenant's sink and records the checkpoints, and one publisher sends what was stored to the
-app's group, in the order it was stored, while the writer stores the next batch. Readers never touch a transaction;
-the writer's transactions last one batch.
+Threads: one follows the engine's start events, one per (container, stream) reads a log stream, and one writer
+batches lines per tenant into the tenant's sink, then records the checkpoints and publishes to the app's group.
+Readers never touch a transaction; the writer's transactions last one batch.
 
 A line is published only after its sink stored it, and a checkpoint moves only with it: killed at any moment, the
 collector resumes from the checkpoint (the engine's `since=` in whole seconds, then skipping the lines already
@@ -12,7 +11,6 @@ checkpointed.
 """
 
 import logging
-import queue
 import threading
 import time
 from collections import defaultdict, deque
@@ -63,8 +61,6 @@ class Writer:
         self._condition = threading.Condition()
         self._pending = 0
         self.stored = 0
-        # Stored batches waiting to be published, while `run` lasts; None publishes in the writing thread.
-        self._published: queue.SimpleQueue | None = None
 
     def add(self, record: LogRecord) -> None:
         self.add_many([record])
@@ -92,11 +88,6 @@ class Writer:
             return self._pending
 
     def run(self, stop: threading.Event) -> None:
-        self._published = queue.SimpleQueue()
-        publisher = threading.Thread(
-            target=self._publish_stored, args=(self._published,), name=f"logs-{self.host}-publisher", daemon=True
-        )
-        publisher.start()
         try:
             while not stop.is_set():
                 with self._condition:
@@ -108,25 +99,7 @@ class Writer:
                 self.flush()
             self.flush()
         finally:
-            published, self._published = self._published, None
-            published.put(None)
-            publisher.join(10)
             connection.close()
-
-    def _publish_stored(self, published: queue.SimpleQueue) -> None:
-        while (batch := published.get()) is not None:
-            self._publish(batch)
-
-    def _publish(self, batch: list[LogRecord]) -> None:
-        by_app: dict[int, list[dict]] = defaultdict(list)
-        for record in batch:
-            by_app[record.app_id].append(record.as_message())
-        for app_id, messages in by_app.items():
-            try:
-                publish(app_id=app_id, messages=messages)
-            except Exception:
-                # Stored lines stay readable as history; a lost live message is recovered by the client's cursor.
-                logger.exception("publishing %d log lines of app %s failed", len(messages), app_id)
 
     def flush(self) -> None:
         """Write what every reachable sink can take now."""
@@ -195,11 +168,15 @@ class Writer:
                 buffer.records.popleft()
             self._pending -= len(batch)
         self.stored += len(batch)
-        published = self._published
-        if published is None:
-            self._publish(batch)
-        else:
-            published.put(batch)
+        by_app: dict[int, list[dict]] = defaultdict(list)
+        for record in batch:
+            by_app[record.app_id].append(record.as_message())
+        for app_id, messages in by_app.items():
+            try:
+                publish(app_id=app_id, messages=messages)
+            except Exception:
+                # Stored lines stay readable as history; a lost live message is recovered by the client's cursor.
+                logger.exception("publishing %d log lines of app %s failed", len(messages), app_id)
         return True
 
 

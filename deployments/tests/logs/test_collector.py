@@ -127,34 +127,3 @@ def test_database_sink_search_filters_and_pages(make_records):
     assert [m["line"] for m in after] == ["line 13", "line 14"]
     assert [m["line"] for m in worker] == [f"line {n}" for n in range(11, 16)]
     assert [m["line"] for m in release1] == ["line 1", "line 10"]
-
-
-def test_writer_thread_publishes_stored_batches_in_order_after_storing_them(make_records, monkeypatch):
-    app = AppFactory()
-    # The writer thread has its own database connection, outside this test's transaction: no checkpoints here.
-    sink = FlakySink()
-    sink.write = lambda records, on_stored=None: sink.lines.extend(r.line for r in records)
-    published: list[tuple[int, list[str], int]] = []
-    monkeypatch.setattr(
-        "deployments.logs.collector.publish",
-        lambda *, app_id, messages: published.append((app_id, [m["line"] for m in messages], len(sink.lines))),
-    )
-    writer = Writer(host="h1", sink_of=lambda tenant_id: sink)
-    stop = threading.Event()
-    thread = threading.Thread(target=writer.run, args=(stop,))
-    thread.start()
-
-    records = make_records(app, 2500)
-    writer.add_many(records[:2300])
-    writer.add_many(records[2300:])
-    stop.set()
-    thread.join(10)
-
-    lines = [line for _, batch, _ in published for line in batch]
-    assert lines == [f"line {n}" for n in range(1, 2501)]
-    assert {app_id for app_id, _, _ in published} == {app.pk}
-    # Every batch was published only once the sink held it.
-    stored_before = 0
-    for _, batch, stored in published:
-        stored_before += len(batch)
-        assert stored >= stored_before
