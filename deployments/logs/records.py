@@ -86,6 +86,17 @@ def format_timestamp(timestamp_ns: int) -> str:
     return f"{text}.{nanos:09d}Z"
 
 
+def format_timestamp_us(timestamp_ns: int) -> str:
+    """RFC 3339 truncated to microseconds (what the database keeps): the database sink's COPY sends it as text."""
+    global _last_formatted
+    seconds, nanos = divmod(timestamp_ns, 1_000_000_000)
+    cached_seconds, text = _last_formatted
+    if seconds != cached_seconds:
+        text = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _last_formatted = (seconds, text)
+    return f"{text}.{nanos // 1000:06d}Z"
+
+
 _last_second: tuple[str, int] = ("", 0)
 
 
