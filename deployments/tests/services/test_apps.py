@@ -1,7 +1,17 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from deployments.models import App, Build, ConfigVar, Container, DockerHost, Formation, HealthcheckKind, Release
+from deployments.models import (
+    App,
+    Build,
+    ConfigVar,
+    Container,
+    DockerHost,
+    Formation,
+    HealthcheckKind,
+    LogLine,
+    Release,
+)
 from deployments.services import rollouts
 from deployments.services.apps import app_create, app_delete, app_update, app_url
 from deployments.services.config import config_update
@@ -101,3 +111,20 @@ def test_app_delete_removes_releases_builds_and_config_audits_and_tears_containe
 
 def test_formation_defaults_for_a_new_app_are_an_http_check(app):
     assert Formation.objects.get(app=app).healthcheck_kind == HealthcheckKind.HTTP
+
+
+def test_app_delete_removes_its_log_lines_and_no_other(tenant, alice, olivia):
+    # given: two apps with log lines (LogLine's foreign keys have no database constraint, so Django must cascade)
+    shop = app_create(tenant=tenant, slug="shop", actor=alice)
+    blog = app_create(tenant=tenant, slug="blog", actor=alice)
+    for app in (shop, blog):
+        LogLine.objects.bulk_create(
+            LogLine(tenant=tenant, app=app, cursor=f"{n:019d}-c-o000000", line=f"line {n}") for n in range(3)
+        )
+
+    # when
+    app_delete(app=shop, actor=olivia)
+
+    # then
+    assert LogLine.objects.filter(app_id=shop.pk).count() == 0
+    assert list(LogLine.objects.filter(app=blog).values_list("line", flat=True)) == ["line 0", "line 1", "line 2"]
