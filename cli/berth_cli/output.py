@@ -67,6 +67,14 @@ def table(
         stream.write("  ".join(cells).rstrip() + "\n")
 
 
+def listing(rows: Sequence[dict], columns: Sequence[tuple[str, str | Callable]], *, empty: str, as_json: bool) -> None:
+    """Print a list answer: as JSON for `--json`, else as a table."""
+    if as_json:
+        emit_json(rows)
+    else:
+        table(rows, columns, empty=empty)
+
+
 def fields(obj: dict, keys: Sequence[str | tuple[str, str | Callable]], stream=None) -> None:
     """Print `label: value` lines, labels aligned, skipping empty values; a key is a name or (label, getter)."""
     stream = stream or sys.stdout

@@ -64,10 +64,7 @@ def register(verbs, parents) -> None:
 
 def run_list(args, client: Client) -> int:
     apps = client.list(tenant_path(args.tenant) + "apps/")
-    if args.json:
-        output.emit_json(apps)
-    else:
-        output.table(apps, APP_COLUMNS, empty=f"{args.tenant} has no apps.")
+    output.listing(apps, APP_COLUMNS, empty=f"{args.tenant} has no apps.", as_json=args.json)
     return 0
 
 

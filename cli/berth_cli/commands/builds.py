@@ -148,10 +148,7 @@ def _release_of(client: Client, args, build: dict) -> int | None:
 
 def run_list(args, client: Client) -> int:
     builds = client.list(app_path(args.tenant, args.app) + "builds/")
-    if args.json:
-        output.emit_json(builds)
-    else:
-        output.table(builds, BUILD_COLUMNS, empty=f"{args.app} has no builds.")
+    output.listing(builds, BUILD_COLUMNS, empty=f"{args.app} has no builds.", as_json=args.json)
     return 0
 
 

@@ -81,10 +81,7 @@ def register(verbs, parents) -> None:
 
 def run_list(args, client: Client) -> int:
     hosts = client.list("/api/v1/hosts/")
-    if args.json:
-        output.emit_json(hosts)
-    else:
-        output.table(hosts, HOST_COLUMNS, empty="No hosts.")
+    output.listing(hosts, HOST_COLUMNS, empty="No hosts.", as_json=args.json)
     return 0
 
 
@@ -128,8 +125,5 @@ def run_gc(args, client: Client) -> int:
 
 def run_gc_runs(args, client: Client) -> int:
     runs = client.list(f"/api/v1/hosts/{quote(args.name)}/gc/", {"limit": min(args.num, 500)}, limit=args.num)
-    if args.json:
-        output.emit_json(runs)
-    else:
-        output.table(runs, GC_COLUMNS, empty=f"No garbage collection has run on {args.name}.")
+    output.listing(runs, GC_COLUMNS, empty=f"No garbage collection has run on {args.name}.", as_json=args.json)
     return 0

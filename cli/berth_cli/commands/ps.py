@@ -105,10 +105,7 @@ def run_list(args, client: Client) -> int:
         unreachable.extend(page.get("unreachable_hosts") or [])
     if unreachable:
         output.note(f"warning: hosts not answering, their containers are missing: {', '.join(unreachable)}")
-    if args.json:
-        output.emit_json(containers)
-    else:
-        output.table(containers, CONTAINER_COLUMNS, empty=f"{args.app} runs no containers.")
+    output.listing(containers, CONTAINER_COLUMNS, empty=f"{args.app} runs no containers.", as_json=args.json)
     return 0
 
 
@@ -150,10 +147,7 @@ def run_restart(args, client: Client) -> int:
 
 def run_deployments(args, client: Client) -> int:
     deployments = client.list(app_path(args.tenant, args.app) + "deployments/", limit=args.num)
-    if args.json:
-        output.emit_json(deployments)
-    else:
-        output.table(deployments, DEPLOYMENT_COLUMNS, empty=f"{args.app} has no deployments.")
+    output.listing(deployments, DEPLOYMENT_COLUMNS, empty=f"{args.app} has no deployments.", as_json=args.json)
     return 0
 
 

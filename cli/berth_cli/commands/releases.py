@@ -74,10 +74,7 @@ def register(verbs, parents) -> None:
 
 def run_list(args, client: Client) -> int:
     releases = client.list(app_path(args.tenant, args.app) + "releases/", limit=args.num)
-    if args.json:
-        output.emit_json(releases)
-    else:
-        output.table(releases, RELEASE_COLUMNS, empty=f"{args.app} has no releases.")
+    output.listing(releases, RELEASE_COLUMNS, empty=f"{args.app} has no releases.", as_json=args.json)
     return 0
 
 

@@ -58,10 +58,7 @@ def register(verbs, parents) -> None:
 
 def run_list(args, client: Client) -> int:
     tenants = client.list("/api/v1/tenants/")
-    if args.json:
-        output.emit_json(tenants)
-    else:
-        output.table(tenants, TENANT_COLUMNS, empty="You belong to no tenant.")
+    output.listing(tenants, TENANT_COLUMNS, empty="You belong to no tenant.", as_json=args.json)
     return 0
 
 
@@ -85,10 +82,7 @@ def run_info(args, client: Client) -> int:
 
 def run_members(args, client: Client) -> int:
     members = client.list(tenant_path(args.tenant) + "members/")
-    if args.json:
-        output.emit_json(members)
-    else:
-        output.table(members, MEMBER_COLUMNS, empty="No members.")
+    output.listing(members, MEMBER_COLUMNS, empty="No members.", as_json=args.json)
     return 0
 
 
@@ -122,8 +116,5 @@ def run_member_remove(args, client: Client) -> int:
 
 def run_audit(args, client: Client) -> int:
     events = client.list(tenant_path(args.tenant) + "audit/", {"limit": min(args.num, 500)}, limit=args.num)
-    if args.json:
-        output.emit_json(events)
-    else:
-        output.table(events, AUDIT_COLUMNS, empty="No events.")
+    output.listing(events, AUDIT_COLUMNS, empty="No events.", as_json=args.json)
     return 0

@@ -44,10 +44,7 @@ def parse_scopes(value: str) -> list[str]:
 
 def run_list(args, client: Client) -> int:
     tokens = client.list("/api/v1/tokens/")
-    if args.json:
-        output.emit_json(tokens)
-    else:
-        output.table(tokens, TOKEN_COLUMNS, empty="No tokens.")
+    output.listing(tokens, TOKEN_COLUMNS, empty="No tokens.", as_json=args.json)
     return 0
 
 
