@@ -1,6 +1,7 @@
 """API of an app's deployments (rollouts and scales) and its live containers."""
 
 from django.http import Http404
+from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -87,3 +88,12 @@ class ContainerViewSet(TenantScopedViewSet):
         container = selectors.container_get(app=app, container_id=pk)
         container_services.container_restart(actor=request.user, app=app, container=container)
         return Response({"id": container.engine_id[:12], "restarted": True}, status=status.HTTP_202_ACCEPTED)
+
+
+APP = "tenants/<str:tenant>/apps/<str:app>/"
+urlpatterns = [
+    path(f"{APP}deployments/", DeploymentViewSet.as_view({"get": "list"}), name="deployment-list"),
+    path(f"{APP}deployments/<str:pk>/", DeploymentViewSet.as_view({"get": "retrieve"}), name="deployment-detail"),
+    path(f"{APP}containers/", ContainerViewSet.as_view({"get": "list"}), name="container-list"),
+    path(f"{APP}containers/<str:pk>/restart/", ContainerViewSet.as_view({"post": "restart"}), name="container-restart"),
+]

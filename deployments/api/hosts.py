@@ -1,5 +1,6 @@
 """Staff API of the Docker hosts: register, inspect, relabel, drain and remove."""
 
+from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.response import Response
@@ -97,3 +98,13 @@ class HostViewSet(viewsets.GenericViewSet):
     def destroy(self, request, name):
         services.host_delete(actor=request.user, host=selectors.host_get(name=name))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+urlpatterns = [
+    path("hosts/", HostViewSet.as_view({"get": "list", "post": "create"}), name="host-list"),
+    path(
+        "hosts/<str:name>/",
+        HostViewSet.as_view({"get": "retrieve", "patch": "partial_update", "delete": "destroy"}),
+        name="host-detail",
+    ),
+]
