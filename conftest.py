@@ -7,6 +7,8 @@ machine, never a reason to skip.
     docker_engine_url         "unix:///var/run/docker.sock", the main dockerd
     second_docker_engine_url  "unix:///run/berth-docker-2.sock", a second Docker host
     third_docker_engine_url   "unix:///run/berth-docker-3.sock", a third one, for garbage collection alone
+    tls_docker_engine         TlsEngine("tcp://127.0.0.1:2376", ca, cert, key): a dockerd reached only over TLS
+                              with --tlsverify, and the PEM texts of its CA and of a client certificate
     registry_url              "127.0.0.1:5000", Docker Distribution, plain HTTP on loopback
     sample_image              sample_image("httpd") -> "berth-test/httpd:latest", built once
     nginx_bin                 path of Debian's nginx
@@ -17,10 +19,12 @@ machine, never a reason to skip.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -29,6 +33,7 @@ REPO_DIR = Path(__file__).resolve().parent
 SERVICES_SCRIPT = REPO_DIR / "scripts" / "services.sh"
 MAIN_ENGINE_URL = "unix:///var/run/docker.sock"
 REGISTRY_ADDRESS = "127.0.0.1:5000"
+TLS_ENGINE_URL = "tcp://127.0.0.1:2376"
 SAMPLE_TAG = "berth-test/{name}:latest"
 
 
@@ -55,11 +60,23 @@ def _services(*args: str) -> None:
         )
 
 
-def _docker_client(url: str):
+@dataclass(frozen=True)
+class TlsEngine:
+    """A dockerd reached over TLS only: its URL and the PEM texts Berth presents to it."""
+
+    url: str
+    ca: str
+    cert: str
+    key: str
+
+
+def _docker_client(url: str, tls: TlsEngine | None = None):
     """Return Berth's engine client for ``url`` once the engine answered a ping; fail the test otherwise."""
     from deployments.engine.client import EngineError, EngineSpec, client_for, ping
 
     spec = EngineSpec(name=f"test-{url}", url=url)
+    if tls is not None:
+        spec = EngineSpec(name="test-tls", url=url, tls_ca=tls.ca, tls_cert=tls.cert, tls_key=tls.key)
     try:
         ping(spec, timeout=10)
     except EngineError as error:
@@ -106,6 +123,28 @@ def third_docker_engine_url(docker_engine_url: str) -> str:
     url = extra_engine_url(3)
     _docker_client(url)
     return url
+
+
+@pytest.fixture(scope="session")
+def tls_docker_engine(docker_engine_url: str) -> TlsEngine:
+    """Return the Docker host that answers only on TLS tcp (``--tlsverify``) and the client PEMs Berth uses for it.
+
+    scripts/services.sh --tls-host starts it and makes its CA, server and client certificates once under
+    $BERTH_DATA_DIR/tls/. Like the extra hosts it shares no image with the main engine.
+    """
+    _services("--tls-host")
+    tls_dir = (REPO_DIR / os.environ.get("BERTH_DATA_DIR", "var")).resolve() / "tls"
+    try:
+        engine = TlsEngine(
+            url=TLS_ENGINE_URL,
+            ca=(tls_dir / "ca.pem").read_text(),
+            cert=(tls_dir / "client-cert.pem").read_text(),
+            key=(tls_dir / "client-key.pem").read_text(),
+        )
+    except OSError as error:
+        pytest.fail(f"scripts/services.sh --tls-host left no client certificate in {tls_dir}: {error}", pytrace=False)
+    _docker_client(engine.url, tls=engine)
+    return engine
 
 
 @pytest.fixture(scope="session")

@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # Make sure the services Berth runs and tests against answer; idempotent.
 #
-# Usage: scripts/services.sh [--extra-hosts N] [--registry] [--stop-host K]
+# Usage: scripts/services.sh [--extra-hosts N] [--tls-host] [--registry] [--stop-host K]
 #
 #   (always)          PostgreSQL on 127.0.0.1:5432 (+ database "berth"), Redis on 127.0.0.1:6379,
 #                     dockerd on unix:///var/run/docker.sock
 #   --extra-hosts N   N more dockerd instances, hosts 2..N+1, each a separate Docker host for
 #                     multi-host tests: unix:///run/berth-docker-K.sock (K = 2..N+1)
+#   --tls-host        one more dockerd, a Docker host reached only over TLS: tcp://127.0.0.1:2376
+#                     with --tlsverify (client certificates required). Its CA, server and client
+#                     certificates are made once under $BERTH_DATA_DIR/tls/ (ca.pem, server-cert.pem,
+#                     server-key.pem, client-cert.pem, client-key.pem)
 #   --registry        Docker Distribution (Debian's docker-registry) on 127.0.0.1:5000
 #   --stop-host K     stop extra host K (to test a host that went down) and exit; run the
 #                     script again with --extra-hosts to bring it back
 #
 # Logs and state go under $BERTH_DATA_DIR (default ./var): log/dockerd.log, log/dockerd-K.log,
-# log/registry.log, registry/config.yml, registry/data/.
+# log/dockerd-tls.log, log/registry.log, registry/config.yml, registry/data/, tls/.
 set -euo pipefail
 
 export PATH="${PATH}:/usr/local/sbin:/usr/sbin:/sbin"
@@ -22,6 +26,7 @@ cd "${root}"
 args="$*"
 extra_hosts=0
 registry=0
+tls_host=0
 stop_host=""
 while (($#)); do
     case $1 in
@@ -30,7 +35,8 @@ while (($#)); do
         --registry) registry=1; shift ;;
         --stop-host) stop_host=${2:?--stop-host needs a host number}; shift 2 ;;
         --stop-host=*) stop_host=${1#*=}; shift ;;
-        -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
+        --tls-host) tls_host=1; shift ;;
+        -h | --help) sed -n '2,19p' "$0"; exit 0 ;;
         *) echo "services: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -126,7 +132,18 @@ if ! redis_up; then
 fi
 
 # --- Docker engines -------------------------------------------------------------------------
-docker_up() { docker -H "$1" info >/dev/null 2>&1; }
+tls_dir="${data_dir}/tls"
+tls_port=2376
+tls_url="tcp://127.0.0.1:${tls_port}"
+# An engine on tcp:// is only ever reached with the client certificate made below.
+docker_up() {
+    if [[ $1 == tcp://* ]]; then
+        docker --tlsverify --tlscacert "${tls_dir}/ca.pem" --tlscert "${tls_dir}/client-cert.pem" \
+            --tlskey "${tls_dir}/client-key.pem" -H "$1" info >/dev/null 2>&1
+    else
+        docker -H "$1" info >/dev/null 2>&1
+    fi
+}
 
 # start_dockerd SOCKET_URL LOG PIDFILE EXEC_ROOT ARGS...: start dockerd in the background
 # unless SOCKET_URL answers.
@@ -195,6 +212,64 @@ for ((k = 2; k <= extra_hosts + 1; k++)); do
         --containerd-plugins-namespace "berth-docker-${k}-plugins"
 done
 
+# The TLS host: like host K, but its API listens only on TLS tcp on loopback and asks every
+# client for a certificate signed by its CA (--tlsverify), as a remote Docker host would.
+# make_certificate NAME SUBJECT EXTENSIONS: NAME-key.pem and NAME-cert.pem, signed by ca.pem.
+make_certificate() {
+    local name=$1 subject=$2 extensions=$3
+    openssl req -new -newkey rsa:2048 -nodes -subj "${subject}" \
+        -keyout "${tls_dir}/${name}-key.pem" -out "${tls_dir}/${name}.csr" 2>/dev/null
+    openssl x509 -req -days 3650 -sha256 -in "${tls_dir}/${name}.csr" \
+        -CA "${tls_dir}/ca.pem" -CAkey "${tls_dir}/ca-key.pem" -CAcreateserial \
+        -extfile <(printf '%s\n' "${extensions}") -out "${tls_dir}/${name}-cert.pem" 2>/dev/null
+    rm -f "${tls_dir}/${name}.csr"
+}
+if ((tls_host)); then
+    if ! [[ -s ${tls_dir}/ca.pem && -s ${tls_dir}/server-cert.pem && -s ${tls_dir}/client-cert.pem ]]; then
+        command -v openssl >/dev/null 2>&1 || die "openssl is missing: install Debian's openssl"
+        say "making the TLS host's CA, server and client certificates in ${tls_dir}"
+        rm -rf "${tls_dir}"
+        mkdir -p -m 0700 "${tls_dir}"
+        (
+            umask 077
+            openssl req -x509 -new -newkey rsa:2048 -nodes -days 3650 -sha256 -subj "/CN=Berth test engines CA" \
+                -keyout "${tls_dir}/ca-key.pem" -out "${tls_dir}/ca.pem" 2>/dev/null
+            make_certificate server "/CN=localhost" \
+                "subjectAltName=IP:127.0.0.1,DNS:localhost
+extendedKeyUsage=serverAuth
+keyUsage=critical,digitalSignature,keyEncipherment"
+            make_certificate client "/CN=berth" \
+                "extendedKeyUsage=clientAuth
+keyUsage=critical,digitalSignature,keyEncipherment"
+        ) || die "openssl could not make the certificates in ${tls_dir}"
+    fi
+    if pid=$(live_pid /run/berth-docker-tls.pid) && ! docker_up "${tls_url}" &&
+        ! ps -o args= -p "${pid}" | grep -qF -- "--tlscacert ${tls_dir}/ca.pem"; then
+        die "the TLS host (dockerd ${pid}) runs with certificates from another data directory: $(ps -o args= -p "${pid}")"
+    fi
+    bridge=berthbr-tls
+    if ! ip link show "${bridge}" >/dev/null 2>&1; then
+        need_root "bridge ${bridge}"
+        ip link add "${bridge}" type bridge
+    fi
+    if ! ip -4 addr show dev "${bridge}" | grep -q "10\.30\.0\.1/16"; then
+        ip addr add 10.30.0.1/16 dev "${bridge}"
+    fi
+    ip link set "${bridge}" up
+    start_dockerd "${tls_url}" "${log_dir}/dockerd-tls.log" /run/berth-docker-tls.pid /run/berth-docker-tls \
+        -H "${tls_url}" \
+        --tlsverify \
+        --tlscacert "${tls_dir}/ca.pem" \
+        --tlscert "${tls_dir}/server-cert.pem" \
+        --tlskey "${tls_dir}/server-key.pem" \
+        --data-root /var/lib/berth-docker-tls \
+        --bridge "${bridge}" \
+        --iptables=false \
+        --ip-masq=false \
+        --containerd-namespace berth-docker-tls \
+        --containerd-plugins-namespace berth-docker-tls-plugins
+fi
+
 # --- Registry -------------------------------------------------------------------------------
 if ((registry)); then
     registry_up() { http_ok http://127.0.0.1:5000/v2/; }
@@ -233,6 +308,9 @@ ready="postgres 127.0.0.1:5432, redis 127.0.0.1:6379, docker unix:///var/run/doc
 for ((k = 2; k <= extra_hosts + 1; k++)); do
     ready+=", unix:///run/berth-docker-${k}.sock"
 done
+if ((tls_host)); then
+    ready+=", ${tls_url} (TLS, certificates in ${tls_dir})"
+fi
 if ((registry)); then
     ready+=", registry 127.0.0.1:5000"
 fi
