@@ -4,6 +4,7 @@ This package is the only code that imports `docker`.
 """
 
 import contextlib
+import ssl
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -45,6 +46,19 @@ _lock = threading.Lock()
 _tls_dir = Path(tempfile.mkdtemp(prefix="berth-tls-"))
 
 
+class _HostCATLSConfig(docker.tls.TLSConfig):
+    """Verify the engine against the host's own CA even where REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE is set.
+
+    requests lets those variables replace a session's CA file (psf/requests#3829): every engine would then be
+    checked against the system's CAs and refused. The SDK calls this before its first request.
+    """
+
+    def configure_client(self, client) -> None:
+        super().configure_client(client)
+        if self.ca_cert:
+            client.trust_env = False
+
+
 def _tls_config(spec: EngineSpec) -> docker.tls.TLSConfig | None:
     if not spec.tls_cert:
         return None
@@ -56,7 +70,7 @@ def _tls_config(spec: EngineSpec) -> docker.tls.TLSConfig | None:
         path.write_text(getattr(spec, f"tls_{part}"))
         path.chmod(0o600)
         paths[part] = str(path)
-    return docker.tls.TLSConfig(
+    return _HostCATLSConfig(
         client_cert=(paths["cert"], paths["key"]),
         ca_cert=paths["ca"] if spec.tls_ca else None,
         # Always verify the engine: against the host's own CA when given, the system's CAs otherwise.
@@ -86,6 +100,29 @@ def forget(spec: EngineSpec) -> None:
             _clients.pop(key).close()
 
 
+def _tls_failure(exc: BaseException) -> str:
+    """Say why the TLS handshake with an engine failed when `exc` comes from one ('' otherwise)."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return (
+                f"the engine's certificate does not verify ({cause.verify_message}): "
+                "it must be signed by the host's CA and name the address in the engine URL"
+            )
+        if isinstance(cause, ssl.SSLError):
+            if any(
+                alert in (cause.reason or "") for alert in ("BAD_CERTIFICATE", "UNKNOWN_CA", "CERTIFICATE_REQUIRED")
+            ):
+                return "the engine refused the client certificate: it must be signed by the CA the daemon trusts"
+            return f"the TLS handshake failed ({cause.reason or cause})"
+        # urllib3 keeps the ssl error it wraps in args rather than as a cause.
+        wrapped = [arg for arg in cause.args if isinstance(arg, BaseException)]
+        cause = cause.__cause__ or cause.__context__ or (wrapped[0] if wrapped else None)
+    return ""
+
+
 @contextlib.contextmanager
 def translated(host: str, what: str) -> Iterator[None]:
     """Turn docker-py and transport errors raised inside the block into EngineError."""
@@ -97,7 +134,9 @@ def translated(host: str, what: str) -> Iterator[None]:
         raise EngineError(f"{what}: image not found on {host}", host=host, not_found=True) from exc
     except docker.errors.APIError as exc:
         raise EngineError(f"{what} failed on {host}: {exc.explanation or exc}", host=host) from exc
-    except docker.errors.DockerException as exc:
+    except (docker.errors.DockerException, requests.exceptions.SSLError) as exc:
+        if reason := _tls_failure(exc):
+            raise EngineError(f"{what}: TLS to engine {host} failed: {reason}", host=host, unreachable=True) from exc
         raise EngineError(f"{what}: engine {host} unusable: {exc}", host=host, unreachable=True) from exc
     except (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError, TimeoutError) as exc:
         raise EngineError(
