@@ -243,9 +243,14 @@ keyUsage=critical,digitalSignature,keyEncipherment"
 keyUsage=critical,digitalSignature,keyEncipherment"
         ) || die "openssl could not make the certificates in ${tls_dir}"
     fi
-    if pid=$(live_pid /run/berth-docker-tls.pid) && ! docker_up "${tls_url}" &&
-        ! ps -o args= -p "${pid}" | grep -qF -- "--tlscacert ${tls_dir}/ca.pem"; then
-        die "the TLS host (dockerd ${pid}) runs with certificates from another data directory: $(ps -o args= -p "${pid}")"
+    if pid=$(live_pid /run/berth-docker-tls.pid) && ! docker_up "${tls_url}"; then
+        if ! ps -o args= -p "${pid}" | grep -qF -- "--tlscacert ${tls_dir}/ca.pem"; then
+            die "the TLS host (dockerd ${pid}) uses the certificates of another data directory: $(ps -o args= -p "${pid}")"
+        fi
+        # Same files, but made again since it started: it still holds the old CA.
+        say "restarting the TLS host (dockerd ${pid}): its certificates were made again"
+        kill "${pid}"
+        wait_for 30 "dockerd tls exit" bash -c "! ps -o stat= -p ${pid} | grep -qv '^Z'" || kill -9 "${pid}"
     fi
     bridge=berthbr-tls
     if ! ip link show "${bridge}" >/dev/null 2>&1; then
