@@ -18,6 +18,7 @@ import socket
 import statistics
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,10 +121,17 @@ def berth_release(app, size: int, version: int):
     )
 
 
-def berth_rollout(release) -> None:
+def berth_rollout(release) -> dict[str, float]:
+    """Run one rollout through the worker's entry point; return the seconds each recorded step took."""
     deployment = deployment_execute(deployment_id=rollout_enqueue(release_id=release.pk).pk)
     if deployment.status != DeploymentStatus.SUCCEEDED:
         raise RuntimeError(f"rollout failed: {deployment.error}")
+    return {
+        step["name"]: (
+            datetime.fromisoformat(step["finished_at"]) - datetime.fromisoformat(step["started_at"])
+        ).total_seconds()
+        for step in deployment.steps
+    }
 
 
 def main() -> None:
@@ -149,13 +157,14 @@ def main() -> None:
             FormationFactory(app=app, process_type="web", quantity=size, memory_mb=64)
             version += 1
             berth_rollout(berth_release(app, size, version))  # the first has nothing to replace: not measured
-            berth_times, direct_times = [], []
+            berth_times, direct_times, step_times = [], [], {}
             old = direct_rollout(client, slug, size, version, [])
             for _ in range(args.rounds):
                 version += 1
                 release = berth_release(app, size, version)  # what the releases service hands over
                 started = time.monotonic()
-                berth_rollout(release)
+                for name, seconds in berth_rollout(release).items():
+                    step_times.setdefault(name, []).append(seconds)
                 berth_times.append(time.monotonic() - started)
                 started = time.monotonic()
                 old = direct_rollout(client, slug, size, version, old)
@@ -165,6 +174,8 @@ def main() -> None:
             berth, direct = statistics.median(berth_times), statistics.median(direct_times)
             rows.append((size, berth, direct))
             print(f"N={size:<3} berth {berth:6.2f} s   direct sequential {direct:6.2f} s   ratio {berth / direct:4.2f}")
+            steps = ", ".join(f"{name} {statistics.median(times):.3f}" for name, times in step_times.items())
+            print(f"      Berth's recorded steps (median s): {steps}")
     finally:
         for container in client.containers.list(all=True, filters={"label": f"berth.tenant={slug}"}):
             container.remove(force=True)

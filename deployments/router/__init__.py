@@ -7,9 +7,9 @@ from pathlib import Path
 
 from django.conf import settings
 
-from deployments.router.nginx import Nginx, Route, RouterError
+from deployments.router.nginx import Applied, Nginx, Route, RouterError
 
-__all__ = ["Nginx", "Route", "RouterError", "router"]
+__all__ = ["Applied", "Nginx", "Route", "RouterError", "router"]
 
 
 def router() -> Nginx:

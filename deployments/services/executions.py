@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from concurrent.futures import FIRST_EXCEPTION, wait
 
 from django.db import connection, transaction
@@ -24,7 +23,7 @@ from deployments.models import (
     Release,
     ReleaseStatus,
 )
-from deployments.router import RouterError
+from deployments.router import RouterError, router
 from deployments.services import routes
 from deployments.services.containers import (
     WEB,
@@ -49,6 +48,8 @@ from tenants.audit import audit_record
 logger = logging.getLogger(__name__)
 
 RELEASE_COMMAND_TIMEOUT = 600
+# How long the old containers wait for the router workers that may still send them requests to finish those.
+DRAIN_WAIT = 10.0
 
 
 class RolloutFailed(Exception):
@@ -267,6 +268,7 @@ class RolloutExecution(Execution):
         try:
             self.begin()
         except Superseded:
+            self.release_done(ReleaseStatus.FAILED, "Superseded by a newer rollout before it started.", pending=True)
             return
         if self.release.build_id is None:
             self.nothing_to_run()
@@ -294,7 +296,7 @@ class RolloutExecution(Execution):
                 switched = True
                 self.switch(old)
             with self.recorder.step("drain", f"{len(old)} old container(s)") as step:
-                errors = stop_containers(old)
+                errors = self.drain(old)
                 if errors:
                     step["detail"] = "Some old containers did not stop cleanly: " + "; ".join(errors)
         except Superseded:
@@ -319,16 +321,6 @@ class RolloutExecution(Execution):
             self.release_done(ReleaseStatus.FAILED, f"Internal error during the rollout: {exc.__class__.__name__}")
             self.finish(DeploymentStatus.FAILED, f"Internal error: {exc.__class__.__name__}")
             raise
-        with transaction.atomic():
-            App.objects.filter(pk=self.app.pk).update(current_release=self.release, updated_at=timezone.now())
-            self.release_done(ReleaseStatus.SUCCEEDED, "")
-            audit_record(
-                actor=None,
-                tenant=self.app.tenant,
-                action="release.deploy",
-                target=self.release,
-                diff={"deployment": self.deployment.pk, "containers": len(self.new)},
-            )
         self.finish(DeploymentStatus.SUCCEEDED)
 
     def nothing_to_run(self) -> None:
@@ -383,14 +375,37 @@ class RolloutExecution(Execution):
             )
 
     def switch(self, old: list[Container]) -> None:
-        """Send traffic to the new web containers only, and wait until nginx serves that config."""
+        """Send traffic to the new web containers only; return once no request can still reach the old ones."""
         with transaction.atomic():
             Container.objects.filter(pk__in=[c.pk for c in old]).update(routed=False)
             Container.objects.filter(deployment=self.deployment, process_type=WEB).update(routed=True)
-        routes.router_sync()
-        # Old workers finish the requests they hold; give a connection accepted just before the switch a moment
-        # to reach its upstream. A request cut when the old container stops is retried by proxy_next_upstream.
-        time.sleep(0.1)
+        applied = routes.router_sync()
+        # The workers the reload replaced know only the old containers: they finish the requests they hold first.
+        if not router().wait_exited(applied.replaced, timeout=DRAIN_WAIT):
+            logger.warning("router workers of the previous config still run after %.0f s; draining anyway", DRAIN_WAIT)
+
+    def drain(self, old: list[Container]) -> list[str]:
+        """Stop the old containers; meanwhile the release is recorded as the app's current one."""
+        with pool(1) as executor:
+            stopping = executor.submit(self._stop_thread, old)
+            with transaction.atomic():
+                App.objects.filter(pk=self.app.pk).update(current_release=self.release, updated_at=timezone.now())
+                self.release_done(ReleaseStatus.SUCCEEDED, "")
+                audit_record(
+                    actor=None,
+                    tenant=self.app.tenant,
+                    action="release.deploy",
+                    target=self.release,
+                    diff={"deployment": self.deployment.pk, "containers": len(self.new)},
+                )
+        return stopping.result()
+
+    @staticmethod
+    def _stop_thread(old: list[Container]) -> list[str]:
+        try:
+            return stop_containers(old)
+        finally:
+            connection.close()
 
     def unswitch(self, old: list[Container]) -> None:
         with transaction.atomic():
@@ -401,10 +416,12 @@ class RolloutExecution(Execution):
         except RouterError:
             logger.exception("router could not be restored after the failed rollout %s", self.deployment.pk)
 
-    def release_done(self, status: str, error: str) -> None:
-        release = Release.objects.get(pk=self.release.pk)
-        release.status, release.error, release.finished_at = status, error[:5000], timezone.now()
-        release.save(update_fields=["status", "error", "finished_at"])
+    def release_done(self, status: str, error: str, *, pending: bool = False) -> None:
+        """Record how the release's rollout ended (with `pending`, only if no other rollout of it began)."""
+        releases = Release.objects.filter(pk=self.release.pk)
+        if pending:
+            releases = releases.filter(status=ReleaseStatus.PENDING)
+        releases.update(status=status, error=error[:5000], finished_at=timezone.now())
 
 
 class ScaleExecution(Execution):

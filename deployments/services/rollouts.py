@@ -54,9 +54,17 @@ def rollout_enqueue(*, release_id: int) -> Deployment | None:
     with transaction.atomic():
         App.objects.select_for_update().filter(pk=release.app_id).first()
         deployment = Deployment.objects.create(app=release.app, release=release, kind=DeploymentKind.ROLLOUT)
-        Deployment.objects.filter(app=release.app, status__in=ACTIVE).exclude(pk=deployment.pk).update(
-            status=DeploymentStatus.SUPERSEDED, error=f"Superseded by the rollout of v{release.version}."
+        others = Deployment.objects.filter(app=release.app, status__in=ACTIVE).exclude(pk=deployment.pk)
+        message = f"Superseded by the rollout of v{release.version}."
+        # A release whose rollout never started will not run: say so instead of leaving it pending.
+        queued = others.filter(status=DeploymentStatus.PENDING, kind=DeploymentKind.ROLLOUT).values("release_id")
+        Release.objects.filter(pk__in=queued, status=ReleaseStatus.PENDING).exclude(pk=release.pk).update(
+            status=ReleaseStatus.FAILED, error=f"{message[:-1]} before it started.", finished_at=timezone.now()
         )
+        others.filter(status=DeploymentStatus.PENDING).update(
+            status=DeploymentStatus.SUPERSEDED, error=message, finished_at=timezone.now()
+        )
+        others.update(status=DeploymentStatus.SUPERSEDED, error=message)
         transaction.on_commit(lambda: _enqueue_task(deployment.pk))
     return deployment
 

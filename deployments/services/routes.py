@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from deployments.models import App, Container, ContainerState, Domain
-from deployments.router import Route, router
+from deployments.router import Applied, Route, router
 
 WEB = "web"
 
@@ -42,6 +42,6 @@ def _apps_with_release() -> set[int]:
     return set(App.objects.filter(current_release__isnull=False).values_list("pk", flat=True))
 
 
-def router_sync() -> int:
-    """Apply the current routes to nginx (start it when needed); return the generation it serves."""
+def router_sync() -> Applied:
+    """Apply the current routes to nginx (start it when needed); return the generation served and what it replaced."""
     return router().apply(routes_collect())

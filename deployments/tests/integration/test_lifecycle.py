@@ -88,6 +88,25 @@ def test_a_new_rollout_supersedes_one_in_progress(
     assert sorted(c.labels["berth.release"] for c in seen) == [str(fresh.version)] * 2
 
 
+def test_a_rollout_superseded_before_it_started_fails_its_release(hosts, router, app, make_release):
+    # given: v1's rollout is queued, not started
+    v1 = make_release()
+    queued = rollout_enqueue(release_id=v1.pk)
+
+    # when
+    v2 = make_release()
+    latest = deploy(v2)
+    deployment_execute(deployment_id=queued.pk)  # the worker picks the superseded one up late
+
+    # then
+    queued.refresh_from_db()
+    v1.refresh_from_db()
+    assert queued.status == DeploymentStatus.SUPERSEDED
+    assert queued.finished_at is not None
+    assert (v1.status, v1.error) == (ReleaseStatus.FAILED, "Superseded by the rollout of v2 before it started.")
+    assert latest.status == DeploymentStatus.SUCCEEDED, latest.error
+
+
 def test_scaling_up_and_down_follows_the_formation(hosts, router, app, make_release, traffic):
     # given
     formation = FormationFactory(app=app, process_type="web", quantity=2, memory_mb=64)

@@ -1,7 +1,10 @@
 """The router's config: generated from routes, accepted by the real nginx, reloaded gracefully."""
 
+import http.client
 import secrets
 import socket
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -57,7 +60,7 @@ def test_apply_starts_nginx_then_reloads_to_the_new_generation(nginx):
     second = nginx.apply([Route(key="a__b", hostnames=("b.a.localhost",), upstreams=("127.0.0.1:2",))])
     unchanged = nginx.apply([Route(key="a__b", hostnames=("b.a.localhost",), upstreams=("127.0.0.1:2",))])
 
-    assert (first, second, unchanged) == (1, 2, 2)
+    assert (first.generation, second.generation, unchanged.generation) == (1, 2, 2)
     assert nginx.pid() == pid
     assert nginx.probe() == 2
 
@@ -72,3 +75,60 @@ def test_a_config_nginx_refuses_is_not_applied(nginx):
     assert "nginx -t" in str(raised.value)
     assert nginx.conf_path.read_text() == before
     assert nginx.probe() == 1
+
+
+def test_a_reload_reports_the_workers_it_replaced_and_they_exit(nginx):
+    # given
+    first = nginx.apply([Route(key="a__b", hostnames=("b.a.localhost",), upstreams=("127.0.0.1:1",))])
+    workers = nginx.workers(nginx.pid())
+    assert len(workers) == 2  # worker_processes 2
+
+    # when
+    second = nginx.apply([Route(key="a__b", hostnames=("b.a.localhost",), upstreams=("127.0.0.1:2",))])
+
+    # then
+    assert first.replaced == frozenset()
+    assert (second.generation, second.replaced) == (first.generation + 1, frozenset(workers))
+    assert nginx.wait_exited(second.replaced, timeout=10)
+    assert nginx.workers(nginx.pid()).isdisjoint(workers)
+    assert nginx.probe() == second.generation
+
+
+def test_a_replaced_worker_holding_a_request_exits_only_once_it_answered(nginx):
+    # given: an upstream that answers after a second, and a request to it in flight through the router
+    upstream = socket.socket()
+    upstream.bind(("127.0.0.1", 0))
+    upstream.listen(8)
+
+    def slow_server():
+        client, _ = upstream.accept()
+        with client:
+            client.recv(65536)
+            time.sleep(1.0)
+            client.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nslow\n")
+
+    threading.Thread(target=slow_server, daemon=True).start()
+    route = Route(key="a__b", hostnames=("b.a.localhost",), upstreams=(f"127.0.0.1:{upstream.getsockname()[1]}",))
+    nginx.apply([route])
+    answers = []
+
+    def request():
+        connection = http.client.HTTPConnection("127.0.0.1", nginx.port, timeout=10)
+        connection.request("GET", "/", headers={"Host": "b.a.localhost"})
+        response = connection.getresponse()
+        answers.append((response.status, response.read()))
+        connection.close()
+
+    client = threading.Thread(target=request)
+    client.start()
+    time.sleep(0.3)
+
+    # when: the router moves on while the request is held by a worker of the previous config
+    applied = nginx.apply([Route(key="a__b", hostnames=("b.a.localhost",), upstreams=("127.0.0.1:1",))])
+
+    # then: that worker lives until the answer went out, and the answer is whole
+    assert not nginx.wait_exited(applied.replaced, timeout=0.2)
+    assert nginx.wait_exited(applied.replaced, timeout=10)
+    client.join(timeout=10)
+    upstream.close()
+    assert answers == [(200, b"slow\n")]
