@@ -238,6 +238,10 @@ BERTH_GC_GRACE_SECONDS = env.int("BERTH_GC_GRACE_SECONDS", default=3600)
 BERTH_GC_KEEP_RELEASES = env.int("BERTH_GC_KEEP_RELEASES", default=3)
 BERTH_GC_EXCLUDE = env.list("BERTH_GC_EXCLUDE", default=[])
 
+# The reconciler removes a container of this installation that Berth no longer knows once it is older than this
+# (seconds): a worker between starting a container and recording its id must not lose it.
+BERTH_ORPHAN_GRACE_SECONDS = env.int("BERTH_ORPHAN_GRACE_SECONDS", default=300)
+
 # Logs: the platform's OpenSearch cluster (a tenant's LogSink may name its own), the collector's buffer per sink
 # while a sink is unreachable, and the database sink's limits.
 BERTH_OPENSEARCH_URL = env.str("BERTH_OPENSEARCH_URL", default="")

@@ -17,6 +17,8 @@ from deployments.engine.client import EngineError, EngineSpec, client_for, trans
 RESTART_MAX = 3
 PIDS_LIMIT = 512
 MANAGED_LABEL = "berth.managed"
+# Which installation started a container: several can share an engine, and each removes only its own orphans.
+INSTALLATION_LABEL = "berth.installation"
 
 
 @dataclass

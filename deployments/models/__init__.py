@@ -3,6 +3,7 @@
 from deployments.models.apps import App, ConfigVar, Formation, HealthcheckKind
 from deployments.models.builds import Build, BuildStatus, SourceKind
 from deployments.models.hosts import LIVE_STATES, Container, ContainerState, DockerHost, HostStatus
+from deployments.models.installation import Installation
 from deployments.models.logs import LogCheckpoint, LogDrop, LogLine, LogSink, SinkKind
 from deployments.models.releases import Release, ReleaseStatus
 from deployments.models.rollouts import Deployment, DeploymentKind, DeploymentStatus, Domain, GcRun
@@ -24,6 +25,7 @@ __all__ = [
     "GcRun",
     "HealthcheckKind",
     "HostStatus",
+    "Installation",
     "LogCheckpoint",
     "LogDrop",
     "LogLine",

@@ -28,6 +28,7 @@ from deployments.models import (
     Release,
 )
 from deployments.services.hosts import host_spec
+from deployments.services.installation import installation_id
 from portal.api import DomainError
 from tenants.audit import audit_record
 from tenants.models import Tenant
@@ -148,6 +149,7 @@ def labels_for(*, release: Release, process_type: str, index: int, deployment_id
         "berth.release": str(release.version),
         "berth.process": process_type,
         "berth.index": str(index),
+        docker_ops.INSTALLATION_LABEL: installation_id(),
     }
     if deployment_id:
         labels["berth.deployment"] = str(deployment_id)

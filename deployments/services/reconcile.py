@@ -1,42 +1,59 @@
-"""The reconciler: compare what Berth believes runs with what the engines report, and repair the difference."""
+"""The reconciler: compare what Berth believes runs with what the engines report, and repair the difference.
+
+A crashed or vanished container is marked lost and replaced; an orphan (a container of this installation that no live
+row and no rollout in progress accounts for) is stopped and removed. Containers of another installation sharing the
+engine, or from before containers carried `berth.installation`, are never touched.
+"""
 
 from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from deployments.engine import containers as docker_ops
 from deployments.engine.client import EngineError
-from deployments.models import App, Container, ContainerState, Deployment, DockerHost, HostStatus
+from deployments.models import LIVE_STATES, App, Container, ContainerState, Deployment, DockerHost, HostStatus
 from deployments.selectors import deployments_stale
+from deployments.services.containers import STOP_GRACE
 from deployments.services.hosts import host_spec
+from deployments.services.installation import installation_id
 from deployments.services.rollouts import ACTIVE, STALE_AFTER, deployment_recover, scale_enqueue
+from tenants.audit import audit_record
+from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
+
+DEPLOYMENT_LABEL = "berth.deployment"
+# Stopped containers are the garbage collector's: it keeps them for its own grace period so a crash can be read.
+STOPPED = ("exited", "dead")
 
 
 def reconcile() -> set[int]:
     """Finish or undo deployments whose worker died; mark containers that vanished, crashed for good or sit on a
-    down host as lost, and queue their replacement.
+    down host as lost, and queue their replacement; remove this installation's orphans from ready hosts.
 
     Returns the ids of the apps queued for repair. Apps with a deployment in progress are left to it.
     """
     for deployment in list(deployments_stale(older_than=STALE_AFTER)):
         logger.warning("deployment %s lost its worker; converging it", deployment.pk)
         deployment_recover(deployment=deployment)
+    installation = installation_id()
     lost: set[int] = set()
     for host in DockerHost.objects.all():
         rows = list(Container.objects.filter(host=host, state=ContainerState.RUNNING))
-        if not rows:
-            continue
+        seen: list[dict] = []
         if host.status == HostStatus.DOWN:
             gone = rows
+        elif not rows and host.status != HostStatus.READY:
+            continue
         else:
             try:
                 seen = docker_ops.containers_list(host_spec(host), labels={docker_ops.MANAGED_LABEL: "1"})
-            except EngineError:
+            except EngineError as exc:
+                logger.warning("reconciler skipped host %s: %s", host.name, exc)
                 continue
             state = {item["engine_id"]: item["state"] for item in seen}
             gone = [row for row in rows if state.get(row.engine_id) not in ("running", "restarting")]
@@ -45,6 +62,8 @@ def reconcile() -> set[int]:
                 state=ContainerState.LOST, routed=False, updated_at=timezone.now()
             )
             lost |= {row.app_id for row in gone}
+        if host.status == HostStatus.READY:
+            orphans_remove(host=host, seen=seen, installation=installation)
     queued = set()
     for app in App.objects.filter(pk__in=lost):
         if Deployment.objects.filter(app=app, status__in=ACTIVE).exists():
@@ -55,3 +74,82 @@ def reconcile() -> set[int]:
     if queued:
         logger.info("reconciler queued repairs for apps %s", sorted(queued))
     return queued
+
+
+def orphans_find(*, seen: list[dict], installation: str, now: float) -> list[dict]:
+    """Return the containers in `seen` (an engine's listing) that this installation started and nothing accounts for.
+
+    Read the database after listing the engine: a container that got its row since is then known. A container of a
+    deployment in progress, or younger than BERTH_ORPHAN_GRACE_SECONDS, may still be about to get its row.
+    """
+    grace = settings.BERTH_ORPHAN_GRACE_SECONDS
+    ours = [
+        item
+        for item in seen
+        if item["labels"].get(docker_ops.INSTALLATION_LABEL) == installation
+        and item["state"] not in STOPPED
+        and now - item["created"] >= grace
+    ]
+    if not ours:
+        return []
+    known = set(
+        Container.objects.filter(engine_id__in=[item["engine_id"] for item in ours], state__in=LIVE_STATES).values_list(
+            "engine_id", flat=True
+        )
+    )
+    labelled = {item["labels"].get(DEPLOYMENT_LABEL, "") for item in ours}
+    active = {
+        str(pk)
+        for pk in Deployment.objects.filter(
+            pk__in=[int(value) for value in labelled if value.isdigit()], status__in=ACTIVE
+        ).values_list("pk", flat=True)
+    }
+    return [
+        item
+        for item in ours
+        if item["engine_id"] not in known and item["labels"].get(DEPLOYMENT_LABEL, "") not in active
+    ]
+
+
+def orphans_remove(*, host: DockerHost, seen: list[dict], installation: str) -> list[dict]:
+    """Stop (with grace) and remove this installation's orphans on `host`; record each. Return those removed."""
+    removed = []
+    for item in orphans_find(seen=seen, installation=installation, now=timezone.now().timestamp()):
+        try:
+            docker_ops.container_stop(host_spec(host), engine_id=item["engine_id"], grace=STOP_GRACE)
+        except EngineError as exc:
+            logger.warning("orphan %s on %s could not be removed: %s", item["name"], host.name, exc)
+            continue
+        removed.append(item)
+        _orphan_record(host=host, item=item)
+    return removed
+
+
+def _orphan_record(*, host: DockerHost, item: dict) -> None:
+    labels = item["labels"]
+    logger.info(
+        "reconciler removed orphan %s (%s) on %s: tenant %s, app %s, release %s",
+        item["name"],
+        item["engine_id"][:12],
+        host.name,
+        labels.get("berth.tenant", "?"),
+        labels.get("berth.app", "?"),
+        labels.get("berth.release", "?"),
+    )
+    tenant = Tenant.objects.filter(slug=labels.get("berth.tenant", "")).first()
+    if tenant is None:
+        return
+    audit_record(
+        actor=None,
+        tenant=tenant,
+        action="container.orphan_remove",
+        target=host,
+        diff={
+            "container": item["name"],
+            "engine_id": item["engine_id"][:12],
+            "app": labels.get("berth.app", ""),
+            "release": labels.get("berth.release", ""),
+            "process": labels.get("berth.process", ""),
+            "state": item["state"],
+        },
+    )

@@ -5,6 +5,7 @@ import pytest
 
 from deployments import crypto
 from deployments.models import DeploymentStatus
+from deployments.services.installation import installation_id
 from deployments.services.rollouts import deployment_execute, rollout_enqueue
 from deployments.tests.integration.conftest import engine_containers
 
@@ -61,6 +62,7 @@ def test_every_tenant_container_passes_the_hardening_checks(
             "berth.process": "web",
             "berth.index": labels["berth.index"],
             "berth.managed": "1",
+            "berth.installation": installation_id(),
         }
         assert labels["berth.index"] in ("1", "2")
         env = dict(item.split("=", 1) for item in config["Env"])
