@@ -19,3 +19,11 @@ def app_teardown_run(tenant: str, app: str, containers: list[dict]) -> None:
 
     app_teardown(tenant=tenant, app=app, containers=containers)
     router_sync()
+
+
+@task()
+def router_sync_run() -> None:
+    """Apply the current routes (hostnames, custom domains, routed containers) to the router."""
+    from deployments.services.routes import router_sync
+
+    router_sync()

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from deployments.models import App, ConfigVar, Release
+from deployments.models import App, ConfigVar, Domain, Release
 
 from .test_e2e import create_token, portal  # noqa: F401 (the fixture is shared)
 
@@ -128,3 +128,28 @@ def test_ps_scale_shows_and_changes_the_formation(owner):
         "PROCESS  QUANTITY  MEMORY  CPU  HEALTHCHECK",
         "web      2         128m    0.5  /",
     ]
+
+
+def test_domains_add_list_and_remove(owner, settings):
+    settings.BERTH_APPS_DOMAIN = "localhost"
+    owner("apps:create", "web", "-t", "acme")
+
+    added = owner("domains:add", "WWW.Example.com", "-t", "acme", "-a", "web")
+    refused = owner("domains:add", "shop.localhost", "-t", "acme", "-a", "web")
+    listed = owner("domains", "-t", "acme", "-a", "web", "--json")
+    removed = owner("domains:remove", "www.example.com", "-t", "acme", "-a", "web")
+    empty = owner("domains", "-t", "acme", "-a", "web")
+
+    assert (added.returncode, added.stdout) == (0, "Added www.example.com to web.\n")
+    assert added.stderr == "Point its DNS at web.acme.localhost (a CNAME record); the router serves it shortly.\n"
+    assert refused.returncode == 1
+    assert refused.stderr.splitlines()[-1] == (
+        "  hostname: shop.localhost is served by the platform under localhost; every app already has its own name "
+        "there."
+    )
+    assert [(d["hostname"], d["dns_target"]) for d in json.loads(listed.stdout)] == [
+        ("www.example.com", "web.acme.localhost")
+    ]
+    assert (removed.returncode, removed.stdout) == (0, "Removed www.example.com from web.\n")
+    assert (empty.returncode, empty.stdout) == (0, "web has no custom domains.\n")
+    assert not Domain.objects.exists()

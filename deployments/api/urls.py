@@ -1,6 +1,6 @@
 """API routes of the deployment domain: each area keeps its own urlpatterns in its module."""
 
-from deployments.api import apps, builds, config, deployments, formation, gc, hosts, logs, releases
+from deployments.api import apps, builds, config, deployments, domains, formation, gc, hosts, logs, releases
 
 urlpatterns = [
     *apps.urlpatterns,
@@ -12,4 +12,5 @@ urlpatterns = [
     *gc.urlpatterns,
     *hosts.urlpatterns,
     *deployments.urlpatterns,
+    *domains.urlpatterns,
 ]

@@ -11,6 +11,7 @@ from deployments.selectors.apps import (
     release_list,
 )
 from deployments.selectors.builds import build_for_viewer, build_get, build_list, build_release_versions
+from deployments.selectors.domains import domain_get, domain_list
 from deployments.selectors.gc import gc_run_list
 from deployments.selectors.hosts import host_get, host_list
 from deployments.selectors.logs import LogTarget, log_checkpoint_get, log_dropped_count, log_target_resolve
@@ -37,6 +38,8 @@ __all__ = [
     "deployment_get",
     "deployment_list",
     "deployments_stale",
+    "domain_get",
+    "domain_list",
     "formation_list",
     "gc_run_list",
     "host_get",

@@ -11,9 +11,10 @@ Setups create what the URL names through the services (as the API would) or the 
 never fires inside the savepoint, so no rollout, build or engine call starts behind a row's back.
 """
 
-from deployments.models import ContainerState, Deployment, Release, ReleaseStatus
+from deployments.models import ContainerState, Deployment, Domain, Release, ReleaseStatus
 from deployments.services.apps import app_create
 from deployments.services.config import config_update
+from deployments.services.domains import domain_add
 from deployments.tests.factories import BuildFactory, DockerHostFactory
 from tenants.models import Scope
 from tenants.tests.authz import Row, staff_rule, tenant_rule
@@ -175,12 +176,54 @@ ROWS += [
 ]
 
 
+# Custom domains
+
+
+DOMAINS = APP + "domains/"
+
+
+def make_app_with_domain(world, caller):
+    domain_add(app=_app(world), hostname="www.example.com", actor=world.users["owner"])
+    return {"app": "web", "domain": "www.example.com"}
+
+
+def _domain_added(world, params, response):
+    assert response.json()["hostname"] == "shop.example.com"
+    assert Domain.objects.filter(app__tenant=world.tenant, hostname="shop.example.com").count() == 1
+
+
+def _domain_removed(world, params, response):
+    assert not Domain.objects.filter(hostname="www.example.com").exists()
+
+
+ROWS += [
+    Row("GET", DOMAINS, tenant_rule(Scope.READ), setup=make_app_with_domain),
+    Row(
+        "POST",
+        DOMAINS,
+        tenant_rule(Scope.WRITE, ok=201),
+        setup=make_app,
+        body={"hostname": "shop.example.com"},
+        then=_domain_added,
+    ),
+    Row("GET", DOMAINS + "{domain}/", tenant_rule(Scope.READ), setup=make_app_with_domain),
+    Row(
+        "DELETE",
+        DOMAINS + "{domain}/",
+        tenant_rule(Scope.WRITE, ok=204),
+        setup=make_app_with_domain,
+        then=_domain_removed,
+    ),
+]
+
+
 # Another tenant's objects named under {tenant}: 404 to every caller, and nothing changes
 
 
 def make_foreign_app(world, caller):
-    """Globex's app `theirs`, with a deployment and a running container, and acme's own app `web`."""
+    """Globex's app `theirs`, with a deployment, a running container and a domain, and acme's own app `web`."""
     theirs = app_create(tenant=world.other_tenant, slug="theirs", actor=world.users["other_owner"])
+    domain_add(app=theirs, hostname="theirs.example.com", actor=world.users["other_owner"])
     release = Release.objects.get(app=theirs, version=1)
     deployment = Deployment.objects.create(app=theirs, release=release)
     host = DockerHostFactory(name="gone", engine_url="unix:///nonexistent/docker.sock")
@@ -194,7 +237,12 @@ def make_foreign_app(world, caller):
         state=ContainerState.RUNNING,
     )
     _app(world)
-    return {"app": "theirs", "deployment": deployment.pk, "container": "0123456789ab"}
+    return {
+        "app": "theirs",
+        "deployment": deployment.pk,
+        "container": "0123456789ab",
+        "domain": "theirs.example.com",
+    }
 
 
 FOREIGN = "another tenant's object"
@@ -222,6 +270,23 @@ ROWS += [
         "POST",
         "/api/v1/tenants/{tenant}/apps/web/containers/{container}/restart/",
         tenant_rule(Scope.DEPLOY, ok=404),
+        setup=make_foreign_app,
+        name=FOREIGN,
+    ),
+    Row("GET", DOMAINS, tenant_rule(Scope.READ, ok=404), setup=make_foreign_app, name=FOREIGN),
+    Row(
+        "POST",
+        DOMAINS,
+        tenant_rule(Scope.WRITE, ok=404),
+        setup=make_foreign_app,
+        body={"hostname": "shop.example.com"},
+        name=FOREIGN,
+    ),
+    # acme's own app `web`, globex's domain name
+    Row(
+        "DELETE",
+        "/api/v1/tenants/{tenant}/apps/web/domains/{domain}/",
+        tenant_rule(Scope.WRITE, ok=404),
         setup=make_foreign_app,
         name=FOREIGN,
     ),
