@@ -446,8 +446,11 @@ class ScaleExecution(Execution):
                 with transaction.atomic():
                     Container.objects.filter(pk__in=[c.pk for c in extra]).update(routed=False)
                     Container.objects.filter(deployment=self.deployment, process_type=WEB).update(routed=True)
-                routes.router_sync()
+                applied = routes.router_sync()
             with self.recorder.step("drain", f"{len(extra)} container(s)"):
+                if extra:
+                    # As in a rollout: the replaced workers may still hold requests to the containers that go.
+                    router().wait_exited(applied.replaced, timeout=DRAIN_WAIT)
                 stop_containers(extra)
         except Superseded:
             self.remove_new()
