@@ -3,7 +3,7 @@
 import json
 
 from django.urls import path
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
@@ -13,7 +13,7 @@ from deployments.models import Build, SourceKind
 from deployments.selectors import app_get, build_get, build_list, build_release_versions
 from deployments.services.build_cancel import build_cancel
 from deployments.services.builds import build_create
-from portal.api import DomainError
+from portal.api import DomainError, ErrorResponse
 from tenants.api.base import TenantScopedViewSet
 
 
@@ -138,7 +138,13 @@ class BuildViewSet(TenantScopedViewSet):
         build = build_get(app=app_get(tenant=self.tenant, slug=app), number=number)
         return Response(BuildDetailOutput(build, context=_releases([build])).data)
 
-    @extend_schema(request=None, responses={200: BuildDetailOutput})
+    @extend_schema(
+        request=None,
+        responses={
+            200: BuildDetailOutput,
+            409: OpenApiResponse(ErrorResponse, description="The build already ended (code build_finished)."),
+        },
+    )
     def cancel(self, request, tenant, app, number):
         """Cancel a pending or running build; 409 when it has already ended."""
         build = build_get(app=app_get(tenant=self.tenant, slug=app), number=number)
