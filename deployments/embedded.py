@@ -69,13 +69,18 @@ def run_heartbeat() -> None:
 
 
 def _collect_garbage() -> None:
-    """One periodic garbage collection of every host; a failure is logged and the next interval tries again."""
+    """Collect the garbage of every host and the old build sources; a failure is logged, the next interval retries."""
+    from deployments.services.build_archives import build_archives_collect
     from deployments.services.gc import gc_run_all
 
     try:
         gc_run_all(dry_run=False)
     except Exception:
         logger.exception("garbage collection failed")
+    try:
+        build_archives_collect()
+    except Exception:
+        logger.exception("pruning the build source archives failed")
 
 
 def _run_gc() -> None:

@@ -229,6 +229,8 @@ BERTH_BUILD_MAX_CONTEXT_MB = env.int("BERTH_BUILD_MAX_CONTEXT_MB", default=200)
 BERTH_BUILD_GIT_TIMEOUT = env.int("BERTH_BUILD_GIT_TIMEOUT", default=120)
 BERTH_BUILD_WARN_IMAGE_MB = env.int("BERTH_BUILD_WARN_IMAGE_MB", default=500)
 BERTH_BUILD_WARN_LAYERS = env.int("BERTH_BUILD_WARN_LAYERS", default=40)
+# Uploaded sources kept per app: the archives of its last N builds (older ones are deleted when a build ends).
+BERTH_BUILD_KEEP_ARCHIVES = env.int("BERTH_BUILD_KEEP_ARCHIVES", default=5)
 
 # Garbage collection of each Docker host (deployments/services/gc.py): seconds between periodic runs (0: never),
 # how long an exited container stays, how many succeeded releases per app keep their image, and image reference

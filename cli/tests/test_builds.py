@@ -135,3 +135,31 @@ def test_deploy_json_prints_the_finished_build_and_the_log_on_stderr(berth, fake
     assert code == 0
     assert out == '{\n  "id": 4,\n  "status": "succeeded",\n  "log": "ok\\n"\n}\n'
     assert err == "ok\n"
+
+
+def test_builds_cancel_posts_to_the_build_and_says_so(berth, fake_api):
+    fake_api.on("POST", f"{BUILDS}7/cancel/", {"number": 7, "status": "cancelled", "cancelled_by": "alice"})
+
+    code, out, err = berth("builds:cancel", "7", "-t", "acme", "-a", "web")
+
+    assert (code, out, err) == (0, "Build 7 cancelled.\n", "")
+    assert [(r.method, r.path, r.body) for r in fake_api.requests] == [("POST", f"{BUILDS}7/cancel/", b"{}")]
+
+
+def test_builds_cancel_of_a_finished_build_exits_1_with_the_servers_reason(berth, fake_api):
+    message = "Build 6 already ended (succeeded): only a pending or running build can be cancelled."
+    fake_api.on("POST", f"{BUILDS}6/cancel/", (409, {"error": {"code": "build_finished", "message": message}}))
+
+    code, out, err = berth("builds:cancel", "6", "-t", "acme", "-a", "web")
+
+    assert (code, out, err) == (1, "", f"error: {message}\n")
+
+
+def test_builds_info_says_who_cancelled_a_build(berth, fake_api):
+    build = {"number": 8, "status": "cancelled", "created_by": "bob", "cancelled_by": "alice", "log": "Step 1/2\n"}
+    fake_api.on("GET", f"{BUILDS}8/", build)
+
+    code, out, _ = berth("builds:info", "8", "-t", "acme", "-a", "web")
+
+    assert code == 0
+    assert out == "build:        8\nby:           bob\nstatus:       cancelled\ncancelled by: alice\n\nStep 1/2\n"

@@ -1,9 +1,9 @@
-"""API of builds: POST a tarball, a git repository or an image reference; list builds; read one with its log."""
+"""API of builds: POST a tarball, a git repository or an image reference; list builds; read one with its log; cancel."""
 
 import json
 
 from django.urls import path
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
@@ -11,8 +11,9 @@ from deployments.builds import git
 from deployments.builds.log import group_name
 from deployments.models import Build, SourceKind
 from deployments.selectors import app_get, build_get, build_list, build_release_versions
+from deployments.services.build_cancel import build_cancel
 from deployments.services.builds import build_create
-from portal.api import DomainError
+from portal.api import DomainError, ErrorResponse
 from tenants.api.base import TenantScopedViewSet
 
 
@@ -45,6 +46,7 @@ class BuildCreateInput(serializers.Serializer):
 class BuildOutput(serializers.ModelSerializer):
     source = serializers.SerializerMethodField()
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    cancelled_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     channel = serializers.SerializerMethodField()
     release = serializers.SerializerMethodField(help_text="Version of the release made from this build, if any.")
 
@@ -66,6 +68,7 @@ class BuildOutput(serializers.ModelSerializer):
             "channel",
             "release",
             "created_by",
+            "cancelled_by",
             "created_at",
             "started_at",
             "finished_at",
@@ -135,6 +138,20 @@ class BuildViewSet(TenantScopedViewSet):
         build = build_get(app=app_get(tenant=self.tenant, slug=app), number=number)
         return Response(BuildDetailOutput(build, context=_releases([build])).data)
 
+    @extend_schema(
+        request=None,
+        responses={
+            200: BuildDetailOutput,
+            409: OpenApiResponse(ErrorResponse, description="The build already ended (code build_finished)."),
+        },
+    )
+    def cancel(self, request, tenant, app, number):
+        """Cancel a pending or running build; 409 when it has already ended."""
+        build = build_get(app=app_get(tenant=self.tenant, slug=app), number=number)
+        build = build_cancel(build=build, actor=request.user)
+        build = build_get(app=build.app, number=build.number)
+        return Response(BuildDetailOutput(build, context=_releases([build])).data)
+
 
 urlpatterns = [
     path(
@@ -146,5 +163,10 @@ urlpatterns = [
         "tenants/<str:tenant>/apps/<str:app>/builds/<int:number>/",
         BuildViewSet.as_view({"get": "retrieve"}),
         name="build-detail",
+    ),
+    path(
+        "tenants/<str:tenant>/apps/<str:app>/builds/<int:number>/cancel/",
+        BuildViewSet.as_view({"post": "cancel"}),
+        name="build-cancel",
     ),
 ]

@@ -48,6 +48,11 @@ class BuildLog:
         if len(self.pending) >= _FLUSH_LINES or time.monotonic() - self.last_flush >= _FLUSH_SECONDS:
             self.flush()
 
+    def announce(self, line: str) -> None:
+        """Publish a line another writer already stored (a cancellation written by the portal, not the worker)."""
+        self._publish({"type": "build.log", "build": self.build_id, "index": self.index, "line": line})
+        self.index += 1
+
     def flush(self) -> None:
         if self.pending:
             text = "".join(f"{line}\n" for line in self.pending)

@@ -1,8 +1,8 @@
 """Images on an engine: build with a live log, tag, push to and pull from the registry, inspect, history, export.
 
 Builds use the Engine API's /build directly (the classic builder, what every supported dockerd offers) so that the
-log streams line by line and the build can be cut off at its time limit: closing the connection makes dockerd
-cancel the build and kill its running step.
+log streams line by line and the build can be cut off at its time limit or when it is cancelled: closing the
+connection makes dockerd cancel the build and kill its running step, and the image is never tagged.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import contextlib
 import json
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,10 +20,16 @@ from docker.utils.json_stream import json_stream
 from deployments.engine.client import EngineError, EngineSpec, client_for, translated
 
 PUSH_TIMEOUT = 600
+# How often the watch of a running build looks at its time limit and its stop event.
+_WATCH_SECONDS = 0.1
 
 
 class BuildError(EngineError):
     """The build itself failed (bad Dockerfile, failing step, time limit): `message` is what the user reads."""
+
+
+class BuildStopped(BuildError):
+    """The build was stopped on request (its `stop` event was set) before it ended."""
 
 
 def _cut(response) -> None:
@@ -42,6 +49,7 @@ def build(
     memory_mb: int,
     timeout: float,
     on_line: Callable[[str], None],
+    stop: threading.Event | None = None,
 ) -> str:
     """Build the plain tar `context` into `tag` on `spec`, calling `on_line` with each log line; return the image id.
 
@@ -49,7 +57,8 @@ def build(
     third of a second each), and the image's name already says whose it is.
 
     Raise BuildError with the engine's reason when a step fails, the Dockerfile is invalid or the build takes more
-    than `timeout` seconds, and EngineError when the engine cannot be reached.
+    than `timeout` seconds, BuildStopped when `stop` is set before the build ends (the engine interrupts the running
+    step and tags nothing), and EngineError when the engine cannot be reached.
     """
     api = client_for(spec, timeout=int(timeout) + 30).api
     params = {
@@ -65,6 +74,9 @@ def build(
         "buildargs": json.dumps(buildargs),
     }
     expired = threading.Event()
+    stopped = threading.Event()
+    ended = threading.Event()
+    stop = stop or threading.Event()
     image_id = ""
     error = ""
     with translated(spec.name, "Build"), context.open("rb") as body:
@@ -78,13 +90,17 @@ def build(
         )
         api._raise_for_status(response)
 
-        def expire() -> None:
-            expired.set()
-            _cut(response)
+        def watch() -> None:
+            # One thread ends the build at its time limit or as soon as `stop` is set, whichever comes first.
+            deadline = time.monotonic() + timeout
+            while not ended.wait(_WATCH_SECONDS):
+                if stop.is_set() or time.monotonic() >= deadline:
+                    (stopped if stop.is_set() else expired).set()
+                    _cut(response)
+                    return
 
-        timer = threading.Timer(timeout, expire)
-        timer.daemon = True
-        timer.start()
+        watcher = threading.Thread(target=watch, name="build-watch", daemon=True)
+        watcher.start()
         try:
             for chunk in json_stream(api._stream_helper(response, decode=False)):
                 if "stream" in chunk:
@@ -99,11 +115,14 @@ def build(
                     error = chunk.get("errorDetail", {}).get("message") or chunk["error"]
                     on_line(f"ERROR: {error.strip()}")
         except Exception as exc:
-            if not expired.is_set():
+            if not (expired.is_set() or stopped.is_set()):
                 raise EngineError(f"Build: the connection to {spec.name} broke ({exc.__class__.__name__})") from exc
         finally:
-            timer.cancel()
+            ended.set()
+            watcher.join()
             response.close()
+    if stopped.is_set():
+        raise BuildStopped("the build was stopped before it ended", host=spec.name)
     if expired.is_set():
         raise BuildError(f"the build passed its time limit of {int(timeout)} seconds and was stopped", host=spec.name)
     if error:

@@ -1,9 +1,11 @@
 """Builds: a customer's source (archive, git repository or image) in, a pushed image and a release out.
 
-`build_create` validates the request, stores the upload under BERTH_DATA_DIR/builds/ and enqueues the build on
-commit. `build_execute` runs it (the "builds" task queue calls it; tests call it directly): it turns the source into
-a sanitized build context, builds on a builder host through the engine adapter, tags the image
-<registry>/<tenant>/<app>:<number>, pushes it, records digest, size and layers, and creates a release.
+`build_create` validates the request (build_input), stores the upload under BERTH_DATA_DIR/builds/ (kept for the
+app's last BERTH_BUILD_KEEP_ARCHIVES builds, see build_archives) and enqueues the build on commit. `build_execute`
+runs it (the "builds" task queue calls it; tests call it directly): it turns the source into a sanitized build
+context, builds on a builder host through the engine adapter, tags the image <registry>/<tenant>/<app>:<number>,
+pushes it, records digest, size and layers, and creates a release. A build can be cancelled (build_cancel) while it
+waits or runs.
 
 Secrets never enter an image: no config var is ever passed to the engine, as build argument, label or file. The
 only build arguments are the ones the caller sends, each declared by an ARG of the Dockerfile, and a build argument
@@ -13,9 +15,9 @@ that names or carries a secret config var is refused.
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -32,7 +34,10 @@ from deployments.builds import archive, git
 from deployments.builds.log import BuildLog
 from deployments.engine import images
 from deployments.engine.client import EngineError, EngineSpec
-from deployments.models import App, Build, BuildStatus, ConfigVar, DockerHost, HostStatus, SourceKind
+from deployments.models import App, Build, BuildStatus, DockerHost, HostStatus, SourceKind
+from deployments.services.build_archives import archives_dir, build_archives_prune
+from deployments.services.build_cancel import CancelWatch, build_cancelled, canceller_name
+from deployments.services.build_input import check_build_args, check_image_ref, own_image
 from deployments.services.releases import release_deploy_build
 from portal.api import DomainError
 from tenants.audit import audit_record
@@ -41,8 +46,6 @@ logger = logging.getLogger(__name__)
 
 LOCAL_ENGINE = EngineSpec(name="local", url="unix:///var/run/docker.sock")
 PROCESS_LABEL = "berth.process."
-BUILD_ARG_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-_IMAGE_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,299}$")
 # How long a build may wait behind the running build of the same app before trying again.
 REQUEUE_SECONDS = 5
 
@@ -51,71 +54,12 @@ class BuildFailed(Exception):
     """The build cannot go on; the message is the readable reason written to its log."""
 
 
-def source_dir() -> Path:
-    return Path(settings.DATA_DIR) / "builds"
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Creating a build
 
 
 def _max_context_bytes() -> int:
     return settings.BERTH_BUILD_MAX_CONTEXT_MB * 1024 * 1024
-
-
-def _check_build_args(*, app: App, build_args: dict) -> dict[str, str]:
-    """Return the build args as strings, or raise DomainError when one is malformed or touches a secret."""
-    if not isinstance(build_args, dict):
-        raise DomainError("build_args must be an object of NAME: value.", fields={"build_args": ["Not an object."]})
-    secrets = ConfigVar.objects.filter(app=app, secret=True)
-    secret_keys = {var.key for var in secrets}
-    secret_values = set()
-    for var in secrets:
-        try:
-            value = crypto.decrypt(var.value)
-        except ValueError:
-            continue
-        if value:
-            secret_values.add(value)
-    clean: dict[str, str] = {}
-    for key, value in build_args.items():
-        if not BUILD_ARG_KEY.match(str(key)):
-            raise DomainError(f"{key!r} is not a valid build argument name.", fields={"build_args": [str(key)]})
-        if not isinstance(value, str | int | float) or isinstance(value, bool):
-            raise DomainError(f"Build argument {key} must be a string.", fields={"build_args": [str(key)]})
-        value = str(value)
-        if key in secret_keys or value in secret_values or any(s in value for s in secret_values if len(s) >= 6):
-            raise DomainError(
-                f"Build argument {key} names or carries a secret config var: secrets reach containers at run time "
-                "only, never an image.",
-                code="secret_build_arg",
-                fields={"build_args": [str(key)]},
-            )
-        clean[key] = value
-    return clean
-
-
-def _platform_namespaces() -> list[str]:
-    """Repository prefixes Berth's own images live under (the registry's, and the local name without one)."""
-    registry = settings.BERTH_REGISTRY.rstrip("/")
-    return [f"{registry}/", "berth/"] if registry else ["berth/"]
-
-
-def _own_image(*, app: App, image: str) -> bool:
-    """Whether `image` names one of the tenant's own images in Berth's namespace."""
-    return any(image.startswith(f"{prefix}{app.tenant.slug}/") for prefix in _platform_namespaces())
-
-
-def _check_image_ref(*, app: App, image: str) -> None:
-    """Refuse a malformed reference, and one naming another tenant's image in Berth's namespace."""
-    if not _IMAGE_REF.match(image):
-        raise DomainError(f"{image!r} is not an image reference.", fields={"image": ["Invalid reference."]})
-    # The builder holds every tenant's images: a reference into Berth's namespace must stay in the caller's tenant.
-    if any(image.startswith(prefix) for prefix in _platform_namespaces()) and not _own_image(app=app, image=image):
-        raise DomainError(
-            "An image in the platform registry can only be one of this tenant's own.",
-            fields={"image": ["Not this tenant's image."]},
-        )
 
 
 def _next_number(app: App) -> int:
@@ -163,9 +107,9 @@ def build_create(
             "Send exactly one source: a tar or tar.gz archive in `source`, `git` {url, ref}, or `image`.",
             fields={"source": ["Exactly one of source, git, image."]},
         )
-    args = _check_build_args(app=app, build_args=build_args or {})
+    args = check_build_args(app=app, build_args=build_args or {})
     if image:
-        _check_image_ref(app=app, image=image)
+        check_image_ref(app=app, image=image)
     if git_url:
         try:
             git.validate(git_url, git_ref)
@@ -182,7 +126,7 @@ def build_create(
     reason = ""
     if archive_file is not None:
         build.source_kind = SourceKind.TARBALL
-        path = source_dir() / app.tenant.slug / app.slug / f"{number}.tar"
+        path = archives_dir() / app.tenant.slug / app.slug / f"{number}.tar"
         if _store_upload(archive_file, path, _max_context_bytes()):
             build.source = {"archive": str(path), "dockerfile": dockerfile or "Dockerfile", "build_args": args}
         else:
@@ -291,7 +235,7 @@ def build_execute(*, build_id: int) -> Build | None:
     """Run a pending build to its end (synchronously) and return it; None when it is gone or not pending.
 
     When another build of the same app is running, the build stays pending and is enqueued again: one build per
-    app at a time, in order.
+    app at a time, in order. A build cancelled while it runs is stopped on the engine (see build_cancel).
     """
     build, waiting = _claim(build_id)
     if build is None:
@@ -302,29 +246,25 @@ def build_execute(*, build_id: int) -> Build | None:
     log = BuildLog(build)
     log.status(BuildStatus.RUNNING)
     workdir = Path(tempfile.mkdtemp(prefix=f"berth-build-{build.pk}-"))
+    watch = CancelWatch(build.pk)
+    spec: EngineSpec | None = None
     try:
         spec = builder_spec()
         log(f"Build {build.number} of {build.app} on {spec.name}")
-        result = _run(build=build, spec=spec, workdir=workdir, log=log)
-    except (BuildFailed, EngineError) as error:
-        reason = error.message if isinstance(error, EngineError) else str(error)
-        log(f"Build failed: {reason}")
-        log.flush()
-        _finish_failed(build, reason)
-        log.status(BuildStatus.FAILED, error=reason)
-    except Exception as error:
-        logger.exception("build %s crashed", build.pk)
-        log(f"Build failed: internal error ({error.__class__.__name__})")  # the traceback goes to the server log
-        log.flush()
-        reason = f"internal error ({error.__class__.__name__})"
-        _finish_failed(build, reason)
-        log.status(BuildStatus.FAILED, error=reason)
-    else:
+        result = _run(build=build, spec=spec, workdir=workdir, log=log, stop=watch.event)
         for warning in result.warnings:
             log(f"Warning: {warning}")
         log(f"Built {result.image} ({result.digest}, {result.size_bytes} bytes, {result.layers} layers)")
         log.flush()
         release_error = _finish_succeeded(build, result)
+    except Exception as error:
+        watch.close()
+        cancelled = isinstance(error, _Cancelled | images.BuildStopped) or build_cancelled(build.pk)
+        # A cancellation may also land between that check and the failure being recorded: _fail then says so.
+        if cancelled or (not _fail(build, error, log) and build_cancelled(build.pk)):
+            _finish_cancelled(build, spec, log)
+    else:
+        watch.close()
         if release_error:
             log(f"No release created: {release_error}")
             log.flush()
@@ -332,21 +272,74 @@ def build_execute(*, build_id: int) -> Build | None:
     finally:
         log.close()
         shutil.rmtree(workdir, ignore_errors=True)
+    _prune_archives(build)
     build.refresh_from_db()
     return build
 
 
-def _finish_failed(build: Build, reason: str) -> None:
-    Build.objects.filter(pk=build.pk).update(status=BuildStatus.FAILED, error=reason, finished_at=timezone.now())
+class _Cancelled(Exception):
+    """The build was cancelled between two of its steps."""
+
+
+def _check_cancelled(build: Build, stop: threading.Event) -> None:
+    if stop.is_set() or build_cancelled(build.pk):
+        raise _Cancelled
+
+
+def _fail(build: Build, error: Exception, log: BuildLog) -> bool:
+    """Record the build as failed; return False when it was no longer running (cancelled meanwhile)."""
+    if isinstance(error, BuildFailed | EngineError):
+        reason = error.message if isinstance(error, EngineError) else str(error)
+        log(f"Build failed: {reason}")
+    else:
+        logger.error("build %s crashed", build.pk, exc_info=error)
+        reason = f"internal error ({error.__class__.__name__})"
+        log(f"Build failed: {reason}")  # the traceback goes to the server log
+    log.flush()
+    # Only a running build fails: a cancellation that landed meanwhile stays what the user asked for.
+    if not Build.objects.filter(pk=build.pk, status=BuildStatus.RUNNING).update(
+        status=BuildStatus.FAILED, error=reason, finished_at=timezone.now()
+    ):
+        return False
     audit_record(
         actor=build.created_by, tenant=build.app.tenant, action="build.fail", target=build, diff={"error": reason}
     )
+    log.status(BuildStatus.FAILED, error=reason)
+    return True
+
+
+def _finish_cancelled(build: Build, spec: EngineSpec | None, log: BuildLog) -> None:
+    """Remove what the stopped build tagged, say who cancelled it, and let the next pending build of the app start."""
+    build.refresh_from_db(fields=["cancelled_by", "error"])
+    if spec is not None:
+        try:
+            images.remove(spec, f"{_repository(build)}:{build.number}")
+        except EngineError as error:
+            log(f"Warning: the image of the cancelled build could not be removed: {error.message}")
+    where = f" and stopped on {spec.name}" if spec is not None else ""
+    log(f"Build cancelled by {canceller_name(build)}{where}: no image kept, no release created.")
+    log.flush()
+    Build.objects.filter(pk=build.pk).update(finished_at=timezone.now())
+    log.status(BuildStatus.CANCELLED, error=build.error)
+    following = Build.objects.filter(app_id=build.app_id, status=BuildStatus.PENDING).order_by("number").first()
+    if following is not None:
+        transaction.on_commit(lambda: build_enqueue(build_id=following.pk))
+
+
+def _prune_archives(build: Build) -> None:
+    try:
+        build_archives_prune(app=build.app)
+    except Exception:  # retention must never fail a build; the periodic collection catches up
+        logger.warning("could not prune the source archives of %s", build.app, exc_info=True)
 
 
 def _finish_succeeded(build: Build, result: _Result) -> str:
-    """Record the image and create the release; return why no release was created, or ''."""
+    """Record the image and create the release; return why no release was created, or ''.
+
+    Raise _Cancelled when the build was cancelled meanwhile: it gets no image and no release.
+    """
     with transaction.atomic():
-        Build.objects.filter(pk=build.pk).update(
+        updated = Build.objects.filter(pk=build.pk, status=BuildStatus.RUNNING).update(
             status=BuildStatus.SUCCEEDED,
             image=result.image,
             digest=result.digest,
@@ -356,6 +349,8 @@ def _finish_succeeded(build: Build, result: _Result) -> str:
             warnings=result.warnings,
             finished_at=timezone.now(),
         )
+        if not updated:
+            raise _Cancelled
         build.refresh_from_db()
         audit_record(
             actor=build.created_by,
@@ -408,7 +403,7 @@ def _context_for(build: Build, workdir: Path, log) -> tuple[Path, archive.Contex
     return context, summary
 
 
-def _run(*, build: Build, spec: EngineSpec, workdir: Path, log) -> _Result:
+def _run(*, build: Build, spec: EngineSpec, workdir: Path, log, stop: threading.Event) -> _Result:
     repository, tag = _repository(build), str(build.number)
     reference = f"{repository}:{tag}"
     procfile: dict[str, str] = {}
@@ -416,9 +411,10 @@ def _run(*, build: Build, spec: EngineSpec, workdir: Path, log) -> _Result:
         source_ref = build.source["image"]
         # Anything but the tenant's own image is pulled, never taken from the builder's cache: the registry decides
         # who may read it, and another tenant's image that happens to be on the builder stays out of reach.
-        if not (_own_image(app=build.app, image=source_ref) and images.exists(spec, source_ref)):
+        if not (own_image(app=build.app, image=source_ref) and images.exists(spec, source_ref)):
             log(f"Pulling {source_ref}")
             images.pull(spec, reference=source_ref, on_line=log)
+        _check_cancelled(build, stop)
         images.tag(spec, image=source_ref, repository=repository, tag=tag)
     else:
         context, summary = _context_for(build, workdir, log)
@@ -427,6 +423,7 @@ def _run(*, build: Build, spec: EngineSpec, workdir: Path, log) -> _Result:
         undeclared = sorted(set(build_args) - archive.declared_build_args(summary.dockerfile_text))
         if undeclared:
             raise BuildFailed(f"build arguments not declared by an ARG of the Dockerfile: {', '.join(undeclared)}")
+        _check_cancelled(build, stop)
         images.build(
             spec,
             context=context,
@@ -436,7 +433,10 @@ def _run(*, build: Build, spec: EngineSpec, workdir: Path, log) -> _Result:
             memory_mb=settings.BERTH_BUILD_MEMORY_MB,
             timeout=settings.BERTH_BUILD_TIMEOUT,
             on_line=log,
+            stop=stop,
         )
+    # Past this point the image is tagged: a cancellation still wins, and the tag is removed before any push.
+    _check_cancelled(build, stop)
     result = _Result(image=reference)
     if settings.BERTH_REGISTRY:
         log(f"Pushing {reference}")

@@ -11,7 +11,7 @@ Setups create what the URL names through the services (as the API would) or the 
 never fires inside the savepoint, so no rollout, build or engine call starts behind a row's back.
 """
 
-from deployments.models import ContainerState, Deployment, Domain, Release, ReleaseStatus
+from deployments.models import App, BuildStatus, ContainerState, Deployment, Domain, Release, ReleaseStatus
 from deployments.services.apps import app_create
 from deployments.services.config import config_update
 from deployments.services.domains import domain_add
@@ -122,10 +122,28 @@ def make_app_with_build(world, caller):
     return {"app": app.slug}
 
 
+def make_app_with_pending_build(world, caller):
+    app = _app(world)
+    BuildFactory(app=app, number=1, status=BuildStatus.PENDING, image="")
+    return {"app": app.slug}
+
+
+def _cancelled(world, params, response):
+    assert response.json()["status"] == "cancelled"
+    assert response.json()["cancelled_by"] in {user.username for user in world.users.values()}
+
+
 ROWS += [
     Row("GET", APP + "builds/", tenant_rule(Scope.READ), setup=make_app),
     Row("GET", APP + "builds/1/", tenant_rule(Scope.READ), setup=make_app_with_build),
     Row("POST", APP + "builds/", tenant_rule(Scope.DEPLOY, ok=201), setup=make_app, body={"image": "busybox:1"}),
+    Row(
+        "POST",
+        APP + "builds/1/cancel/",
+        tenant_rule(Scope.DEPLOY),
+        setup=make_app_with_pending_build,
+        then=_cancelled,
+    ),
 ]
 
 
@@ -245,6 +263,14 @@ def make_foreign_app(world, caller):
     }
 
 
+def make_foreign_build(world, caller):
+    """Globex's app `theirs` with a pending build 1, named under acme."""
+    params = make_foreign_app(world, caller)
+    theirs = App.objects.get(tenant=world.other_tenant, slug=params["app"])
+    BuildFactory(app=theirs, number=1, status=BuildStatus.PENDING, image="")
+    return params
+
+
 FOREIGN = "another tenant's object"
 
 ROWS += [
@@ -259,6 +285,7 @@ ROWS += [
         body={"version": 1},
         name=FOREIGN,
     ),
+    Row("POST", APP + "builds/1/cancel/", tenant_rule(Scope.DEPLOY, ok=404), setup=make_foreign_build, name=FOREIGN),
     Row(
         "GET",
         "/api/v1/tenants/{tenant}/apps/web/deployments/{deployment}/",

@@ -1,4 +1,4 @@
-"""deploy (upload a context, an image or a git ref, then follow the build) and builds."""
+"""deploy (upload a context, an image or a git ref, then follow the build), builds and builds:cancel."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ BUILD_FIELDS = [
     ("build", lambda b: build_id(b)),
     ("by", "created_by"),
     "status",
+    ("cancelled by", "cancelled_by"),
     ("source", "source_kind"),
     "image",
     "digest",
@@ -61,6 +62,9 @@ def register(verbs, parents) -> None:
     p = verbs.add_parser("builds:info", parents=common, help="show a build and its log")
     p.add_argument("id")
     p.set_defaults(func=run_info)
+    p = verbs.add_parser("builds:cancel", parents=common, help="cancel a queued or running build")
+    p.add_argument("id")
+    p.set_defaults(func=run_cancel)
 
 
 def _start(args, client: Client, path: str) -> dict:
@@ -161,4 +165,13 @@ def run_info(args, client: Client) -> int:
     if build.get("log"):
         print()
         sys.stdout.write(build["log"] if build["log"].endswith("\n") else build["log"] + "\n")
+    return 0
+
+
+def run_cancel(args, client: Client) -> int:
+    build = client.post(f"{app_path(args.tenant, args.app)}builds/{quote(args.id)}/cancel/")
+    if args.json:
+        output.emit_json(build)
+    else:
+        print(f"Build {build_id(build)} cancelled.")
     return 0

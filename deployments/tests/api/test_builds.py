@@ -135,7 +135,45 @@ def test_another_tenant_sees_and_changes_nothing(app):
     response = outsider.post(url(app), {"image": "a/b:1"}, format="json")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
-    assert list(Build.objects.values_list("app__tenant__slug", "number")) == [("acme", 1)]
+    assert outsider.post(f"{url(app, build.number)}cancel/").status_code == 404
+    # the outsider's own tenant with acme's app slug names nobody's build either
+    assert outsider.post("/api/v1/tenants/other/apps/web/builds/1/cancel/").status_code == 404
+    assert list(Build.objects.values_list("app__tenant__slug", "number", "status")) == [
+        ("acme", 1, BuildStatus.PENDING)
+    ]
+    assert not AuditEvent.objects.filter(action="build.cancel").exists()
+
+
+def test_a_developer_cancels_a_queued_build_and_a_viewer_cannot(app, django_capture_on_commit_callbacks):
+    # given
+    build = BuildFactory(app=app, number=1, status=BuildStatus.PENDING, image="")
+    viewer = client_for(app, Role.VIEWER)
+    developer = client_for(app, Role.DEVELOPER)
+
+    # when
+    refused = viewer.post(f"{url(app, 1)}cancel/")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = developer.post(f"{url(app, 1)}cancel/")
+    again = developer.post(f"{url(app, 1)}cancel/")
+
+    # then
+    assert refused.status_code == 403
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert (body["number"], body["status"], body["cancelled_by"], body["error"]) == (
+        1,
+        "cancelled",
+        "developer-user",
+        "cancelled by developer-user",
+    )
+    assert body["log"] == "Build cancelled by developer-user before it started.\n"
+    assert again.status_code == 409
+    assert again.json()["error"]["message"] == (
+        "Build 1 already ended (cancelled): only a pending or running build can be cancelled."
+    )
+    build.refresh_from_db()
+    assert build.status == BuildStatus.CANCELLED
+    assert AuditEvent.objects.filter(action="build.cancel", target_id=str(build.pk)).count() == 1
 
 
 def test_list_leaves_logs_out_and_detail_has_the_log(app):

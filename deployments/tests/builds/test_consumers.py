@@ -4,6 +4,7 @@ from channels.testing import WebsocketCommunicator
 
 from deployments.builds.log import BuildLog
 from deployments.models import BuildStatus
+from deployments.services.build_cancel import build_cancel
 from deployments.tests.factories import AppFactory, BuildFactory, MembershipFactory
 from portal.asgi import application
 from tenants.models import Role, Scope
@@ -105,3 +106,28 @@ def test_another_tenant_and_an_anonymous_caller_are_refused():
     results = async_to_sync(scenario)()
 
     assert results == [(False, code) for _, code in attempts]
+
+
+def test_a_watcher_of_a_queued_build_learns_it_was_cancelled():
+    # given: a queued build with one stored line, watched
+    build = BuildFactory(app=AppFactory(tenant__slug="acme"), status=BuildStatus.PENDING, image="", log="queued\n")
+    ws = _connect(build, _token(build.app.tenant, Role.VIEWER))
+    owner = MembershipFactory(tenant=build.app.tenant, user__username="alice", role=Role.OWNER).user
+
+    async def scenario():
+        assert (await ws.connect())[0]
+        first = await ws.receive_json_from()
+        await sync_to_async(build_cancel)(build=build, actor=owner)
+        rest = [await ws.receive_json_from() for _ in range(2)]
+        return [first, *rest], (await ws.receive_output())["type"]
+
+    # when
+    messages, last = async_to_sync(scenario)()
+
+    # then: the line the cancellation stored, then the final status, then the socket closes
+    assert messages == [
+        {"type": "log", "index": 0, "line": "queued"},
+        {"type": "log", "index": 1, "line": "Build cancelled by alice before it started."},
+        {"type": "status", "status": "cancelled", "error": "cancelled by alice"},
+    ]
+    assert last == "websocket.close"

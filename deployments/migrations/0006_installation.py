@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('deployments', '0004_logline_without_db_constraints'),
+        ('deployments', '0005_build_cancelled_by'),
     ]
 
     operations = [
