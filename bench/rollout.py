@@ -2,9 +2,11 @@
 
     DATABASE_URL=postgres://... BERTH_DATA_DIR=/tmp/berth-bench .venv/bin/python bench/rollout.py [--sizes 1,4,16]
 
-For each size N, both sides replace N running web containers of the sample httpd image with N new ones:
+For each size N, every side replaces N running web containers of the sample httpd image with N new ones:
 ensure the image and the tenant network, create and start each container hardened, wait for its HTTP health check,
-then stop and remove the old ones. Berth also switches nginx between the two; the direct script has no router.
+then stop and remove the old ones. Berth also switches nginx between the two. The direct script runs twice: with
+Docker operations only (the issue's baseline), and with the same nginx switch a zero-downtime rollout needs (write the
+config, `nginx -t`, reload, wait until the replaced workers exited), so Berth's own cost shows apart from the router's.
 Each measurement is the median of --rounds rollouts. Everything created carries a unique tenant label and is removed.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import json
 import os
 import secrets
 import socket
@@ -42,7 +45,7 @@ import docker  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
 from deployments.models import Build, DeploymentStatus, DockerHost, Release  # noqa: E402
-from deployments.router import router  # noqa: E402
+from deployments.router import Nginx, Route, router  # noqa: E402
 from deployments.services.rollouts import deployment_execute, rollout_enqueue  # noqa: E402
 from deployments.tests.factories import AppFactory, FormationFactory, ReleaseFactory, TenantFactory  # noqa: E402
 from samples import build_context  # noqa: E402
@@ -75,8 +78,8 @@ def healthy(port: int, deadline: float) -> None:
     raise RuntimeError(f"port {port} never answered")
 
 
-def direct_rollout(client, slug: str, size: int, version: int, old: list) -> list:
-    """The same Docker operations, sequentially, straight through the SDK."""
+def direct_rollout(client, slug: str, size: int, version: int, old: list, nginx: Nginx | None = None) -> list:
+    """The same Docker operations, sequentially, straight through the SDK; with `nginx`, the router switch too."""
     client.images.get(IMAGE)
     network = f"berth-{slug}"
     if not client.networks.list(names=[network]):
@@ -85,7 +88,7 @@ def direct_rollout(client, slug: str, size: int, version: int, old: list) -> lis
     for index in range(1, size + 1):
         container = client.containers.create(
             IMAGE,
-            name=f"berth-{slug}-direct-v{version}-web-{index}",
+            name=f"berth-{slug}-direct-v{version}-web-{index}-{secrets.token_hex(3)}",
             environment={"PORT": "5000", "BERTH_RELEASE": f"v{version}"},
             labels={"berth.tenant": slug, "berth.app": "direct", "berth.process": "web", "berth.index": str(index)},
             init=True,
@@ -105,6 +108,15 @@ def direct_rollout(client, slug: str, size: int, version: int, old: list) -> lis
         port = int(container.attrs["NetworkSettings"]["Ports"]["5000/tcp"][0]["HostPort"])
         healthy(port, time.monotonic() + 60)
         new.append(container)
+    if nginx is not None:
+        ports = [c.attrs["NetworkSettings"]["Ports"]["5000/tcp"][0]["HostPort"] for c in new]
+        route = Route(
+            key=f"{slug}__direct",
+            hostnames=(f"direct.{slug}.localhost",),
+            upstreams=tuple(f"127.0.0.1:{port}" for port in ports),
+        )
+        applied = nginx.apply([route])
+        nginx.wait_exited(applied.replaced, timeout=10)
     for container in old:
         container.stop(timeout=10)
         container.remove(force=True)
@@ -149,6 +161,11 @@ def main() -> None:
     if host_created:
         DockerHost.objects.create(name="local", engine_url=ENGINE, address="127.0.0.1")
     tenant = TenantFactory(slug=slug, max_containers=1000, max_memory_mb=1_000_000)
+    # The direct script's own nginx, on its own port and prefix: the same binary and config shape as Berth's router.
+    berth_router = router()
+    direct_router = Nginx(
+        prefix=berth_router.prefix.parent / f"bench-router-{slug}", port=free_port(), binary=berth_router.binary
+    )
     rows = []
     try:
         version = 0
@@ -157,7 +174,7 @@ def main() -> None:
             FormationFactory(app=app, process_type="web", quantity=size, memory_mb=64)
             version += 1
             berth_rollout(berth_release(app, size, version))  # the first has nothing to replace: not measured
-            berth_times, direct_times, step_times = [], [], {}
+            berth_times, direct_times, routed_times, step_times = [], [], [], {}
             old = direct_rollout(client, slug, size, version, [])
             for _ in range(args.rounds):
                 version += 1
@@ -169,11 +186,18 @@ def main() -> None:
                 started = time.monotonic()
                 old = direct_rollout(client, slug, size, version, old)
                 direct_times.append(time.monotonic() - started)
+                started = time.monotonic()
+                old = direct_rollout(client, slug, size, version, old, nginx=direct_router)
+                routed_times.append(time.monotonic() - started)
             for container in old:
                 container.remove(force=True)
             berth, direct = statistics.median(berth_times), statistics.median(direct_times)
-            rows.append((size, berth, direct))
-            print(f"N={size:<3} berth {berth:6.2f} s   direct sequential {direct:6.2f} s   ratio {berth / direct:4.2f}")
+            routed = statistics.median(routed_times)
+            rows.append((size, berth, direct, routed))
+            print(
+                f"N={size:<3} berth {berth:6.2f} s   direct sequential {direct:6.2f} s   ratio {berth / direct:4.2f}   "
+                f"direct + router switch {routed:6.2f} s   ratio {berth / routed:4.2f}"
+            )
             steps = ", ".join(f"{name} {statistics.median(times):.3f}" for name, times in step_times.items())
             print(f"      Berth's recorded steps (median s): {steps}")
     finally:
@@ -187,11 +211,20 @@ def main() -> None:
         if host_created:
             DockerHost.objects.filter(name="local").delete()
         router().stop()
+        direct_router.stop()
         client.close()
-    print("\n| containers | Berth rollout (s) | direct sequential SDK (s) | Berth / direct |")
-    print("|---:|---:|---:|---:|")
-    for size, berth, direct in rows:
-        print(f"| {size} | {berth:.2f} | {direct:.2f} | {berth / direct:.2f} |")
+    print(
+        "\n| containers | Berth rollout (s) | direct sequential SDK (s) | Berth / direct | direct + router switch (s) "
+        "| Berth / (direct + router) |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|")
+    for size, berth, direct, routed in rows:
+        print(f"| {size} | {berth:.2f} | {direct:.2f} | {berth / direct:.2f} | {routed:.2f} | {berth / routed:.2f} |")
+    print(
+        json.dumps(
+            {"rollout": [dict(zip(("size", "berth", "direct", "direct_router"), row, strict=True)) for row in rows]}
+        )
+    )
 
 
 if __name__ == "__main__":
