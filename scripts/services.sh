@@ -245,10 +245,12 @@ keyUsage=critical,digitalSignature,keyEncipherment"
     fi
     if pid=$(live_pid /run/berth-docker-tls.pid) && ! docker_up "${tls_url}"; then
         if ! ps -o args= -p "${pid}" | grep -qF -- "--tlscacert ${tls_dir}/ca.pem"; then
-            die "the TLS host (dockerd ${pid}) uses the certificates of another data directory: $(ps -o args= -p "${pid}")"
+            # A test host: another checkout's run started it with its own certificates. Take it over.
+            say "restarting the TLS host (dockerd ${pid}) with the certificates in ${tls_dir}"
+        else
+            # Same files, but made again since it started: it still holds the old CA.
+            say "restarting the TLS host (dockerd ${pid}): its certificates were made again"
         fi
-        # Same files, but made again since it started: it still holds the old CA.
-        say "restarting the TLS host (dockerd ${pid}): its certificates were made again"
         kill "${pid}"
         wait_for 30 "dockerd tls exit" bash -c "! ps -o stat= -p ${pid} | grep -qv '^Z'" || kill -9 "${pid}"
     fi
