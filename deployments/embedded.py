@@ -28,7 +28,6 @@ def _run_task_worker(queue: str) -> None:
 
 
 HEARTBEAT_INTERVAL = 10.0
-ROUTER_INTERVAL = 5.0
 
 
 def _every(seconds: float, name: str, action) -> None:
@@ -45,10 +44,10 @@ def _every(seconds: float, name: str, action) -> None:
 
 
 def run_router() -> None:
-    """Start nginx on BERTH_ROUTER_PORT and keep its config in step with the routed containers."""
-    from deployments.services.routes import router_sync
+    """Start nginx on BERTH_ROUTER_PORT and keep its config in step with the routes (services/routes.py)."""
+    from deployments.services.routes import router_loop
 
-    _every(ROUTER_INTERVAL, "router sync", router_sync)
+    router_loop()
 
 
 def run_heartbeat() -> None:

@@ -15,15 +15,18 @@ def deployment_run(deployment_id: int) -> None:
 def app_teardown_run(tenant: str, app: str, containers: list[dict]) -> None:
     """Stop a deleted app's containers and drop its route."""
     from deployments.services.containers import app_teardown
-    from deployments.services.routes import router_sync
 
     app_teardown(tenant=tenant, app=app, containers=containers)
-    router_sync()
+    router_sync_run.call()
 
 
 @task()
 def router_sync_run() -> None:
-    """Apply the current routes (hostnames, custom domains, routed containers) to the router."""
-    from deployments.services.routes import router_sync
+    """Make every router serve the current routes (hostnames, custom domains, routed containers)."""
+    from django.db import transaction
 
-    router_sync()
+    from deployments.services.routes import routes_switch, routing_bump
+
+    with transaction.atomic():
+        version = routing_bump()
+    routes_switch(version)

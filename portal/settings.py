@@ -217,6 +217,12 @@ BERTH_APPS_DOMAIN = env.str("BERTH_APPS_DOMAIN", default="localhost")
 BERTH_PORT = env.int("BERTH_PORT", default=8000)
 BERTH_ROUTER_PORT = env.int("BERTH_ROUTER_PORT", default=8080)
 BERTH_ROUTER_SCHEME = env.str("BERTH_ROUTER_SCHEME", default="http")
+# Routers: whether this process applies route changes to its own nginx (the embedded mode; false on workers of a
+# deployment with separate router machines), the name a router reports under (default host:port), and how long a
+# switch waits for every live router to serve it.
+BERTH_ROUTER_INLINE = env.bool("BERTH_ROUTER_INLINE", default=True)
+BERTH_ROUTER_NAME = env.str("BERTH_ROUTER_NAME", default="")
+BERTH_ROUTER_SWITCH_TIMEOUT = env.float("BERTH_ROUTER_SWITCH_TIMEOUT", default=30.0)
 BERTH_REGISTRY = env.str("BERTH_REGISTRY", default="")
 BERTH_DEFAULT_MAX_APPS = env.int("BERTH_DEFAULT_MAX_APPS", default=20)
 BERTH_DEFAULT_MAX_CONTAINERS = env.int("BERTH_DEFAULT_MAX_CONTAINERS", default=50)

@@ -7,6 +7,7 @@ from deployments.models.installation import Installation
 from deployments.models.logs import LogCheckpoint, LogDrop, LogLine, LogSink, SinkKind
 from deployments.models.releases import Release, ReleaseStatus
 from deployments.models.rollouts import Deployment, DeploymentKind, DeploymentStatus, Domain, GcRun
+from deployments.models.routers import RouterNode, RoutingState
 
 __all__ = [
     "LIVE_STATES",
@@ -32,6 +33,8 @@ __all__ = [
     "LogSink",
     "Release",
     "ReleaseStatus",
+    "RouterNode",
+    "RoutingState",
     "SinkKind",
     "SourceKind",
 ]

@@ -111,7 +111,7 @@ def _wildcard_clash(*, app: App, hostname: str) -> bool:
 
 
 def router_sync_enqueue() -> None:
-    """Queue applying the routes to the router (the task runs `routes.router_sync`)."""
+    """Queue making every router serve the routes (the task bumps the routes version and waits for the routers)."""
     from deployments.tasks import router_sync_run
 
     router_sync_run.enqueue()

@@ -23,7 +23,7 @@ from deployments.models import (
     Release,
     ReleaseStatus,
 )
-from deployments.router import RouterError, router
+from deployments.router import RouterError
 from deployments.services import routes
 from deployments.services.containers import (
     WEB,
@@ -48,8 +48,6 @@ from tenants.audit import audit_record
 logger = logging.getLogger(__name__)
 
 RELEASE_COMMAND_TIMEOUT = 600
-# How long the old containers wait for the router workers that may still send them requests to finish those.
-DRAIN_WAIT = 10.0
 
 
 class RolloutFailed(Exception):
@@ -379,10 +377,10 @@ class RolloutExecution(Execution):
         with transaction.atomic():
             Container.objects.filter(pk__in=[c.pk for c in old]).update(routed=False)
             Container.objects.filter(deployment=self.deployment, process_type=WEB).update(routed=True)
-        applied = routes.router_sync()
-        # The workers the reload replaced know only the old containers: they finish the requests they hold first.
-        if not router().wait_exited(applied.replaced, timeout=DRAIN_WAIT):
-            logger.warning("router workers of the previous config still run after %.0f s; draining anyway", DRAIN_WAIT)
+            version = routes.routing_bump()
+        # Every router serves the new containers only, and the nginx workers its reload replaced (which know only the
+        # old containers) have finished the requests they held.
+        routes.routes_switch(version)
 
     def drain(self, old: list[Container]) -> list[str]:
         """Stop the old containers; meanwhile the release is recorded as the app's current one."""
@@ -411,8 +409,9 @@ class RolloutExecution(Execution):
         with transaction.atomic():
             Container.objects.filter(deployment=self.deployment).update(routed=False)
             Container.objects.filter(pk__in=[c.pk for c in old if c.process_type == WEB]).update(routed=True)
+            version = routes.routing_bump()
         try:
-            routes.router_sync()
+            routes.routes_switch(version)
         except RouterError:
             logger.exception("router could not be restored after the failed rollout %s", self.deployment.pk)
 
@@ -446,11 +445,9 @@ class ScaleExecution(Execution):
                 with transaction.atomic():
                     Container.objects.filter(pk__in=[c.pk for c in extra]).update(routed=False)
                     Container.objects.filter(deployment=self.deployment, process_type=WEB).update(routed=True)
-                applied = routes.router_sync()
+                    version = routes.routing_bump()
+                routes.routes_switch(version)
             with self.recorder.step("drain", f"{len(extra)} container(s)"):
-                if extra:
-                    # As in a rollout: the replaced workers may still hold requests to the containers that go.
-                    router().wait_exited(applied.replaced, timeout=DRAIN_WAIT)
                 stop_containers(extra)
         except Superseded:
             self.remove_new()

@@ -150,7 +150,9 @@ def deployment_recover(*, deployment: Deployment) -> Deployment:
             )
             execution.release_done(ReleaseStatus.SUCCEEDED, "")
         with contextlib.suppress(RouterError):  # the router loop applies the routed flags later otherwise
-            routes.router_sync()
+            with transaction.atomic():
+                version = routes.routing_bump()
+            routes.routes_switch(version)
         execution.finish(DeploymentStatus.SUCCEEDED)
     elif serving:
         execution.finish(DeploymentStatus.SUCCEEDED)
