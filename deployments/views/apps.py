@@ -1,4 +1,4 @@
-"""Customer pages: a tenant's apps, an app's releases, config, formation and deployments, and its live logs.
+"""Customer pages: a tenant's apps, an app's releases, config, formation, builds and deployments, and its live logs.
 
 Forms post to the same services the API uses; errors come back as messages on the page.
 """
@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from deployments import selectors
 from deployments.services import apps as app_services
+from deployments.services import build_cancel as build_cancel_services
 from deployments.services import config as config_services
 from deployments.services import containers as container_services
 from deployments.services import formation as formation_services
@@ -135,6 +136,18 @@ def app_scale(request, tenant, app):
         return f"Scaled {process_type} to {quantity}."
 
     return _app_action(request, tenant, app, Scope.WRITE, action)
+
+
+@login_required
+@require_POST
+def app_build_cancel(request, tenant, app, number):
+    def action(app):
+        build = selectors.build_get(app=app, number=number)
+        build = build_cancel_services.build_cancel(build=build, actor=request.user)
+        return f"Build #{build.number} {build.status}."
+
+    # The API's cancel is a POST on the builds route, which takes the deploy scope: the same here.
+    return _app_action(request, tenant, app, Scope.DEPLOY, action)
 
 
 @login_required
