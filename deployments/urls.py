@@ -12,5 +12,8 @@ urlpatterns = [
     path("t/<str:tenant>/apps/<str:app>/config/", apps.app_config_set, name="ui-app-config"),
     path("t/<str:tenant>/apps/<str:app>/rollback/", apps.app_rollback, name="ui-app-rollback"),
     path("t/<str:tenant>/apps/<str:app>/scale/", apps.app_scale, name="ui-app-scale"),
+    path("t/<str:tenant>/apps/<str:app>/builds/<int:number>/cancel/", apps.app_build_cancel, name="ui-build-cancel"),
+    path("t/<str:tenant>/apps/<str:app>/domains/", apps.app_domain_add, name="ui-app-domain-add"),
+    path("t/<str:tenant>/apps/<str:app>/domains/remove/", apps.app_domain_remove, name="ui-app-domain-remove"),
     path("t/<str:tenant>/apps/<str:app>/logs/", apps.app_logs, name="ui-app-logs"),
 ]

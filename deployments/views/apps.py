@@ -1,6 +1,7 @@
-"""Customer pages: a tenant's apps, an app's releases, config, formation and deployments, and its live logs.
+"""Customer pages: a tenant's apps, an app's releases, config, formation, domains, builds and deployments, its logs.
 
-Forms post to the same services the API uses; errors come back as messages on the page.
+Forms post to the same services the API uses; errors come back as messages on the page, or, for the domain forms
+sent by htmx, next to the form on the domains card.
 """
 
 from django.contrib import messages
@@ -8,14 +9,18 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from deployments import selectors
 from deployments.services import apps as app_services
+from deployments.services import build_cancel as build_cancel_services
 from deployments.services import config as config_services
 from deployments.services import containers as container_services
+from deployments.services import domains as domain_services
 from deployments.services import formation as formation_services
 from deployments.services import releases as release_services
+from deployments.services.routes import app_hostname
 from portal.api import DomainError
 from tenants.models import Scope, Tenant
 from tenants.permissions import caller_scopes
@@ -76,6 +81,8 @@ def app_detail(request, tenant, app):
         "formation": selectors.formation_list(app=app),
         "builds": selectors.build_list(app=app)[:5],
         "deployments": selectors.deployment_list(app=app)[:5],
+        "domains": selectors.domain_list(app=app),
+        "dns_target": app_hostname(app=app),
     }
     context["containers"], context["unreachable"] = container_services.container_list(app=app)
     return render(request, "deployments/app.html", context)
@@ -135,6 +142,73 @@ def app_scale(request, tenant, app):
         return f"Scaled {process_type} to {quantity}."
 
     return _app_action(request, tenant, app, Scope.WRITE, action)
+
+
+@login_required
+@require_POST
+def app_build_cancel(request, tenant, app, number):
+    def action(app):
+        build = selectors.build_get(app=app, number=number)
+        build = build_cancel_services.build_cancel(build=build, actor=request.user)
+        return f"Build #{build.number} {build.status}."
+
+    # The API's cancel is a POST on the builds route, which takes the deploy scope: the same here.
+    return _app_action(request, tenant, app, Scope.DEPLOY, action)
+
+
+def _domains_outcome(request, tenant, app, scopes, *, notice: str = "", error: str = "", hostname: str = ""):
+    """Answer a domain form with its outcome.
+
+    htmx gets the domains card back, the outcome next to the form; a plain post (no JavaScript) comes back to the
+    app page with the outcome as a message.
+    """
+    if request.headers.get("HX-Request") == "true":
+        context = {
+            "tenant": tenant,
+            "app": app,
+            "scopes": scopes,
+            "domains": selectors.domain_list(app=app),
+            "dns_target": app_hostname(app=app),
+            "domain_notice": notice,
+            "domain_error": error,
+            "domain_input": hostname,
+        }
+        # 200 even for a refusal: htmx swaps no 4xx answer, and the card carries the error.
+        return render(request, "deployments/_domains.html", context)
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, notice)
+    return redirect(reverse("ui-app", kwargs={"tenant": tenant.slug, "app": app.slug}) + "#domains")
+
+
+@login_required
+@require_POST
+def app_domain_add(request, tenant, app):
+    tenant, scopes = _tenant(request, tenant, Scope.WRITE)
+    app = selectors.app_get(tenant=tenant, slug=app)
+    hostname = request.POST.get("hostname", "")
+    try:
+        domain = domain_services.domain_add(app=app, hostname=hostname, actor=request.user)
+    except DomainError as exc:
+        return _domains_outcome(request, tenant, app, scopes, error=_error_text(exc), hostname=hostname)
+    notice = f"Added {domain.hostname}: point its DNS at {app_hostname(app=app)} (a CNAME record)."
+    return _domains_outcome(request, tenant, app, scopes, notice=notice)
+
+
+@login_required
+@require_POST
+def app_domain_remove(request, tenant, app):
+    tenant, scopes = _tenant(request, tenant, Scope.WRITE)
+    app = selectors.app_get(tenant=tenant, slug=app)
+    hostname = request.POST.get("hostname", "")
+    try:
+        domain = selectors.domain_get(app=app, hostname=hostname)
+    except Http404:
+        # Removed meanwhile (another tab, the API): say so on the card rather than answer a bare 404.
+        return _domains_outcome(request, tenant, app, scopes, error=f"{app.slug} has no domain {hostname}.")
+    domain_services.domain_remove(domain=domain, actor=request.user)
+    return _domains_outcome(request, tenant, app, scopes, notice=f"Removed {domain.hostname}.")
 
 
 @login_required

@@ -6,7 +6,9 @@ import re
 import pytest
 from django.contrib.auth import get_user_model
 
-from deployments.models import App, ConfigVar, Release
+from deployments.models import App, ConfigVar, Domain, Release
+from deployments.services.apps import app_create
+from tenants.models import Tenant
 from tenants.services import tenant_create
 
 # Playwright's sync API runs an event loop in the test thread; the ORM calls below are plain blocking calls.
@@ -58,6 +60,36 @@ def test_owner_creates_app_sets_secret_and_sees_release_history(page, live_serve
     app = App.objects.get(tenant__slug="acme", slug="web")
     assert Release.objects.filter(app=app).count() == 3
     assert ConfigVar.objects.get(app=app, key="API_KEY").secret is True
+
+
+def test_owner_adds_a_domain_sees_it_listed_then_removes_it(page, live_server, owner):
+    # given an app and its page
+    app_create(tenant=Tenant.objects.get(slug="acme"), slug="web", actor=owner)
+    _login(page, live_server)
+    page.goto(f"{live_server.url}/t/acme/apps/web/")
+
+    # when a hostname the service refuses is typed, the refusal shows next to the form and nothing is added
+    page.fill("#new-domain", "10.0.0.1")
+    page.click("button:has-text('Add domain')")
+    assert "An IP address cannot be a domain" in page.inner_text("#domain-error")
+    assert page.input_value("#new-domain") == "10.0.0.1"
+
+    # when a good one is added, the card lists it with the name to point its DNS at
+    page.fill("#new-domain", "www.example.com")
+    page.click("button:has-text('Add domain')")
+    page.wait_for_selector("#domain-notice")
+    assert "www.example.com\tweb.acme.localhost" in page.inner_text("#domain-list")
+    assert page.locator("#domain-error").count() == 0
+    assert list(Domain.objects.values_list("hostname", flat=True)) == ["www.example.com"]
+
+    # then removing it asks first, and the card empties
+    dialogs = []
+    page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
+    page.click("button[aria-label='Remove www.example.com']")
+    page.wait_for_selector("text=No custom domains.")
+    assert dialogs == ["Remove www.example.com? The router stops serving web under it."]
+    assert "Removed www.example.com." in page.inner_text("#domain-notice")
+    assert Domain.objects.count() == 0
 
 
 def test_invalid_app_name_shows_the_error_and_creates_nothing(page, live_server, owner):
