@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from deployments.models import App, Build, Container, Deployment, DockerHost, GcRun, Release
+from deployments.models import App, Build, Container, Deployment, DockerHost, GcRun, Release, RouterNode
 
 
 @admin.register(App)
@@ -59,3 +59,14 @@ class DeploymentAdmin(admin.ModelAdmin):
 @admin.register(GcRun)
 class GcRunAdmin(admin.ModelAdmin):
     list_display = ["host", "dry_run", "bytes_reclaimed", "created_at"]
+
+
+@admin.register(RouterNode)
+class RouterNodeAdmin(admin.ModelAdmin):
+    """The routers and the routes version each serves; a router taken away for good can be deleted here."""
+
+    list_display = ["name", "drained_version", "last_seen"]
+    readonly_fields = ["name", "drained_version", "last_seen"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
