@@ -24,11 +24,12 @@ from deployments.services.routes import app_hostname
 from portal.api import DomainError
 from tenants.models import Scope, Tenant
 from tenants.permissions import caller_scopes
+from tenants.selectors import tenant_get_by_slug
 
 
 def _tenant(request, slug: str, scope: str = Scope.READ) -> tuple[Tenant, frozenset[str]]:
     """The tenant if the user may see it (404 otherwise, as in the API) and the user's scopes on it."""
-    tenant = Tenant.objects.filter(slug=slug).first()
+    tenant = tenant_get_by_slug(slug=slug)
     scopes = caller_scopes(request, tenant) if tenant else frozenset()
     if Scope.READ not in scopes:
         raise Http404("No such tenant.")
