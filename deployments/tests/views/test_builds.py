@@ -4,25 +4,11 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from deployments.models import Build, BuildStatus
-from deployments.services.apps import app_create
 from deployments.tests.factories import BuildFactory
-from tenants.models import AuditEvent, Role
-from tenants.services import member_add, tenant_create
+from tenants.models import AuditEvent
+from tenants.services import tenant_create
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def world():
-    users = get_user_model().objects
-    owner = users.create_user(username="olivia", password="x")
-    developer = users.create_user(username="dana", password="x")
-    viewer = users.create_user(username="victor", password="x")
-    tenant = tenant_create(actor=owner, slug="acme")
-    member_add(actor=owner, tenant=tenant, user=developer, role=Role.DEVELOPER)
-    member_add(actor=owner, tenant=tenant, user=viewer, role=Role.VIEWER)
-    app = app_create(tenant=tenant, slug="web", actor=owner)
-    return {"owner": owner, "developer": developer, "viewer": viewer, "app": app}
 
 
 def _messages(response) -> list[str]:
@@ -33,14 +19,14 @@ def _status(build: Build) -> str:
     return Build.objects.get(pk=build.pk).status
 
 
-def test_cancel_shows_on_active_builds_only_for_callers_who_may_deploy(client, world):
-    BuildFactory(app=world["app"], number=1, status=BuildStatus.SUCCEEDED)
-    BuildFactory(app=world["app"], number=2, status=BuildStatus.RUNNING, image="")
-    BuildFactory(app=world["app"], number=3, status=BuildStatus.PENDING, image="")
+def test_cancel_shows_on_active_builds_only_for_callers_who_may_deploy(client, members):
+    BuildFactory(app=members["app"], number=1, status=BuildStatus.SUCCEEDED)
+    BuildFactory(app=members["app"], number=2, status=BuildStatus.RUNNING, image="")
+    BuildFactory(app=members["app"], number=3, status=BuildStatus.PENDING, image="")
 
-    client.force_login(world["developer"])
+    client.force_login(members["developer"])
     developer_page = client.get("/t/acme/apps/web/").content
-    client.force_login(world["viewer"])
+    client.force_login(members["viewer"])
     viewer_page = client.get("/t/acme/apps/web/").content
 
     assert b"Cancel build #3" in developer_page
@@ -49,9 +35,9 @@ def test_cancel_shows_on_active_builds_only_for_callers_who_may_deploy(client, w
     assert b"Cancel build #" not in viewer_page
 
 
-def test_a_developer_cancels_a_pending_build(client, world):
-    build = BuildFactory(app=world["app"], number=1, status=BuildStatus.PENDING, image="")
-    client.force_login(world["developer"])
+def test_a_developer_cancels_a_pending_build(client, members):
+    build = BuildFactory(app=members["app"], number=1, status=BuildStatus.PENDING, image="")
+    client.force_login(members["developer"])
 
     response = client.post("/t/acme/apps/web/builds/1/cancel/", follow=True)
 
@@ -60,17 +46,17 @@ def test_a_developer_cancels_a_pending_build(client, world):
     build.refresh_from_db()
     assert (build.status, build.cancelled_by, build.error) == (
         BuildStatus.CANCELLED,
-        world["developer"],
+        members["developer"],
         "cancelled by dana",
     )
-    assert AuditEvent.objects.filter(action="build.cancel", actor=world["developer"]).count() == 1
+    assert AuditEvent.objects.filter(action="build.cancel", actor=members["developer"]).count() == 1
     assert b'<span class="badge cancelled">cancelled</span>' in response.content
     assert b"Cancel build #1" not in response.content
 
 
-def test_cancelling_a_finished_build_shows_the_conflict_and_changes_nothing(client, world):
-    build = BuildFactory(app=world["app"], number=1, status=BuildStatus.SUCCEEDED)
-    client.force_login(world["developer"])
+def test_cancelling_a_finished_build_shows_the_conflict_and_changes_nothing(client, members):
+    build = BuildFactory(app=members["app"], number=1, status=BuildStatus.SUCCEEDED)
+    client.force_login(members["developer"])
 
     response = client.post("/t/acme/apps/web/builds/1/cancel/", follow=True)
 
@@ -81,9 +67,9 @@ def test_cancelling_a_finished_build_shows_the_conflict_and_changes_nothing(clie
     assert AuditEvent.objects.filter(action="build.cancel").count() == 0
 
 
-def test_a_viewer_cannot_cancel_a_build(client, world):
-    build = BuildFactory(app=world["app"], number=1, status=BuildStatus.RUNNING, image="")
-    client.force_login(world["viewer"])
+def test_a_viewer_cannot_cancel_a_build(client, members):
+    build = BuildFactory(app=members["app"], number=1, status=BuildStatus.RUNNING, image="")
+    client.force_login(members["viewer"])
 
     response = client.post("/t/acme/apps/web/builds/1/cancel/")
 
@@ -92,14 +78,14 @@ def test_a_viewer_cannot_cancel_a_build(client, world):
     assert AuditEvent.objects.filter(action="build.cancel").count() == 0
 
 
-def test_a_missing_build_answers_404(client, world):
-    client.force_login(world["developer"])
+def test_a_missing_build_answers_404(client, members):
+    client.force_login(members["developer"])
 
     assert client.post("/t/acme/apps/web/builds/7/cancel/").status_code == 404
 
 
-def test_another_tenants_build_answers_404_and_keeps_running(client, world):
-    build = BuildFactory(app=world["app"], number=1, status=BuildStatus.RUNNING, image="")
+def test_another_tenants_build_answers_404_and_keeps_running(client, members):
+    build = BuildFactory(app=members["app"], number=1, status=BuildStatus.RUNNING, image="")
     outsider = get_user_model().objects.create_user(username="mallory", password="x")
     tenant_create(actor=outsider, slug="globex")
     client.force_login(outsider)
@@ -110,9 +96,9 @@ def test_another_tenants_build_answers_404_and_keeps_running(client, world):
     assert _status(build) == BuildStatus.RUNNING
 
 
-def test_cancel_refuses_a_get(client, world):
-    build = BuildFactory(app=world["app"], number=1, status=BuildStatus.PENDING, image="")
-    client.force_login(world["developer"])
+def test_cancel_refuses_a_get(client, members):
+    build = BuildFactory(app=members["app"], number=1, status=BuildStatus.PENDING, image="")
+    client.force_login(members["developer"])
 
     assert client.get("/t/acme/apps/web/builds/1/cancel/").status_code == 405
     assert _status(build) == BuildStatus.PENDING

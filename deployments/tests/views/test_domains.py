@@ -7,34 +7,21 @@ from django.test import Client
 from deployments.models import Domain
 from deployments.services.apps import app_create
 from deployments.services.domains import domain_add
-from tenants.models import AuditEvent, Role
-from tenants.services import member_add, tenant_create
+from tenants.models import AuditEvent
+from tenants.services import tenant_create
 
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
-@pytest.fixture
-def world():
-    users = get_user_model().objects
-    owner = users.create_user(username="olivia", password="x")
-    developer = users.create_user(username="dana", password="x")
-    viewer = users.create_user(username="victor", password="x")
-    tenant = tenant_create(actor=owner, slug="acme")
-    member_add(actor=owner, tenant=tenant, user=developer, role=Role.DEVELOPER)
-    member_add(actor=owner, tenant=tenant, user=viewer, role=Role.VIEWER)
-    app = app_create(tenant=tenant, slug="web", actor=owner)
-    return {"owner": owner, "developer": developer, "viewer": viewer, "app": app}
-
-
 def _messages(response) -> list[str]:
     return [str(message) for message in response.context["messages"]]
 
 
-def test_the_app_page_lists_the_domains_with_their_dns_target(client, world):
-    domain_add(app=world["app"], hostname="www.example.com", actor=world["owner"])
-    client.force_login(world["developer"])
+def test_the_app_page_lists_the_domains_with_their_dns_target(client, members):
+    domain_add(app=members["app"], hostname="www.example.com", actor=members["owner"])
+    client.force_login(members["developer"])
 
     response = client.get("/t/acme/apps/web/")
 
@@ -45,8 +32,8 @@ def test_the_app_page_lists_the_domains_with_their_dns_target(client, world):
     assert b"Remove www.example.com" in response.content
 
 
-def test_a_developer_adds_a_domain_and_the_service_audits_it(client, world):
-    client.force_login(world["developer"])
+def test_a_developer_adds_a_domain_and_the_service_audits_it(client, members):
+    client.force_login(members["developer"])
 
     response = client.post("/t/acme/apps/web/domains/", {"hostname": "WWW.Example.com."}, follow=True)
 
@@ -54,11 +41,11 @@ def test_a_developer_adds_a_domain_and_the_service_audits_it(client, world):
     assert _messages(response) == ["Added www.example.com: point its DNS at web.acme.localhost (a CNAME record)."]
     assert list(Domain.objects.values_list("app__slug", "hostname")) == [("web", "www.example.com")]
     event = AuditEvent.objects.get(action="domain.add")
-    assert (event.actor, event.diff) == (world["developer"], {"app": "web", "hostname": "www.example.com"})
+    assert (event.actor, event.diff) == (members["developer"], {"app": "web", "hostname": "www.example.com"})
 
 
-def test_htmx_add_answers_the_card_with_the_new_domain(client, world):
-    client.force_login(world["developer"])
+def test_htmx_add_answers_the_card_with_the_new_domain(client, members):
+    client.force_login(members["developer"])
 
     response = client.post("/t/acme/apps/web/domains/", {"hostname": "api.example.com"}, **HTMX)
 
@@ -69,8 +56,8 @@ def test_htmx_add_answers_the_card_with_the_new_domain(client, world):
     assert b'id="domain-error"' not in response.content
 
 
-def test_an_invalid_hostname_is_refused_next_to_the_form_and_nothing_is_added(client, world):
-    client.force_login(world["developer"])
+def test_an_invalid_hostname_is_refused_next_to_the_form_and_nothing_is_added(client, members):
+    client.force_login(members["developer"])
 
     response = client.post("/t/acme/apps/web/domains/", {"hostname": "10.0.0.1"}, **HTMX)
 
@@ -84,11 +71,11 @@ def test_an_invalid_hostname_is_refused_next_to_the_form_and_nothing_is_added(cl
     assert AuditEvent.objects.filter(action="domain.add").count() == 0
 
 
-def test_a_hostname_another_tenant_holds_is_refused_without_naming_it(client, world):
+def test_a_hostname_another_tenant_holds_is_refused_without_naming_it(client, members):
     other_owner = get_user_model().objects.create_user(username="mallory", password="x")
     other = app_create(tenant=tenant_create(actor=other_owner, slug="globex"), slug="shop", actor=other_owner)
     domain_add(app=other, hostname="shop.example.com", actor=other_owner)
-    client.force_login(world["developer"])
+    client.force_login(members["developer"])
 
     response = client.post("/t/acme/apps/web/domains/", {"hostname": "shop.example.com"}, follow=True)
 
@@ -96,10 +83,10 @@ def test_a_hostname_another_tenant_holds_is_refused_without_naming_it(client, wo
     assert list(Domain.objects.values_list("app__slug", flat=True)) == ["shop"]
 
 
-def test_a_developer_removes_a_domain(client, world):
-    domain_add(app=world["app"], hostname="www.example.com", actor=world["owner"])
-    domain_add(app=world["app"], hostname="*.example.org", actor=world["owner"])
-    client.force_login(world["developer"])
+def test_a_developer_removes_a_domain(client, members):
+    domain_add(app=members["app"], hostname="www.example.com", actor=members["owner"])
+    domain_add(app=members["app"], hostname="*.example.org", actor=members["owner"])
+    client.force_login(members["developer"])
 
     response = client.post("/t/acme/apps/web/domains/remove/", {"hostname": "*.example.org"}, **HTMX)
 
@@ -109,10 +96,10 @@ def test_a_developer_removes_a_domain(client, world):
     assert AuditEvent.objects.get(action="domain.remove").diff == {"app": "web", "hostname": "*.example.org"}
 
 
-def test_removing_a_domain_the_app_does_not_have_says_so_and_removes_nothing(client, world):
-    sibling = app_create(tenant=world["app"].tenant, slug="api", actor=world["owner"])
-    domain_add(app=sibling, hostname="api.example.com", actor=world["owner"])
-    client.force_login(world["developer"])
+def test_removing_a_domain_the_app_does_not_have_says_so_and_removes_nothing(client, members):
+    sibling = app_create(tenant=members["app"].tenant, slug="api", actor=members["owner"])
+    domain_add(app=sibling, hostname="api.example.com", actor=members["owner"])
+    client.force_login(members["developer"])
 
     response = client.post("/t/acme/apps/web/domains/remove/", {"hostname": "api.example.com"}, follow=True)
 
@@ -120,9 +107,9 @@ def test_removing_a_domain_the_app_does_not_have_says_so_and_removes_nothing(cli
     assert list(Domain.objects.values_list("app__slug", "hostname")) == [("api", "api.example.com")]
 
 
-def test_a_viewer_sees_the_domains_without_the_forms(client, world):
-    domain_add(app=world["app"], hostname="www.example.com", actor=world["owner"])
-    client.force_login(world["viewer"])
+def test_a_viewer_sees_the_domains_without_the_forms(client, members):
+    domain_add(app=members["app"], hostname="www.example.com", actor=members["owner"])
+    client.force_login(members["viewer"])
 
     response = client.get("/t/acme/apps/web/")
 
@@ -131,9 +118,9 @@ def test_a_viewer_sees_the_domains_without_the_forms(client, world):
     assert b"Remove www.example.com" not in response.content
 
 
-def test_a_viewer_cannot_add_or_remove_a_domain(client, world):
-    domain_add(app=world["app"], hostname="www.example.com", actor=world["owner"])
-    client.force_login(world["viewer"])
+def test_a_viewer_cannot_add_or_remove_a_domain(client, members):
+    domain_add(app=members["app"], hostname="www.example.com", actor=members["owner"])
+    client.force_login(members["viewer"])
 
     add = client.post("/t/acme/apps/web/domains/", {"hostname": "new.example.com"}, **HTMX)
     remove = client.post("/t/acme/apps/web/domains/remove/", {"hostname": "www.example.com"}, **HTMX)
@@ -143,8 +130,8 @@ def test_a_viewer_cannot_add_or_remove_a_domain(client, world):
     assert AuditEvent.objects.filter(action__startswith="domain.").count() == 1
 
 
-def test_another_tenants_app_answers_404_and_keeps_its_domains(client, world):
-    domain_add(app=world["app"], hostname="www.example.com", actor=world["owner"])
+def test_another_tenants_app_answers_404_and_keeps_its_domains(client, members):
+    domain_add(app=members["app"], hostname="www.example.com", actor=members["owner"])
     outsider = get_user_model().objects.create_user(username="mallory", password="x")
     tenant_create(actor=outsider, slug="globex")
     client.force_login(outsider)
@@ -157,9 +144,9 @@ def test_another_tenants_app_answers_404_and_keeps_its_domains(client, world):
     assert list(Domain.objects.values_list("hostname", flat=True)) == ["www.example.com"]
 
 
-def test_the_forms_refuse_a_post_without_the_csrf_token(world):
+def test_the_forms_refuse_a_post_without_the_csrf_token(members):
     client = Client(enforce_csrf_checks=True)
-    client.force_login(world["developer"])
+    client.force_login(members["developer"])
 
     response = client.post("/t/acme/apps/web/domains/", {"hostname": "www.example.com"})
 
