@@ -1,7 +1,8 @@
 """What the log collector needs from an engine: Berth's containers, their start events and their log streams.
 
 The streams are the engine's own bytes (each line prefixed with its RFC 3339 timestamp); splitting and stamping
-them is deployments.logs' job.
+them is deployments.logs' job. One thing only the frames tell, and so is done here: Docker cuts a line longer than
+its 16 KiB buffer into pieces, and `LineJoiner` puts them back together.
 """
 
 import contextlib
@@ -14,6 +15,8 @@ from deployments.engine.client import EngineSpec, client_for, translated
 
 LABEL_APP = "berth.app"
 FRAME_HEADER = 8
+# How much of a line Docker split into pieces is kept by default; the rest is dropped and the line marked.
+MAX_LINE = 256 * 1024
 # A followed log stream stays open as long as the container runs: no read timeout on it.
 STREAM_TIMEOUT = None
 
@@ -111,12 +114,37 @@ def container_events(spec: EngineSpec, *, since: int | None = None) -> Closable:
     return Closable(events(), stream.close)
 
 
-def log_stream(spec: EngineSpec, container_id: str, *, stream: str, since: int = 0, follow: bool = True) -> Closable:
+class LogStream(Closable):
+    """A container's log stream; `unfinished()` gives the line it ended in the middle of, if any."""
+
+    def __init__(self, iterator, closer, joiner: "LineJoiner"):
+        super().__init__(iterator, closer)
+        self._joiner = joiner
+
+    def unfinished(self) -> bytes:
+        """Return the line whose pieces stopped coming (terminated, as the stream's other lines), or b"".
+
+        Only the caller knows whether the stream ended for good (the container stopped: the line is complete as it
+        is) or was cut (the line will be read again, whole, from where the caller resumes).
+        """
+        return self._joiner.close() if self._joiner.open else b""
+
+
+def log_stream(
+    spec: EngineSpec,
+    container_id: str,
+    *,
+    stream: str,
+    since: int = 0,
+    follow: bool = True,
+    max_line: int = MAX_LINE,
+) -> LogStream:
     """Return the raw bytes of one stream ("stdout" or "stderr") of a container, each line timestamped.
 
     `since` is in whole seconds: the engine returns every line at or after it, the caller skips what it stored.
     The SDK's own log iterator reads each frame with two small reads (about 7,500 lines/s here); reading the
     body in large reads and splitting HTTP chunks and frames in bulk goes several times faster.
+    A line Docker split into pieces comes out whole, up to `max_line` bytes (see `LineJoiner`).
     """
     params = {
         "stdout": int(stream == "stdout"),
@@ -133,14 +161,15 @@ def log_stream(spec: EngineSpec, container_id: str, *, stream: str, since: int =
         response = api._get(api._url("/containers/{0}/logs", container_id), params=params, stream=True)
         api._raise_for_status(response)
     chunks = _body(response)
-    payloads = chunks if tty else _frames(chunks)
+    joiner = LineJoiner(max_line)
+    payloads = chunks if tty else _frames(chunks, joiner)
 
     def read():
         with translated(spec.name, "Follow logs"):
             yield from payloads
 
     cancellable = CancellableStream(read(), response)
-    return Closable(cancellable, cancellable.close)
+    return LogStream(cancellable, cancellable.close, joiner)
 
 
 def _body(response, size: int = 65536) -> Iterator[bytes]:
@@ -195,8 +224,12 @@ def _body(response, size: int = 65536) -> Iterator[bytes]:
             yield b"".join(out)
 
 
-def _frames(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """Strip the engine's multiplexing headers (1 byte stream, 3 zero, 4 bytes big-endian size) from a body."""
+def _frames(chunks: Iterator[bytes], joiner: "LineJoiner") -> Iterator[bytes]:
+    """Strip the engine's multiplexing headers (1 byte stream, 3 zero, 4 bytes big-endian size) from a body.
+
+    Every frame holds one line ending with a newline, except the pieces of a line Docker split: a read whose frames
+    hold as many newlines as frames (one count over the whole read) goes straight through; others go to `joiner`.
+    """
     pending = b""
     for chunk in chunks:
         data = pending + chunk if pending else chunk
@@ -210,4 +243,89 @@ def _frames(chunks: Iterator[bytes]) -> Iterator[bytes]:
             offset += FRAME_HEADER + size
         pending = data[offset:]
         if payloads:
-            yield b"".join(payloads)
+            joined = b"".join(payloads)
+            if joiner.open or joined.count(b"\n") != len(payloads):
+                joined = b"".join(joiner.feed(payloads))
+            if joined:
+                yield joined
+
+
+class LineJoiner:
+    """Put back together the pieces of a line that Docker split, keeping at most `max_line` bytes of it.
+
+    What Docker 20.10 sends for a line longer than its 16 KiB buffer (local log driver, non-TTY, timestamps=1): one
+    frame per piece, each prefixed with the same timestamp (the first piece's) and none ending with a newline, not
+    even the last one (the json-file driver ends the last one with a newline). There is no other marker. Every
+    piece but the last fills the buffer; the last is shorter, and empty when the line filled the buffer exactly.
+
+    So a piece continues the open line when it carries its timestamp; the line ends with a piece ending with a newline,
+    with a piece shorter than the first, or when a frame with another timestamp arrives. Bytes past `max_line` are
+    counted, not kept, and the line ends with TRUNCATED (cut back to a whole UTF-8 character first).
+    """
+
+    TRUNCATED = b" [line truncated at %d of %d bytes]"
+
+    def __init__(self, max_line: int = MAX_LINE):
+        self.max_line = max_line
+        self.open = False
+        self._stamp = b""
+        self._parts: list[bytes] = []
+        self._kept = 0
+        self._total = 0
+        self._piece = 0
+
+    def feed(self, payloads: list[bytes]) -> list[bytes]:
+        """Return the complete lines among these frames' payloads; keep the open line's pieces."""
+        lines = []
+        for payload in payloads:
+            if self.open:
+                if payload.startswith(self._stamp):
+                    last = payload.endswith(b"\n")
+                    piece = payload[len(self._stamp) : -1 if last else None]
+                    self._add(piece)
+                    if last or len(piece) < self._piece:
+                        lines.append(self.close())
+                    continue
+                lines.append(self.close())
+            if payload.endswith(b"\n"):
+                lines.append(payload)
+                continue
+            stamp_end = payload.find(b" ") + 1
+            if not stamp_end:
+                # Not a timestamped piece: nothing to join it to.
+                lines.append(payload + b"\n")
+                continue
+            self.open, self._stamp = True, payload[:stamp_end]
+            self._parts, self._kept, self._total = [], 0, 0
+            piece = payload[stamp_end:]
+            self._piece = len(piece)
+            self._add(piece)
+        return lines
+
+    def _add(self, piece: bytes) -> None:
+        self._total += len(piece)
+        room = self.max_line - self._kept
+        if room > 0:
+            kept = piece[:room] if len(piece) > room else piece
+            self._parts.append(kept)
+            self._kept += len(kept)
+
+    def close(self) -> bytes:
+        """End the open line and return it, timestamped and terminated."""
+        line = b"".join(self._parts)
+        if self._total > self._kept:
+            line = _whole_characters(line)
+            line += self.TRUNCATED % (len(line), self._total)
+        stamp = self._stamp
+        self.open, self._stamp, self._parts = False, b"", []
+        return stamp + line + b"\n"
+
+
+def _whole_characters(data: bytes) -> bytes:
+    """Drop an incomplete UTF-8 character at the end of `data` (what cutting at a byte count may leave)."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte & 0xC0 != 0x80:  # ASCII or the first byte of a character
+            size = 1 if byte < 0x80 else 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return data if size <= back else data[:-back]
+    return data

@@ -329,7 +329,10 @@ class Collector:
         connection.close()
         key = (container.id, stream)
         since = position.timestamp_ns // 1_000_000_000
-        chunks = engine.log_stream(self.spec, container.id, stream=stream, since=since, follow=follow)
+        max_line = settings.BERTH_LOG_MAX_LINE_KB * 1024
+        chunks = engine.log_stream(
+            self.spec, container.id, stream=stream, since=since, follow=follow, max_line=max_line
+        )
         with self._lock:
             if self._stop.is_set():
                 chunks.close()
@@ -339,7 +342,8 @@ class Collector:
         add_many = self.writer.add_many
         release, process, index = container.release, container.process, container.index
         index = int(index) if index.isdigit() else None
-        for chunk in chunks:
+
+        def collect(chunk: bytes) -> None:
             records = []
             for timestamp_ns, text in splitter.feed(chunk):
                 accepted = position.accept(timestamp_ns)
@@ -362,3 +366,13 @@ class Collector:
                     )
                 )
             add_many(records)
+
+        for chunk in chunks:
+            collect(chunk)
+        # A line left in pieces when the stream ended: complete if the container stopped (read without follow to its
+        # end); otherwise it was never accepted, so the next read, from this position or the checkpoint, reads it
+        # again whole.
+        if not follow and not self._stop.is_set():
+            unfinished = chunks.unfinished()
+            if unfinished:
+                collect(unfinished)

@@ -149,7 +149,7 @@ class LineSplitter:
             try:
                 timestamp_ns = parse_timestamp(stamp.decode("ascii"))
             except (ValueError, UnicodeDecodeError, IndexError):
-                # A line the engine split (over 16 KiB) continues without its own stamp: keep it, unstamped.
+                # Not a stamped line (the engine stamps every line it sends): keep it at the previous line's instant.
                 timestamp_ns, text = (lines[-1][0] if lines else 0), raw
             lines.append((timestamp_ns, text.decode("utf-8", errors="replace").rstrip("\r")))
         return lines

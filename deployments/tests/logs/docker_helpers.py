@@ -21,9 +21,20 @@ class Containers:
         self.client = docker.DockerClient(base_url=engine_url, timeout=120)
         self.started: list[str] = []
 
-    def run(self, image: str, *, tenant: str, app: str, release: int = 1, process: str = "worker", **env) -> str:
+    def run(
+        self,
+        image: str,
+        *,
+        tenant: str,
+        app: str,
+        release: int = 1,
+        process: str = "worker",
+        command: list[str] | None = None,
+        **env,
+    ) -> str:
         container = self.client.containers.run(
             image,
+            command,
             name=unique("berth-logs-test"),
             detach=True,
             environment={key.upper(): str(value) for key, value in env.items()},
