@@ -258,7 +258,7 @@ BERTH_LOG_BUFFER_LINES = env.int("BERTH_LOG_BUFFER_LINES", default=50000)
 BERTH_LOG_DB_MAX_LINES_PER_APP = env.int("BERTH_LOG_DB_MAX_LINES_PER_APP", default=100000)
 # A line over Docker's 16 KiB buffer reaches the collector in pieces, which it joins into one line up to this size
 # (KiB); the rest is dropped and the line ends with "[line truncated at N of M bytes]".
-BERTH_LOG_MAX_LINE_KB = env.int("BERTH_LOG_MAX_LINE_KB", default=256)
+BERTH_LOG_MAX_LINE_KB = env.int("BERTH_LOG_MAX_LINE_KB", default=64)
 if BERTH_LOG_MAX_LINE_KB < 16:
     raise ImproperlyConfigured(
         f"BERTH_LOG_MAX_LINE_KB must be at least 16 (Docker's own line buffer), not {BERTH_LOG_MAX_LINE_KB}"

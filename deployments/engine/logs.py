@@ -16,7 +16,7 @@ from deployments.engine.client import EngineSpec, client_for, translated
 LABEL_APP = "berth.app"
 FRAME_HEADER = 8
 # How much of a line Docker split into pieces is kept by default; the rest is dropped and the line marked.
-MAX_LINE = 256 * 1024
+MAX_LINE = 64 * 1024
 # A followed log stream stays open as long as the container runs: no read timeout on it.
 STREAM_TIMEOUT = None
 
