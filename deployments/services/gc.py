@@ -34,8 +34,10 @@ from django.utils import timezone
 
 from deployments.engine import gc as engine_gc
 from deployments.engine.client import EngineError
+from deployments.engine.containers import INSTALLATION_LABEL
 from deployments.models import App, Build, DockerHost, GcRun, Release, ReleaseStatus
 from deployments.services.hosts import host_spec
+from deployments.services.installation import installation_id
 from tenants.audit import audit_record
 
 logger = logging.getLogger(__name__)
@@ -54,6 +56,9 @@ class GcPolicy:
     keep_releases: int
     exclude: tuple[str, ...]
     repositories: tuple[str, ...]
+    # This installation's id: exited containers labelled with another installation's (an engine shared by two
+    # installations) are that one's to collect.
+    installation: str = ""
 
     def as_dict(self) -> dict:
         return {"grace_seconds": self.grace_seconds, "keep_releases": self.keep_releases, "exclude": list(self.exclude)}
@@ -85,6 +90,7 @@ def gc_policy() -> GcPolicy:
         exclude=tuple(pattern for pattern in settings.BERTH_GC_EXCLUDE if pattern),
         # Builds tag `berth/<tenant>/<app>` when no registry is configured; images of both stay Berth's.
         repositories=tuple(dict.fromkeys(prefix for prefix in (registry, "berth") if prefix)),
+        installation=installation_id(),
     )
 
 
@@ -177,6 +183,9 @@ def plan_containers(
     cutoff = now - timedelta(seconds=policy.grace_seconds)
     for container in inventory.containers:
         if APP_LABEL not in container.labels:
+            continue
+        if container.labels.get(INSTALLATION_LABEL, policy.installation) != policy.installation:
+            plan.kept["other_installation"] += 1
             continue
         if container.state not in ("exited", "dead"):
             continue

@@ -65,6 +65,22 @@ def test_plan_containers_takes_only_berth_containers_that_exited_before_the_grac
     assert dict(plan.kept) == {"young_containers": 1}
 
 
+def test_plan_containers_leaves_the_exited_containers_of_another_installation():
+    policy = GcPolicy(grace_seconds=3600, keep_releases=3, exclude=(), repositories=("berth",), installation="ours")
+    inventory = FakeEngine(
+        containers=[
+            container("mine", "i", finished_at=OLD, berth_app="web", berth_installation="ours"),
+            container("theirs", "i", finished_at=OLD, berth_app="web", berth_installation="theirs"),
+            container("unlabelled", "i", finished_at=OLD, berth_app="web"),
+        ]
+    ).inventory(None, inspect_label="berth.app")
+
+    plan = services.plan_containers(inventory=inventory, policy=policy, now=NOW)
+
+    assert [c.engine_id for c in plan.containers] == ["mine", "unlabelled"]
+    assert dict(plan.kept) == {"other_installation": 1}
+
+
 def test_plan_images_keeps_used_foreign_young_excluded_and_release_images():
     engine = FakeEngine(
         containers=[
