@@ -1,5 +1,6 @@
 """The logs WebSocket: auth, Origin, tenant isolation, tail, cursor resume, filters and dedupe with live lines."""
 
+import json
 import threading
 
 import pytest
@@ -198,3 +199,28 @@ def test_embedded_in_memory_layer_delivers_lines_published_from_a_collector_thre
         return lines
 
     assert [m["line"] for m in async_to_sync(scenario)()] == ["line 1", "line 2", "line 3"]
+
+
+def test_a_batch_of_long_lines_reaches_the_client_in_messages_under_a_mebibyte(acme_app, make_records):
+    # given: fourteen lines of 64 KiB (ASCII) and two of 20,000 non-ASCII characters, in one collector batch
+    _, token = _member_token(acme_app.tenant, role=Role.VIEWER)
+    records = make_records(acme_app, 16)
+    for index, record in enumerate(records):
+        record.line = ("é" * 20_000) if index in (3, 9) else (f"{index:02d}" + "x" * (64 * 1024 - 2))
+
+    async def scenario():
+        ws = communicator(logs_path("acme", "web", "tail=0"), token_headers(token))
+        await ws.connect(timeout=30)
+        await ws.receive_json_from(timeout=30)
+        # when
+        await sync_to_async(publish)(app_id=acme_app.pk, messages=[r.as_message() for r in records])
+        lines, messages = await receive_lines(ws, 16)
+        await ws.disconnect()
+        return lines, messages
+
+    lines, messages = async_to_sync(scenario)()
+
+    # then: every line once, in order, whole; no message of a mebibyte or more as the client receives it
+    assert [m["line"] for m in lines] == [r.line for r in records]
+    assert len(messages) > 1
+    assert max(len(json.dumps(message)) for message in messages) < 1024 * 1024
