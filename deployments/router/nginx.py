@@ -229,10 +229,7 @@ class Nginx:
             pass
         children = set()
         for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
+            fields = _stat(stat)
             if fields and int(fields[1]) == master:
                 children.add(int(stat.parent.name))
         return children
@@ -273,13 +270,18 @@ class Nginx:
         os.kill(pid, signal.SIGTERM)
 
 
+def _stat(path: Path) -> list[str]:
+    """The fields of a /proc/<pid>/stat after the command name (state, ppid, ...); [] when the process is gone."""
+    try:
+        return path.read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
 def _alive(pid: int) -> bool:
     """True while `pid` runs (a zombie waiting for its parent does not count)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    fields = _stat(Path(f"/proc/{pid}/stat"))
+    return bool(fields) and fields[0] != "Z"
 
 
 def _accepting(pid: int) -> bool:

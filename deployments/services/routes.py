@@ -22,7 +22,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from deployments.models import App, Container, ContainerState, Domain, RouterNode, RoutingState
-from deployments.router import Applied, Nginx, Route, RouterError, router
+from deployments.router import Nginx, Route, RouterError, router
 
 logger = logging.getLogger(__name__)
 
@@ -104,13 +104,12 @@ def router_report(*, name: str, version: int) -> None:
         RouterNode.objects.filter(pk=node.pk, drained_version__lt=version).update(drained_version=version)
 
 
-def routes_drain(*, nginx: Nginx | None = None) -> Applied:
+def routes_drain(*, nginx: Nginx | None = None) -> None:
     """Apply the current routes to this machine's nginx and wait until the workers the reload replaced have exited."""
     nginx = nginx or router()
     applied = nginx.apply(routes_collect())
     if not nginx.wait_exited(applied.replaced, timeout=DRAIN_WAIT):
         logger.warning("nginx workers of a previous config still run after %.0f s", DRAIN_WAIT)
-    return applied
 
 
 def routers_wait(version: int, *, timeout: float | None = None) -> None:
