@@ -67,9 +67,12 @@ def test_a_new_rollout_supersedes_one_in_progress(
 
     worker = threading.Thread(target=run)
     worker.start()
+    deadline = time.monotonic() + 120
     while not Container.objects.filter(deployment=slow_deployment).exclude(engine_id="").exists():
         if not worker.is_alive():
             break
+        if time.monotonic() > deadline:
+            pytest.fail("the slow rollout started no container within 120 s")
         time.sleep(0.2)
 
     # when
