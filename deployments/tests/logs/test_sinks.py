@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from opensearchpy import OpenSearch
 
-from deployments.logs.records import LogRecord
 from deployments.logs.sinks import DatabaseSink, LogQuery, OpenSearchSink
 from deployments.tests.factories import AppFactory, TenantFactory
 
@@ -18,25 +17,11 @@ pytestmark = pytest.mark.django_db
 
 # Two seconds before midnight: the lines span two days, so two daily indices in OpenSearch.
 T0 = datetime(2026, 11, 28, 23, 59, 58, tzinfo=UTC)
-CONTAINER = "feed" + "0" * 60
 
 
-def _record(app, second: int, number: int, *, process: str = "web", release: int = 1, rank: int = 1) -> LogRecord:
-    moment = T0 + timedelta(seconds=second)
-    return LogRecord(
-        tenant_id=app.tenant_id,
-        tenant=app.tenant.slug,
-        app_id=app.pk,
-        app=app.slug,
-        release=release,
-        process=process,
-        index=1,
-        container=CONTAINER,
-        stream="stdout",
-        timestamp_ns=int(moment.timestamp()) * 1_000_000_000,
-        rank=rank,
-        line=f"line {number}",
-    )
+def _at(*seconds: int) -> list[int]:
+    """Return the timestamps, in nanoseconds, of whole seconds after T0."""
+    return [int((T0 + timedelta(seconds=second)).timestamp()) * 1_000_000_000 for second in seconds]
 
 
 def _lines(messages: list[dict]) -> list[str]:
@@ -59,11 +44,11 @@ def app():
 
 
 @pytest.fixture
-def stored(app, sink_of):
+def stored(app, sink_of, make_records):
     """Lines 1-12 of `app`, one a second from T0: 1-8 web of release 1, 9-12 worker of release 2; then the sink."""
     sink = sink_of(app.tenant)
-    web = [_record(app, n - 1, n) for n in range(1, 9)]
-    worker = [_record(app, n - 1, n, process="worker", release=2) for n in range(9, 13)]
+    web = make_records(app, 8, timestamps_ns=_at(*range(8)))
+    worker = make_records(app, 4, start=9, process="worker", release=2, timestamps_ns=_at(*range(8, 12)))
     sink.write(web)
     sink.write(worker)
     return sink
@@ -87,12 +72,12 @@ def test_a_message_carries_the_line_and_its_stamps(app, stored):
     [message] = stored.search(LogQuery(app_id=app.pk, limit=1))
 
     assert message == {
-        "cursor": f"{int((T0 + timedelta(seconds=11)).timestamp()) * 1_000_000_000:019d}-feed00000000-o000001",
+        "cursor": f"{_at(11)[0]:019d}-c0ffee000000-o000001",
         "timestamp": "2026-11-29T00:00:09.000000000Z",
         "release": 2,
         "process": "worker",
         "index": 1,
-        "container": "feed00000000",
+        "container": "c0ffee000000",
         "stream": "stdout",
         "line": "line 12",
     }
@@ -114,9 +99,9 @@ def test_filters_by_text_process_and_release(app, stored):
     assert nothing == []
 
 
-def test_the_text_matches_case_sensitively(app, sink_of):
+def test_the_text_matches_case_sensitively(app, sink_of, make_records):
     sink = sink_of(app.tenant)
-    records = [_record(app, n, n) for n in range(3)]
+    records = make_records(app, 3, timestamps_ns=_at(0, 1, 2))
     for record, text in zip(records, ["GET /health 200", "get /health 200", "GET /login 200"], strict=True):
         record.line = text
     sink.write(records)
@@ -143,12 +128,12 @@ def test_since_is_inclusive_and_until_exclusive_across_midnight(app, stored):
     assert _lines(window_paged) == ["line 3", "line 4"]
 
 
-def test_only_the_asked_apps_lines_come_back(app, sink_of, stored):
+def test_only_the_asked_apps_lines_come_back(app, sink_of, stored, make_records):
     # given: another app of the tenant, and another tenant's app of the same slug, each with lines of their own
     sibling = AppFactory(tenant=app.tenant, slug="api")
     stranger = AppFactory(tenant=TenantFactory(slug=f"o{uuid.uuid4().hex[:8]}"), slug="web")
-    sink_of(app.tenant).write([_record(sibling, 20, 100)])
-    sink_of(stranger.tenant).write([_record(stranger, 20, 200)])
+    sink_of(app.tenant).write(make_records(sibling, 1, start=100, timestamps_ns=_at(20)))
+    sink_of(stranger.tenant).write(make_records(stranger, 1, start=200, timestamps_ns=_at(20)))
 
     # when
     mine = stored.search(LogQuery(app_id=app.pk, limit=100))
@@ -161,9 +146,9 @@ def test_only_the_asked_apps_lines_come_back(app, sink_of, stored):
     assert _lines(strangers) == ["line 200"]
 
 
-def test_a_batch_written_twice_is_stored_once(app, sink_of):
+def test_a_batch_written_twice_is_stored_once(app, sink_of, make_records):
     sink = sink_of(app.tenant)
-    batch = [_record(app, 0, 1), _record(app, 0, 2, rank=2), _record(app, 1, 3)]
+    batch = make_records(app, 3, timestamps_ns=_at(0, 1, 2))
 
     sink.write(batch)
     sink.write(batch)
@@ -171,11 +156,11 @@ def test_a_batch_written_twice_is_stored_once(app, sink_of):
     assert _lines(sink.search(LogQuery(app_id=app.pk))) == ["line 1", "line 2", "line 3"]
 
 
-def test_opensearch_keeps_a_tenants_lines_in_one_index_per_day(app, opensearch_url):
+def test_opensearch_keeps_a_tenants_lines_in_one_index_per_day(app, opensearch_url, make_records):
     prefix = f"sinktest-{uuid.uuid4().hex[:8]}"
     sink = OpenSearchSink(url=opensearch_url, tenant=app.tenant.slug, prefix=prefix)
 
-    sink.write([_record(app, n - 1, n) for n in range(1, 5)])
+    sink.write(make_records(app, 4, timestamps_ns=_at(0, 1, 2, 3)))
 
     client = OpenSearch(hosts=[opensearch_url])
     counts = {name: client.count(index=name)["count"] for name in client.indices.get(index=f"{prefix}-*")}
