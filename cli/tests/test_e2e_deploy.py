@@ -14,8 +14,9 @@ from django.conf import settings
 from django.core.management import call_command
 
 from deployments.engine import images
+from deployments.engine.client import LOCAL_ENGINE
 from deployments.models import Build, Deployment, Release
-from deployments.services.builds import LOCAL_ENGINE, build_execute
+from deployments.services.builds import build_execute
 from deployments.services.rollouts import deployment_execute
 from deployments.tests.integration.conftest import router  # noqa: F401 (a fixture: nginx on a free port)
 from samples import build_context

@@ -5,6 +5,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from deployments.models import App, Formation, HealthcheckKind
+from deployments.services import rollouts
 from deployments.services.releases import actor_name, release_next, tenant_lock
 from portal.api import Conflict, DomainError
 from tenants.audit import audit_record
@@ -67,13 +68,7 @@ def app_update(*, app: App, actor, description: str | None = None) -> App:
 
 def _teardown_enqueue(*, tenant: str, app: str, containers: list[dict]) -> None:
     """Ask the rollout service to stop the deleted app's containers and drop its route."""
-    try:
-        from deployments.services.rollouts import app_teardown_enqueue
-    except ImportError:
-        # Without a teardown service the containers stay labelled with an app that no longer exists, which is what
-        # a reconciler sweeps as orphans.
-        return
-    app_teardown_enqueue(tenant=tenant, app=app, containers=containers)
+    rollouts.app_teardown_enqueue(tenant=tenant, app=app, containers=containers)
 
 
 @transaction.atomic

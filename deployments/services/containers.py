@@ -22,6 +22,7 @@ from deployments.models import (
     App,
     Container,
     ContainerState,
+    Deployment,
     DockerHost,
     Formation,
     HealthcheckKind,
@@ -359,8 +360,6 @@ def app_teardown(*, tenant: str, app: str, containers: list[dict]) -> int:
     Besides the recorded ones, containers labelled with the app's slugs are swept, but only those whose deployment
     no longer exists: an app created again under the same name keeps its new containers.
     """
-    from deployments.models import Deployment
-
     hosts = {host.name: host for host in DockerHost.objects.all()}
     known = {item["engine_id"]: item["host"] for item in containers if item.get("host") in hosts}
     for host in hosts.values():

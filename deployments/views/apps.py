@@ -14,12 +14,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from deployments import selectors
 from deployments.services import apps as app_services
-from deployments.services import build_cancel as build_cancel_services
 from deployments.services import config as config_services
 from deployments.services import containers as container_services
 from deployments.services import domains as domain_services
 from deployments.services import formation as formation_services
 from deployments.services import releases as release_services
+from deployments.services.builds import build_cancel
 from deployments.services.routes import app_hostname
 from portal.api import DomainError
 from tenants.models import Scope, Tenant
@@ -150,7 +150,7 @@ def app_scale(request, tenant, app):
 def app_build_cancel(request, tenant, app, number):
     def action(app):
         build = selectors.build_get(app=app, number=number)
-        build = build_cancel_services.build_cancel(build=build, actor=request.user)
+        build = build_cancel(build=build, actor=request.user)
         return f"Build #{build.number} {build.status}."
 
     # The API's cancel is a POST on the builds route, which takes the deploy scope: the same here.

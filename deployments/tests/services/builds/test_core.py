@@ -9,12 +9,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from deployments import crypto
 from deployments.engine import images
-from deployments.engine.client import EngineSpec
+from deployments.engine.client import LOCAL_ENGINE, EngineSpec
 from deployments.models import Build, BuildStatus, Release
-from deployments.services.builds import LOCAL_ENGINE, build_create, build_execute
-from deployments.tests.builds.gitrepos import repository, sample_repository
-from deployments.tests.builds.tarballs import as_bytes, member
+from deployments.services.builds import build_create, build_execute
 from deployments.tests.factories import AppFactory, ConfigVarFactory, MembershipFactory
+from deployments.tests.services.builds.gitrepos import repository, sample_repository
+from deployments.tests.services.builds.tarballs import as_bytes, member
 from portal.api import DomainError
 from samples import BUSYBOX, context_tarball
 

@@ -2,9 +2,9 @@ import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from deployments.builds.log import BuildLog
 from deployments.models import BuildStatus
-from deployments.services.build_cancel import build_cancel
+from deployments.services.builds import build_cancel
+from deployments.services.builds.log import BuildLog
 from deployments.tests.factories import AppFactory, BuildFactory, MembershipFactory
 from portal.asgi import application
 from tenants.models import Role, Scope
