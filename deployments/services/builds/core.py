@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from deployments.engine import images
 from deployments.engine.client import LOCAL_ENGINE, EngineError, EngineSpec
+from deployments.engine.labels import PROCESS_TYPE_LABEL_PREFIX
 from deployments.models import App, Build, BuildStatus, DockerHost, HostStatus, SourceKind
 from deployments.selectors.hosts import host_spec
 from deployments.services.builds import archive, git
@@ -45,7 +46,6 @@ from tenants.audit import audit_record
 
 logger = logging.getLogger(__name__)
 
-PROCESS_LABEL = "berth.process."
 # How long a build may wait behind the running build of the same app before trying again.
 REQUEUE_SECONDS = 5
 
@@ -434,9 +434,10 @@ def _run(*, build: Build, spec: EngineSpec, workdir: Path, log, stop: threading.
     result.layers = len((info.get("RootFS") or {}).get("Layers") or [])
     labels = (info.get("Config") or {}).get("Labels") or {}
     result.process_types = {
-        key.removeprefix(PROCESS_LABEL): value
+        key.removeprefix(PROCESS_TYPE_LABEL_PREFIX): value
         for key, value in labels.items()
-        if key.startswith(PROCESS_LABEL) and archive.PROCESS_TYPE_NAME.match(key.removeprefix(PROCESS_LABEL))
+        if key.startswith(PROCESS_TYPE_LABEL_PREFIX)
+        and archive.PROCESS_TYPE_NAME.match(key.removeprefix(PROCESS_TYPE_LABEL_PREFIX))
     }
     result.process_types.update(procfile)
     size_mb = result.size_bytes / (1024 * 1024)
