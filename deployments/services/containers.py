@@ -37,13 +37,13 @@ from deployments.models import (
     HealthcheckKind,
     Release,
 )
+from deployments.models.apps import WEB_PROCESS as WEB  # executions.py imports the name from here
 from deployments.services.hosts import host_spec
 from deployments.services.installation import installation_id
 from portal.api import DomainError
 from tenants.audit import audit_record
 from tenants.models import Tenant
 
-WEB = "web"
 CONTAINER_PORT = 5000
 STOP_GRACE = 10
 MAX_PARALLEL = 16

@@ -37,6 +37,7 @@ from deployments.engine.client import EngineError
 from deployments.engine.labels import APP_LABEL, INSTALLATION_LABEL, PROCESS_LABEL, TENANT_LABEL
 from deployments.models import App, Build, DockerHost, GcRun, Release, ReleaseStatus
 from deployments.services.hosts import host_spec
+from deployments.services.images import image_namespaces
 from deployments.services.installation import installation_id
 from tenants.audit import audit_record
 
@@ -82,13 +83,12 @@ class Plan:
 
 def gc_policy() -> GcPolicy:
     """Return the policy the settings describe."""
-    registry = settings.BERTH_REGISTRY.rstrip("/")
     return GcPolicy(
         grace_seconds=settings.BERTH_GC_GRACE_SECONDS,
         keep_releases=settings.BERTH_GC_KEEP_RELEASES,
         exclude=tuple(pattern for pattern in settings.BERTH_GC_EXCLUDE if pattern),
         # Builds tag `berth/<tenant>/<app>` when no registry is configured; images of both stay Berth's.
-        repositories=tuple(dict.fromkeys(prefix for prefix in (registry, "berth") if prefix)),
+        repositories=image_namespaces(),
         installation=installation_id(),
     )
 

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from deployments import selectors
+from deployments.models.apps import WEB_PROCESS
 from deployments.services import apps as app_services
 from deployments.services import config as config_services
 from deployments.services import containers as container_services
@@ -135,7 +136,7 @@ def app_rollback(request, tenant, app):
 @login_required
 @require_POST
 def app_scale(request, tenant, app):
-    process_type = request.POST.get("process_type", "web")
+    process_type = request.POST.get("process_type", WEB_PROCESS)
 
     def action(app):
         quantity = int(request.POST.get("quantity", ""))

@@ -39,6 +39,7 @@ from deployments.services.builds.cancel import CancelWatch, build_cancelled, can
 from deployments.services.builds.input import check_build_args, check_image_ref, own_image
 from deployments.services.builds.log import BuildLog
 from deployments.services.builds.retention import archives_dir, build_archives_prune
+from deployments.services.images import image_repository
 from deployments.services.queue import task_enqueue
 from deployments.services.releases import release_deploy_build
 from portal.api import DomainError
@@ -355,9 +356,7 @@ def _finish_succeeded(build: Build, result: _Result) -> str:
 
 
 def _repository(build: Build) -> str:
-    name = f"{build.app.tenant.slug}/{build.app.slug}"
-    registry = settings.BERTH_REGISTRY.rstrip("/")
-    return f"{registry}/{name}" if registry else f"berth/{name}"
+    return image_repository(tenant_slug=build.app.tenant.slug, app_slug=build.app.slug)
 
 
 def _context_for(build: Build, workdir: Path, log) -> tuple[Path, archive.ContextSummary]:
