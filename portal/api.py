@@ -6,7 +6,6 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, pagination, serializers, status
-from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 logger = logging.getLogger(__name__)
@@ -77,10 +76,6 @@ class CursorPagination(pagination.CursorPagination):
     page_size_query_param = "limit"
     max_page_size = 500
     ordering = "-id"
-
-
-def error_response(code: str, message: str, http_status: int) -> Response:
-    return Response({"error": {"code": code, "message": message, "fields": {}}}, status=http_status)
 
 
 class ErrorBody(serializers.Serializer):

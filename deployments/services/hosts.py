@@ -126,10 +126,6 @@ def host_update(*, actor, host: DockerHost, **changes) -> DockerHost:
     return host
 
 
-def host_drain(*, actor, host: DockerHost) -> DockerHost:
-    return host_update(actor=actor, host=host, status=HostStatus.DRAINING)
-
-
 def host_delete(*, actor, host: DockerHost) -> None:
     """Forget a host; refused while Berth still runs containers on it (drain it first)."""
     live = Container.objects.filter(host=host, state__in=LIVE_STATES).count()
