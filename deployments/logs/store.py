@@ -10,13 +10,13 @@ from datetime import datetime
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
-from django.http import Http404
 from django.utils import timezone
 
 from deployments.engine.client import LOCAL_ENGINE, EngineSpec
 from deployments.logs.sinks import DatabaseSink, LogQuery, OpenSearchSink, SinkUnavailable, sink_for
 from deployments.models import App, DockerHost, LogCheckpoint, LogDrop, LogSink
 from deployments.selectors.hosts import host_spec
+from portal.errors import NotFound
 from tenants.models import Tenant
 
 MAX_PAGE = 1000
@@ -43,7 +43,7 @@ def log_search(
 ) -> list[dict]:
     """Return an app's lines in cursor order: after `after` the oldest, otherwise the newest `limit` matching."""
     if app.tenant_id != tenant.pk:
-        raise Http404("No such app.")
+        raise NotFound()
     query = LogQuery(
         app_id=app.pk,
         q=q,

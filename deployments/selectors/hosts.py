@@ -1,11 +1,11 @@
 """Reads of Docker hosts (staff only: callers check that)."""
 
 from django.db.models import QuerySet
-from django.shortcuts import get_object_or_404
 
 from deployments import crypto
 from deployments.engine.client import EngineSpec
 from deployments.models import DockerHost
+from portal.errors import NotFound
 
 
 def host_list() -> QuerySet[DockerHost]:
@@ -13,7 +13,10 @@ def host_list() -> QuerySet[DockerHost]:
 
 
 def host_get(*, name: str) -> DockerHost:
-    return get_object_or_404(DockerHost, name=name)
+    host = DockerHost.objects.filter(name=name).first()
+    if host is None:
+        raise NotFound()
+    return host
 
 
 def host_spec(host: DockerHost) -> EngineSpec:
