@@ -5,7 +5,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from deployments import selectors
 from deployments.models import Deployment
-from deployments.services.progress import deployment_group, deployment_payload
+from deployments.services.rollouts.progress import deployment_group, deployment_payload
 from tenants.permissions import tenant_readable
 
 # Close codes (4000-4999 are the application's): the client should not retry these.

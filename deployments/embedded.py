@@ -53,7 +53,7 @@ def run_router() -> None:
 def run_heartbeat() -> None:
     """Heartbeat every host (down when it stops answering) and let the reconciler repair what drifted."""
     from deployments.services.hosts import host_register_local, hosts_heartbeat
-    from deployments.services.reconcile import reconcile
+    from deployments.services.rollouts import reconcile
 
     try:
         host_register_local()

@@ -9,7 +9,7 @@ from django.db import connections
 
 from deployments.models import Deployment
 from deployments.routing import websocket_urlpatterns
-from deployments.services.progress import publish
+from deployments.services.rollouts.progress import publish
 from deployments.tests.factories import AppFactory, MembershipFactory, ReleaseFactory, TenantFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.anyio]

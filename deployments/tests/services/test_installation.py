@@ -5,8 +5,8 @@ import re
 import pytest
 
 from deployments.models import Installation
-from deployments.services.containers import labels_for
 from deployments.services.installation import installation_id
+from deployments.services.rollouts.plan import labels_for
 from deployments.tests.factories import ReleaseFactory
 
 pytestmark = pytest.mark.django_db
