@@ -3,8 +3,8 @@
 Selected by `BERTH_ENGINE=fake` (settings), for unit tests and for trying Berth on a machine without Docker. Each
 host (an EngineSpec's name) has its own containers, networks and images. What a container does is given by its
 image's `Behaviour`: a web container of a serving image answers HTTP on a real loopback port, so the health check and
-the router reach it as they would a real one. `hook`, when set, hears of every call first (function, host, what about) and
-may raise: that is how a test fails a call or stops a worker at a chosen point.
+the router reach it as they would a real one. `hook`, when set, hears of every call first (function, host, what about)
+and may raise: that is how a test fails a call or stops a worker at a chosen point.
 
 The garbage collector's inventory is the lists `containers` and `images` given to the engine (EngineContainer and
 EngineImage, the shape engine/gc.py returns), whatever the host.
@@ -12,8 +12,8 @@ EngineImage, the shape engine/gc.py returns), whatever the host.
 
 from __future__ import annotations
 
-import copy
-import http.server
+import contextlib
+import http
 import secrets
 import socket
 import threading
@@ -71,44 +71,152 @@ class Behaviour:
     release_output: str = ""
 
 
-class _Answer(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = f"{self.server.container_name}\n".encode()
-        self.send_response(self.server.status)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args) -> None:
-        pass
-
-
 class _Port:
-    """A loopback port of a web container: served (HTTP `status`) or held without listening (refused)."""
+    """A loopback port of a web container: it answers every request with HTTP `status`, or (None) refuses them.
+
+    A small accept loop rather than http.server's: closing the listening socket ends it at once, where
+    `serve_forever` would be waited for.
+    """
 
     def __init__(self, *, bind: str, status: int | None, name: str):
-        self.server: http.server.ThreadingHTTPServer | None = None
-        self.socket: socket.socket | None = None
-        if status is None:
-            self.socket = socket.socket()
-            self.socket.bind((bind, 0))
-            self.port = self.socket.getsockname()[1]
-            return
-        self.server = http.server.ThreadingHTTPServer((bind, 0), _Answer)
-        self.server.daemon_threads = True
-        self.server.status, self.server.container_name = status, name
-        self.port = self.server.server_address[1]
-        threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"fake-{name}", daemon=True
-        ).start()
+        self.status, self.name = status, name
+        self.socket = socket.socket()
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.socket.bind((bind, 0))
+        self.port = self.socket.getsockname()[1]
+        if status is not None:
+            self.socket.listen(64)
+            threading.Thread(target=self._serve, name=f"fake-{name}", daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _peer = self.socket.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(2)
+            request = b""
+            try:
+                while b"\r\n\r\n" not in request and len(request) < 65536:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        return
+                    request += chunk
+                body = f"{self.name}\n".encode()
+                reason = http.HTTPStatus(self.status).phrase
+                conn.sendall(
+                    f"HTTP/1.1 {self.status} {reason}\r\nContent-Type: text/plain\r\n"
+                    f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+                    + body
+                )
+            except OSError:
+                return
 
     def close(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-        if self.socket is not None:
-            self.socket.close()
+        with contextlib.suppress(OSError):
+            self.socket.shutdown(socket.SHUT_RDWR)
+        self.socket.close()
+
+
+@dataclass
+class FakeContainer:
+    engine_id: str
+    name: str
+    image: str
+    labels: dict[str, str]
+    env: dict[str, str]
+    command: list[str] | None
+    memory_mb: int
+    state: str
+    exit_code: int
+    oom_killed: bool
+    output: str
+    created: float
+    host_port: int | None = None
+    port: _Port | None = None
+
+
+@dataclass
+class FakeHost:
+    containers: dict[str, FakeContainer] = field(default_factory=dict)
+    networks: dict[str, dict[str, str]] = field(default_factory=dict)
+    images: set[str] = field(default_factory=set)
+
+
+@dataclass
+class FakeEngine:
+    """Stands in for the engine modules: same functions, taking the same EngineSpec first, no dockerd."""
+
+    # Garbage collection's inventory (any host), and what it was told to remove.
+    containers: list[EngineContainer] = field(default_factory=list)
+    images: list[EngineImage] = field(default_factory=list)
+    cache_bytes: int | None = 0
+    refuse: set[str] = field(default_factory=set)
+    unreachable: bool = False
+    removed_containers: list[str] = field(default_factory=list)
+    removed_images: list[str] = field(default_factory=list)
+    pruned: int = 0
+    # Containers, networks and images per host; what each image does; images a pull can fetch; hosts that are down.
+    hosts: dict[str, FakeHost] = field(default_factory=dict)
+    behaviours: dict[str, Behaviour] = field(default_factory=dict)
+    pullable: set[str] = field(default_factory=set)
+    down: set[str] = field(default_factory=set)
+    # Every call, in order: (function, host, what it was about), and the one-off containers run.
+    calls: list[tuple[str, str, str]] = field(default_factory=list)
+    oneoffs: list[RunSpec] = field(default_factory=list)
+    hook: Callable[[str, str, str], None] | None = None
+
+    def __post_init__(self):
+        self._lock = threading.RLock()
+
+    # --- bookkeeping ---------------------------------------------------------------------------------------------
+
+    def _enter(self, what: str, spec, about: str = "") -> FakeHost:
+        if self.hook is not None:
+            self.hook(what, spec.name, about)
+        with self._lock:
+            self.calls.append((what, spec.name, about))
+        if self.unreachable or spec.name in self.down:
+            raise EngineError(
+                f"{what}: engine {spec.name} did not answer (ConnectionError)", host=spec.name, unreachable=True
+            )
+        with self._lock:
+            return self.hosts.setdefault(spec.name, FakeHost())
+
+    def host(self, name: str) -> FakeHost:
+        with self._lock:
+            return self.hosts.setdefault(name, FakeHost())
+
+    def behaviour(self, image: str, behaviour: Behaviour | None = None, *, pullable: bool = True) -> Behaviour:
+        """Say (or read) what the containers of `image` do; a pullable image reaches any host that asks for it."""
+        with self._lock:
+            if behaviour is not None:
+                self.behaviours[image] = behaviour
+                if pullable:
+                    self.pullable.add(image)
+            return self.behaviours.get(image, Behaviour())
+
+    def running(self, host: str | None = None, **labels: str) -> list[FakeContainer]:
+        """The live containers (of `host`, or of all) whose labels include `labels` (keywords use _ for dots)."""
+        wanted = {key.replace("_", "."): value for key, value in labels.items()}
+        with self._lock:
+            found = [
+                item
+                for name, state in self.hosts.items()
+                if host is None or name == host
+                for item in state.containers.values()
+                if item.state in ("running", "restarting") and wanted.items() <= item.labels.items()
+            ]
+        return sorted(found, key=lambda item: item.name)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.socket.shutdown(socket.SHUT_RDWR)
+        self.socket.close()
 
 
 @dataclass
@@ -433,17 +541,6 @@ def _close(item: FakeContainer) -> None:
     if item.port is not None:
         item.port.close()
         item.port = None
-
-
-def _copy_host(state: FakeHost) -> FakeHost:
-    ports = {item.engine_id: item.port for item in state.containers.values()}
-    for item in state.containers.values():
-        item.port = None
-    try:
-        return copy.deepcopy(state)
-    finally:
-        for item in state.containers.values():
-            item.port = ports[item.engine_id]
 
 
 _installed: FakeEngine | None = None
