@@ -13,7 +13,7 @@ from deployments.engine.client import EngineError
 from deployments.models import LIVE_STATES, App, Container, ContainerState, DockerHost
 from deployments.services.hosts import host_spec
 from deployments.services.rollouts.containers import STOP_GRACE, pool
-from portal.api import DomainError
+from portal.errors import Invalid
 from tenants.audit import audit_record
 
 
@@ -82,7 +82,7 @@ def container_restart(*, actor, app: App, container: Container) -> Container:
     try:
         docker_ops.container_restart(host_spec(container.host), engine_id=container.engine_id, grace=STOP_GRACE)
     except EngineError as exc:
-        raise DomainError(f"Container {container.name} could not be restarted: {exc.message}") from exc
+        raise Invalid(f"Container {container.name} could not be restarted: {exc.message}") from exc
     with transaction.atomic():
         Container.objects.filter(pk=container.pk).update(state=ContainerState.RUNNING, updated_at=timezone.now())
         audit_record(

@@ -20,7 +20,7 @@ from deployments.services.rollouts import steps
 from deployments.services.rollouts.errors import RolloutFailed, Superseded
 from deployments.services.rollouts.plan import Plan, rollout_plan, scale_plan, tenant_network
 from deployments.services.rollouts.progress import Recorder, publish
-from portal.api import DomainError
+from portal.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class Execution:
 
 
 def _message(exc: BaseException) -> str:
-    return getattr(exc, "message", None) or str(getattr(exc, "detail", "")) or str(exc)
+    return getattr(exc, "message", None) or str(exc)
 
 
 class RolloutExecution(Execution):
@@ -129,7 +129,7 @@ class RolloutExecution(Execution):
             self.release_done(ReleaseStatus.FAILED, "Superseded by a newer rollout before it served.")
             self.finish(DeploymentStatus.SUPERSEDED)
             return
-        except (RolloutFailed, DomainError, EngineError, RouterError) as exc:
+        except (RolloutFailed, ApplicationError, EngineError, RouterError) as exc:
             message = _message(exc)
             if switched:
                 steps.router_unswitch(deployment=self.deployment, old=old)
@@ -182,7 +182,7 @@ class ScaleExecution(Execution):
             self.remove_new()
             self.finish(DeploymentStatus.SUPERSEDED)
             return
-        except (RolloutFailed, DomainError, EngineError, RouterError) as exc:
+        except (RolloutFailed, ApplicationError, EngineError, RouterError) as exc:
             self.remove_new()
             self.finish(DeploymentStatus.FAILED, _message(exc))
             return

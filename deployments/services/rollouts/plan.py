@@ -27,7 +27,7 @@ from deployments.models import (
 from deployments.services.installation import installation_id
 from deployments.services.rollouts.errors import RolloutFailed
 from deployments.services.rollouts.placement import place
-from portal.api import DomainError
+from portal.errors import Invalid
 from tenants.models import Tenant
 
 WEB = "web"
@@ -70,7 +70,7 @@ def release_image(*, release: Release) -> str:
     if build is not None:
         image = build.image or (build.source or {}).get("image", "")
     if not image:
-        raise DomainError(f"Release v{release.version} has no image: its build did not produce one.")
+        raise Invalid(f"Release v{release.version} has no image: its build did not produce one.")
     return image
 
 
