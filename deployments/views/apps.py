@@ -23,14 +23,14 @@ from deployments.services import releases as release_services
 from deployments.services.routes import app_hostname
 from portal.api import DomainError
 from tenants.models import Scope, Tenant
-from tenants.permissions import caller_scopes
+from tenants.permissions import scopes_for as _scopes_for, token_of
 from tenants.selectors import tenant_get_by_slug
 
 
 def _tenant(request, slug: str, scope: str = Scope.READ) -> tuple[Tenant, frozenset[str]]:
     """The tenant if the user may see it (404 otherwise, as in the API) and the user's scopes on it."""
     tenant = tenant_get_by_slug(slug=slug)
-    scopes = caller_scopes(request, tenant) if tenant else frozenset()
+    scopes = _scopes_for(user=request.user, token=token_of(request), tenant=tenant) if tenant else frozenset()
     if Scope.READ not in scopes:
         raise Http404("No such tenant.")
     if scope not in scopes:
