@@ -180,6 +180,31 @@ def tenant_readable(*, user, token: ApiToken | None, slug: str) -> Tenant | None
     return tenant
 
 
+def ui_tenant_gate(request, *, slug: str, action: str) -> Permissions:
+    """What the user of a page may do on tenant `slug`, when it may do `action` there; Http404 otherwise.
+
+    A page refuses with 404 both a tenant the user cannot see and an action its role does not allow (a form the
+    user was never shown).
+    """
+    tenant = tenant_get_by_slug(slug=slug)
+    can = request_permissions(request, tenant) if tenant is not None else None
+    if can is None or not can.sees_tenant:
+        raise Http404("No such tenant.")
+    if not can.allows(action):
+        raise Http404("Your role does not allow this.")
+    return can
+
+
+def ui_allows(action: str):
+    """The test of `user_passes_test` for a page outside tenants (the staff console): may the user do `action`?"""
+    return lambda user: Permissions(user=user).allows(action)
+
+
+def template_context(request) -> dict:
+    """A context processor: `can`, what the user may do outside tenants; a tenant's page replaces it."""
+    return {"can": request_permissions(request, None)}
+
+
 class ActionPermission(permissions.BasePermission):
     """Allow a request when the caller may do the action its view names for the handler (`permission_actions`).
 
