@@ -145,6 +145,7 @@ class TokenViewSet(ActionGatedMixin, mixins.ListModelMixin, viewsets.GenericView
         "create": "token.create",
         "destroy": ("token.revoke_self", "token.revoke"),
     }
+    metadata_action = "token.list"
     serializer_class = s.TokenOutput
 
     def _restricted_to(self) -> int | None:

@@ -14,6 +14,7 @@ from tenants.api.base import TenantScopedViewSet
 from tenants.models import ROLE_SCOPES, Role
 from tenants.permissions import ACTIONS, Permissions, UnknownAction
 from tenants.services import member_add, tenant_create
+from tenants.tests.authz import call
 from tenants.tests.factories import UserFactory
 
 
@@ -89,3 +90,42 @@ def test_a_handler_that_never_settles_its_action_is_an_error():
 
     with pytest.raises(ImproperlyConfigured, match="without authorize"):
         _Forgetful.as_view({"get": "retrieve"})(request, tenant="acme")
+
+
+@pytest.mark.django_db
+def test_options_takes_reading_and_head_takes_what_get_takes(authz_world):
+    # OPTIONS describes a route (a reader may); HEAD is a GET without its body (the audit trail takes an admin).
+    callers = authz_world.callers
+    routes = {
+        "audit": "/api/v1/tenants/acme/audit/",
+        "members": "/api/v1/tenants/acme/members/",
+        "tokens": "/api/v1/tokens/",
+    }
+
+    outcomes = {
+        (method, route, name): call(callers[name], method, url).status_code
+        for method in ("OPTIONS", "HEAD")
+        for route, url in routes.items()
+        for name in ("viewer", "other_owner", "token_read")
+    }
+
+    assert outcomes == {
+        ("OPTIONS", "audit", "viewer"): 200,
+        ("OPTIONS", "audit", "other_owner"): 404,
+        ("OPTIONS", "audit", "token_read"): 200,
+        ("OPTIONS", "members", "viewer"): 200,
+        ("OPTIONS", "members", "other_owner"): 404,
+        ("OPTIONS", "members", "token_read"): 200,
+        ("OPTIONS", "tokens", "viewer"): 200,
+        ("OPTIONS", "tokens", "other_owner"): 200,
+        ("OPTIONS", "tokens", "token_read"): 200,
+        ("HEAD", "audit", "viewer"): 403,
+        ("HEAD", "audit", "other_owner"): 404,
+        ("HEAD", "audit", "token_read"): 403,
+        ("HEAD", "members", "viewer"): 200,
+        ("HEAD", "members", "other_owner"): 404,
+        ("HEAD", "members", "token_read"): 200,
+        ("HEAD", "tokens", "viewer"): 200,
+        ("HEAD", "tokens", "other_owner"): 200,
+        ("HEAD", "tokens", "token_read"): 200,
+    }
