@@ -12,7 +12,7 @@ from django.db import connections
 from django.test import Client
 
 from deployments.models import BuildStatus, Deployment
-from deployments.services.progress import deployment_group
+from deployments.realtime.events import deployment_group
 from deployments.tests.factories import AppFactory, BuildFactory, MembershipFactory, ReleaseFactory, TenantFactory
 from portal.asgi import application
 from tenants.services import token_create
