@@ -104,6 +104,13 @@ def _run_log_collectors() -> None:
     run_collectors(threading.Event())
 
 
+def _run_metrics_samplers() -> None:
+    from deployments.metrics.supervisor import run_samplers
+
+    # One sampler per registered DockerHost (the local engine when none); downsampling every interval.
+    run_samplers(threading.Event())
+
+
 def background_loops() -> list[tuple[str, callable]]:
     """The loops embedded mode runs: (name, target)."""
     return [
@@ -112,6 +119,7 @@ def background_loops() -> list[tuple[str, callable]]:
         ("router", run_router),
         ("heartbeat", run_heartbeat),
         ("logs-collector", _run_log_collectors),
+        ("metrics-sampler", _run_metrics_samplers),
         ("gc", _run_gc),
     ]
 
