@@ -35,6 +35,9 @@ class ScrapeTokenAuthentication(authentication.BaseAuthentication):
             return AnonymousUser(), SCRAPE
         return None
 
+    def authenticate_header(self, request):
+        return 'Bearer realm="metrics"'
+
 
 class MetricsReaderPermission(permissions.BasePermission):
     """The scrape token, or staff acting with `read` (a session or an unrestricted staff token); no one else."""
