@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from io import StringIO
 
@@ -14,8 +15,10 @@ from django.conf import settings
 from django.core.management import call_command
 
 from deployments.engine import images
+from deployments.engine.client import LOCAL_ENGINE
+from deployments.engine.labels import TENANT_LABEL, label_filter
 from deployments.models import Build, Deployment, Release
-from deployments.services.builds import LOCAL_ENGINE, build_execute
+from deployments.services.builds import build_execute
 from deployments.services.rollouts import deployment_execute
 from deployments.tests.integration.conftest import router  # noqa: F401 (a fixture: nginx on a free port)
 from samples import build_context
@@ -35,7 +38,7 @@ def tenant_slug(settings, tmp_path, registry_url, docker_engine_url):
     yield slug
     client = docker.DockerClient(base_url=docker_engine_url, timeout=60)
     try:
-        for container in client.containers.list(all=True, filters={"label": f"berth.tenant={slug}"}):
+        for container in client.containers.list(all=True, filters={"label": label_filter(TENANT_LABEL, slug)}):
             container.remove(force=True)
         for network in client.networks.list(names=[f"berth-{slug}"]):
             network.remove()
@@ -50,13 +53,16 @@ def berth(env: dict, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=False)
 
 
-def _wait_for(query, cli: subprocess.Popen):
-    """Return what `query` finds once it finds something; fail with the CLI's output if it exits first."""
+def _wait_for(query, cli: subprocess.Popen, timeout: float = 120):
+    """Return what `query` finds once it finds something; fail with the CLI's output if it exits or times out first."""
     event = threading.Event()
+    deadline = time.monotonic() + timeout
     while (found := query()) is None:
         if cli.poll() is not None:
             out, err = cli.communicate()
             pytest.fail(f"berth exited with {cli.returncode} first:\n{out}{err}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"nothing found within {timeout} s while berth ran")
         event.wait(0.05)
     return found
 
