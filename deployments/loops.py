@@ -13,6 +13,7 @@ from django.db import close_old_connections
 from django_tasks_db.management.commands.db_worker import Worker
 
 from deployments.logs.supervisor import run_collectors
+from deployments.metrics.supervisor import run_samplers
 from deployments.services.builds import build_archives_collect
 from deployments.services.gc import gc_run_all
 from deployments.services.hosts import host_register_local, hosts_heartbeat
@@ -99,8 +100,6 @@ def _run_log_collectors() -> None:
 
 
 def _run_metrics_samplers() -> None:
-    from deployments.metrics.supervisor import run_samplers
-
     # One sampler per registered DockerHost (the local engine when none); downsampling every interval.
     run_samplers(threading.Event())
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from deployments.engine.client import EngineSpec, client_for, translated
-from deployments.engine.logs import LABEL_APP, Closable
+from deployments.engine.labels import APP_LABEL
+from deployments.engine.logs import Closable
 
 # A stats stream stays open as long as the container runs: no read timeout on it.
 STREAM_TIMEOUT = None
@@ -147,7 +148,7 @@ def container_limits(spec: EngineSpec, container_id: str) -> ContainerLimits:
 def running_berth_containers(spec: EngineSpec) -> list[str]:
     """Return the ids of the running containers that carry the berth.app label."""
     with translated(spec.name, "List Berth containers"):
-        found = client_for(spec).api.containers(filters={"label": [LABEL_APP], "status": "running"})
+        found = client_for(spec).api.containers(filters={"label": [APP_LABEL], "status": "running"})
     return [item["Id"] for item in found]
 
 
@@ -156,7 +157,7 @@ def lifecycle_events(spec: EngineSpec) -> Closable:
     with translated(spec.name, "Follow events"):
         client = client_for(spec, timeout=STREAM_TIMEOUT)
         stream = client.api.events(
-            decode=True, filters={"type": ["container"], "event": list(EVENT_ACTIONS), "label": [LABEL_APP]}
+            decode=True, filters={"type": ["container"], "event": list(EVENT_ACTIONS), "label": [APP_LABEL]}
         )
 
     def events():

@@ -19,6 +19,7 @@ from django.utils import timezone
 from deployments import selectors
 from deployments.engine import stats as engine
 from deployments.engine.client import EngineError, EngineSpec
+from deployments.engine.labels import APP_LABEL, INDEX_LABEL, PROCESS_LABEL, TENANT_LABEL
 from deployments.models import ContainerEvent, ContainerEventKind, MetricSample
 from deployments.services import metrics as services
 
@@ -43,11 +44,11 @@ class Tracked:
 
     @property
     def process_type(self) -> str:
-        return self.limits.labels.get("berth.process", "")
+        return self.limits.labels.get(PROCESS_LABEL, "")
 
     @property
     def index(self) -> int | None:
-        value = self.limits.labels.get("berth.index", "")
+        value = self.limits.labels.get(INDEX_LABEL, "")
         return int(value) if value.isdigit() else None
 
 
@@ -201,7 +202,7 @@ class Sampler:
         try:
             limits = engine.container_limits(self.spec, container_id)
             target = selectors.log_target_resolve(
-                tenant_slug=limits.labels.get("berth.tenant", ""), app_slug=limits.labels.get("berth.app", "")
+                tenant_slug=limits.labels.get(TENANT_LABEL, ""), app_slug=limits.labels.get(APP_LABEL, "")
             )
         except EngineError:
             return None

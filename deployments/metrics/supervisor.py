@@ -7,9 +7,9 @@ import time
 from django.conf import settings
 from django.db import close_old_connections
 
-from deployments.engine.client import EngineSpec
+from deployments.engine.client import LOCAL_ENGINE, EngineSpec
 from deployments.metrics.sampler import Sampler
-from deployments.services import logs as hosts
+from deployments.selectors.hosts import host_list, host_spec
 from deployments.services.metrics import metrics_downsample
 from deployments.services.usage import usage_builds_accrue
 
@@ -43,7 +43,8 @@ def run_samplers(stop: threading.Event, *, host: str | None = None, downsample_e
     try:
         while not stop.is_set():
             try:
-                specs = {spec.name: spec for spec in hosts.log_hosts() if host is None or spec.name == host}
+                registered = [host_spec(item) for item in host_list()] or [LOCAL_ENGINE]
+                specs = {spec.name: spec for spec in registered if host is None or spec.name == host}
             except Exception:
                 close_old_connections()
                 logger.exception("reading the hosts to sample failed")
