@@ -115,6 +115,7 @@ class Sampler:
         backoff = 0.5
         try:
             while not self._stop.is_set():
+                events = None
                 try:
                     # Subscribe first, then list: a container starting in between is seen at least once.
                     events = engine.lifecycle_events(self.spec)
@@ -128,9 +129,13 @@ class Sampler:
                         if self._stop.is_set():
                             break
                         self._on_event(event)
-                except EngineError as exc:
+                except (EngineError, DatabaseError) as exc:
                     if self._stop.is_set():
                         break
+                    # The engine or the database went away: follow again (and list again) once it is back.
+                    close_old_connections()
+                    if events is not None:
+                        events.close()
                     logger.warning("metrics sampler of %s: %s; retrying in %.1fs", self.spec.name, exc, backoff)
                     self._stop.wait(backoff)
                     backoff = min(backoff * 2, 10.0)
