@@ -10,7 +10,7 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from deployments.models import ContainerEvent, ContainerEventKind, Formation, MetricSample, Usage
-from deployments.tests.factories import DockerHostFactory, UserFactory
+from deployments.tests.factories import DockerHostFactory, MetricSampleFactory, UserFactory
 from tenants.services import token_create
 
 pytestmark = pytest.mark.django_db
@@ -19,25 +19,7 @@ MIB = 1024 * 1024
 
 
 def _sample(app, *, at, container="c1", cpu=50.0, memory=100 * MIB, **fields):
-    values = dict(
-        host="h1",
-        container=container,
-        tenant_id=app.tenant_id,
-        tenant_slug=app.tenant.slug,
-        app_id=app.pk,
-        app_slug=app.slug,
-        process_type="web",
-        index=1,
-        seconds=10,
-        cpu_percent=cpu,
-        cpu_limit=0.5,
-        cpu_seconds=cpu / 100 * 10,
-        memory_bytes=memory,
-        memory_max_bytes=memory,
-        memory_limit_bytes=256 * MIB,
-    )
-    values.update(fields)
-    return MetricSample.objects.create(at=at, **values)
+    return MetricSampleFactory(app=app, at=at, container=container, cpu_percent=cpu, memory_bytes=memory, **fields)
 
 
 def test_app_metrics_give_the_process_mean_the_containers_the_limit_and_the_events(app, alice, api):

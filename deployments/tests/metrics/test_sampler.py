@@ -2,15 +2,12 @@
 
 import threading
 import time
-import uuid
 
 import pytest
 
 from deployments.engine.client import EngineSpec
 from deployments.metrics.sampler import Sampler
 from deployments.models import ContainerEvent, ContainerEventKind, MetricSample
-from deployments.tests.factories import AppFactory, TenantFactory
-from deployments.tests.logs.docker_helpers import Containers
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 
@@ -19,45 +16,10 @@ MIB = 1024 * 1024
 
 
 @pytest.fixture
-def target():
-    # Unique slugs: other sessions' containers on the same engine must not be taken for this app's.
-    tenant = TenantFactory(slug=f"mt-{uuid.uuid4().hex[:8]}")
-    return AppFactory(tenant=tenant, slug="web")
-
-
-@pytest.fixture
-def containers(docker_engine_url):
-    started = Containers(docker_engine_url)
-    yield started
-    started.close()
-
-
-@pytest.fixture
 def sampler(docker_engine_url):
     running = Sampler(EngineSpec(name="local", url=docker_engine_url), interval=INTERVAL).start()
     yield running
     running.stop()
-
-
-def _start(containers, image, app, command, **options):
-    """Start a labelled container with limits given at creation (update() cannot set every limit)."""
-    container = containers.client.containers.run(
-        image,
-        command,
-        name=f"berth-metrics-test-{uuid.uuid4().hex[:8]}",
-        detach=True,
-        labels={
-            "berth.tenant": app.tenant.slug,
-            "berth.app": app.slug,
-            "berth.release": "1",
-            "berth.process": "worker",
-            "berth.index": "1",
-        },
-        init=True,
-        **options,
-    )
-    containers.started.append(container.id)
-    return container
 
 
 def _samples(container_id, *, at_least=1, timeout=20.0):
@@ -70,11 +32,9 @@ def _samples(container_id, *, at_least=1, timeout=20.0):
     raise AssertionError(f"fewer than {at_least} samples of {container_id[:12]} within {timeout}s")
 
 
-def test_cpu_of_a_container_limited_to_half_a_core(sample_image, target, containers, sampler):
+def test_cpu_of_a_container_limited_to_half_a_core(target, start, sampler):
     # given a busy loop limited to 0.5 CPU
-    container = _start(
-        containers, sample_image("worker"), target, ["sh", "-c", "while :; do :; done"], nano_cpus=500_000_000
-    )
+    container = start(target, ["sh", "-c", "while :; do :; done"], nano_cpus=500_000_000)
 
     # when the sampler has read it for two intervals after its first reading
     rows = _samples(container.id, at_least=2)
@@ -90,11 +50,9 @@ def test_cpu_of_a_container_limited_to_half_a_core(sample_image, target, contain
     assert all(row.containers >= 1 for row in host_rows)
 
 
-def test_memory_of_a_container_holding_100_mb(sample_image, target, containers, sampler):
+def test_memory_of_a_container_holding_100_mb(target, start, sampler):
     # given a container that writes 100 MiB into its memory-backed /tmp and keeps it
-    container = _start(
-        containers,
-        sample_image("worker"),
+    container = start(
         target,
         ["sh", "-c", "dd if=/dev/zero of=/tmp/hold bs=1M count=100 && sleep 3600"],
         mem_limit="256m",
@@ -116,11 +74,9 @@ def test_memory_of_a_container_holding_100_mb(sample_image, target, containers, 
     assert row.memory_limit_bytes == 256 * MIB
 
 
-def test_a_container_over_its_memory_limit_is_reported_oom_killed(sample_image, target, containers, sampler):
+def test_a_container_over_its_memory_limit_is_reported_oom_killed(target, start, sampler):
     # given a container reading /dev/zero into memory with a 32 MiB limit (busybox tail keeps a line unended)
-    container = _start(
-        containers, sample_image("worker"), target, ["tail", "/dev/zero"], mem_limit="32m", memswap_limit="32m"
-    )
+    container = start(target, ["tail", "/dev/zero"], mem_limit="32m", memswap_limit="32m")
 
     # when the kernel kills it
     deadline = time.monotonic() + 30
@@ -136,9 +92,9 @@ def test_a_container_over_its_memory_limit_is_reported_oom_killed(sample_image, 
     ]
 
 
-def test_a_stopped_container_stops_producing_samples(sample_image, target, containers, sampler):
+def test_a_stopped_container_stops_producing_samples(target, start, sampler):
     # given a sampled container
-    container = _start(containers, sample_image("worker"), target, ["sleep", "3600"])
+    container = start(target, ["sleep", "3600"])
     _samples(container.id, at_least=2)
 
     # when it stops

@@ -3,14 +3,12 @@
 import csv
 import io
 import time
-import uuid
 
 import pytest
 
 from deployments.engine.client import EngineSpec
 from deployments.metrics.sampler import Sampler
-from deployments.tests.factories import AppFactory, MembershipFactory, TenantFactory, UserFactory
-from deployments.tests.logs.docker_helpers import Containers
+from deployments.tests.factories import MembershipFactory, UserFactory
 from tenants.models import Role
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
@@ -30,42 +28,23 @@ def _fresh_round(sampler: Sampler, container_ids: list[str]) -> float:
     return taken
 
 
-def test_two_256_mb_containers_bill_their_container_hours_and_gb_hours(docker_engine_url, sample_image, api):
-    tenant = TenantFactory(slug=f"mu-{uuid.uuid4().hex[:8]}")
-    owner = MembershipFactory(tenant=tenant, user=UserFactory(), role=Role.OWNER).user
-    app = AppFactory(tenant=tenant, slug="web")
-    containers = Containers(docker_engine_url)
+def test_two_256_mb_containers_bill_their_container_hours_and_gb_hours(docker_engine_url, target, start, api):
+    owner = MembershipFactory(tenant=target.tenant, user=UserFactory(), role=Role.OWNER).user
+    tenant = target.tenant
     # A recorder that never fires on its own: the test takes the rounds itself, at measured instants.
     sampler = Sampler(EngineSpec(name="local", url=docker_engine_url), interval=3600).start()
     try:
-        ids = []
-        for index in (1, 2):
-            container = containers.client.containers.run(
-                sample_image("worker"),
-                ["sleep", "3600"],
-                name=f"berth-usage-test-{uuid.uuid4().hex[:8]}",
-                detach=True,
-                mem_limit="256m",
-                labels={
-                    "berth.tenant": tenant.slug,
-                    "berth.app": app.slug,
-                    "berth.release": "1",
-                    "berth.process": "worker",
-                    "berth.index": str(index),
-                },
-            )
-            containers.started.append(container.id)
-            ids.append(container.id)
+        ids = [start(target, ["sleep", "3600"], index=index, mem_limit="256m").id for index in (1, 2)]
         deadline = time.monotonic() + 20
         while set(sampler.following()) & set(ids) != set(ids):
             assert time.monotonic() < deadline, "the sampler did not follow both containers"
             time.sleep(0.1)
 
         # given a baseline reading of both, then a measured span
-        start = _fresh_round(sampler, ids)
+        began = _fresh_round(sampler, ids)
         time.sleep(SPAN)
-        end = _fresh_round(sampler, ids)
-        measured = end - start
+        ended = _fresh_round(sampler, ids)
+        measured = ended - began
 
         # when the tenant's usage is read as JSON and as CSV
         client = api(owner)
@@ -74,7 +53,6 @@ def test_two_256_mb_containers_bill_their_container_hours_and_gb_hours(docker_en
         text = client.get(f"/api/v1/tenants/{tenant.slug}/usage/?month={month}&format=csv").content.decode()
     finally:
         sampler.stop()
-        containers.close()
 
     # then the container-hours and GB-hours are those of two 256 MB containers over the span, within 2 %
     assert [(row["app"], row["process_type"], row["app_deleted"]) for row in rows] == [("web", "worker", False)]

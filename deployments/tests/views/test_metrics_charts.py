@@ -7,8 +7,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from deployments.models import ContainerEvent, ContainerEventKind, MetricSample
+from deployments.models import ContainerEvent, ContainerEventKind
 from deployments.services.apps import app_create
+from deployments.tests.factories import MetricSampleFactory
 from tenants.services import tenant_create
 
 # Playwright's sync API runs an event loop in the test thread; the ORM calls below are plain blocking calls.
@@ -20,23 +21,7 @@ MIB = 1024 * 1024
 
 
 def _sample(app, at, memory_mb):
-    MetricSample.objects.create(
-        at=at,
-        host="local",
-        container="c1",
-        tenant_id=app.tenant_id,
-        tenant_slug=app.tenant.slug,
-        app_id=app.pk,
-        app_slug=app.slug,
-        process_type="web",
-        index=1,
-        seconds=10,
-        cpu_percent=25,
-        cpu_limit=0.5,
-        memory_bytes=memory_mb * MIB,
-        memory_max_bytes=memory_mb * MIB,
-        memory_limit_bytes=256 * MIB,
-    )
+    MetricSampleFactory(app=app, at=at, host="local", memory_bytes=memory_mb * MIB)
 
 
 def test_the_memory_chart_draws_and_updates_and_the_oom_badge_shows(page, live_server, settings):
