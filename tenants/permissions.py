@@ -79,6 +79,8 @@ ACTIONS: dict[str, Need] = {
     "domain.view": _READ,
     "domain.add": _WRITE,
     "domain.remove": _WRITE,
+    "metrics.view": _READ,
+    "usage.view": _READ,
     # The fleet (staff).
     "host.view": Need(Scope.READ, staff=True, message="Only platform staff may do this."),
     "host.manage": Need(Scope.ADMIN, staff=True, message="Only platform staff may do this."),

@@ -1,6 +1,6 @@
 """API routes of the deployment domain: each area keeps its own urlpatterns in its module."""
 
-from deployments.api import apps, builds, config, deployments, domains, formation, gc, hosts, logs, releases
+from deployments.api import apps, builds, config, deployments, domains, formation, gc, hosts, logs, metrics, releases
 
 urlpatterns = [
     *apps.urlpatterns,
@@ -10,6 +10,7 @@ urlpatterns = [
     *builds.urlpatterns,
     *logs.urlpatterns,
     *gc.urlpatterns,
+    *metrics.urlpatterns,
     *hosts.urlpatterns,
     *deployments.urlpatterns,
     *domains.urlpatterns,
