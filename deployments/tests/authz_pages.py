@@ -15,7 +15,7 @@ from deployments.tests.authz_matrix import (
     make_foreign_build,
 )
 from tenants.models import Scope
-from tenants.tests.authz import Row, console_rule, page_rule
+from tenants.tests.authz import CALLERS, Row, console_rule, page_rule
 
 TENANT = "/t/{tenant}/"
 APP = "/t/{tenant}/apps/{app}/"
@@ -134,4 +134,16 @@ ROWS = [
     ),
     # The hosts console: staff only; anyone else is sent to sign in as staff.
     Row("GET", "/console/hosts/", console_rule()),
+    # Prometheus text for operators: staff (a session or an unrestricted staff token) or the scrape token only.
+    Row(
+        "GET",
+        "/metrics",
+        {
+            **{name: 403 for name in CALLERS},
+            "anonymous": 401,
+            "token_expired": 401,
+            "staff": 200,
+            "staff_token_read": 200,
+        },
+    ),
 ]
