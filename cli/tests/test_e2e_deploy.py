@@ -17,7 +17,7 @@ from deployments.engine import images
 from deployments.models import Build, Deployment, Release
 from deployments.services.builds import LOCAL_ENGINE, build_execute
 from deployments.services.rollouts import deployment_execute
-from deployments.tests.integration.conftest import router  # noqa: F401 (a fixture: nginx on a free port)
+from deployments.tests.integration.conftest import router  # noqa: F401 (a fixture: HAProxy on free ports)
 from samples import build_context
 
 from .test_e2e import BERTH, create_token
