@@ -54,8 +54,15 @@ def test_deploys_under_traffic_through_two_routers_drop_no_request(hosts, app, m
     RouterNode.objects.create(name="edge-gone", drained_version=0, last_seen=timezone.now() - timedelta(hours=1))
     assert deploy(make_release()).status == DeploymentStatus.SUCCEEDED
 
+    workers = (first.workers(), second.workers())
+
     # when
-    with _traffic(first, app) as one, _traffic(second, app) as two:
+    with (
+        _traffic(first, app) as one,
+        _traffic(second, app) as two,
+        _traffic(first, app, keepalive=True) as kept_one,
+        _traffic(second, app, keepalive=True) as kept_two,
+    ):
         results = []
         for _ in range(5):
             results.append(deploy(make_release()))
@@ -66,7 +73,10 @@ def test_deploys_under_traffic_through_two_routers_drop_no_request(hosts, app, m
     # then
     assert [d.status for d in results] == [DeploymentStatus.SUCCEEDED] * 5, [d.error for d in results]
     assert (one.failed, two.failed) == (0, 0), one.failures[:3] + two.failures[:3]
+    assert (kept_one.failed, kept_two.failed) == (0, 0), kept_one.failures[:3] + kept_two.failures[:3]
     assert one.ok > 0 and two.ok > 0
+    assert (kept_one.connections, kept_two.connections) == (1, 1) and kept_one.ok > 0 and kept_two.ok > 0
+    assert (first.workers(), second.workers()) == workers
     assert _traffic(first, app).get() == (200, "v6\n")
     assert _traffic(second, app).get() == (200, "v6\n")
 
