@@ -79,7 +79,7 @@ def test_a_slow_request_in_flight_at_the_switch_completes_and_its_container_stop
     started = time.time()
     client = threading.Thread(target=slow)
     client.start()
-    time.sleep(0.5)
+    _wait_busy(router, f"{app.tenant.slug}__{app.slug}")
 
     # when
     with traffic(keepalive=True) as loop:
@@ -142,6 +142,21 @@ def test_maintenance_allowlist_and_body_limit_apply_at_runtime_and_stop_no_conta
         finally:
             client.close()
         assert set(states.values()) == {"running"}
+
+
+def _wait_busy(router, key: str, timeout: float = 10) -> None:
+    """Wait until HAProxy holds a request on the app's backend (its current sessions, `scur`, in `show stat`)."""
+    backend = router.backend_of(key)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        header, *rows = router.show("show stat").splitlines()
+        columns = header.lstrip("# ").split(",")
+        for row in rows:
+            values = dict(zip(columns, row.split(","), strict=False))
+            if values.get("pxname") == backend and values.get("svname") == "BACKEND" and int(values["scur"] or 0):
+                return
+        time.sleep(0.01)
+    raise AssertionError(f"no request reached backend {backend} within {timeout} s")
 
 
 def _first_stop_event(container, *, since: float) -> float | None:

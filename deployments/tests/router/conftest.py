@@ -28,6 +28,7 @@ class Upstream:
     def __init__(self, name: str):
         self.name = name
         self.answered: list[str] = []
+        self.slow_arrived = threading.Event()
         upstream = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -45,6 +46,7 @@ class Upstream:
 
             def do_GET(self):
                 if self.path == "/slow":
+                    upstream.slow_arrived.set()
                     time.sleep(2)
                 if self.path == "/headers":
                     self._answer(json.dumps(dict(self.headers.items())).encode())

@@ -131,7 +131,7 @@ def test_a_switch_returns_only_once_the_old_server_answered_its_slow_request(hap
     answers = []
     client = threading.Thread(target=lambda: answers.append(request(haproxy.port, HOST, "/slow")[::2]))
     client.start()
-    time.sleep(0.3)
+    assert old.slow_arrived.wait(timeout=10), "the slow request never reached the old server"
 
     # when
     started = time.monotonic()
@@ -142,7 +142,7 @@ def test_a_switch_returns_only_once_the_old_server_answered_its_slow_request(hap
     client.join(timeout=10)
     assert answers == [(200, b"old\n")]
     assert old.answered == ["/slow"]
-    assert 1.4 < took < 5, took
+    assert 1.0 < took < 5, took
     assert (applied.drained, applied.undrained) == (1, ())
     assert request(haproxy.port, HOST)[::2] == (200, b"new\n")
 
