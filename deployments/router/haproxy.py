@@ -39,6 +39,7 @@ from deployments.router.runtime import Cli, CliError
 logger = logging.getLogger(__name__)
 
 SPARES_MIN = 32
+SLOTS_MIN = 32  # allowlist slots in the config; more when more apps have an allowlist
 DRAIN_POLL = 0.003
 CERT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
@@ -90,9 +91,12 @@ class HAProxy:
         self.conf_path = self.prefix / "haproxy.cfg"
         self.pid_path = self.prefix / "haproxy.pid"
         self.state_path = self.prefix / "state.json"
+        self.serial_path = self.prefix / "state.serial"
         self.admin = Cli(self.layout.admin_socket)
         self.master = Cli(self.layout.master_socket)
-        self._thread_lock = threading.RLock()
+        # Not reentrant on purpose: a writer thread releases it once the state of a change is written.
+        self._thread_lock = threading.Lock()
+        self._deferred: tuple | None = None
         # What HAProxy serves, as this process last knew it (None: unknown, e.g. it ran before this process).
         self._backends: dict[str, Backend] | None = None
         self._by_key: dict[str, str] = {}
@@ -100,6 +104,13 @@ class HAProxy:
         self._challenges: dict[str, str] = {}
         self._serial = ""
         self._master_pid: int | None = None
+        self.last_persist_ms = 0.0  # how long the last write of the state took (bench/router.py reports it)
+        self._normalized: dict[str, tuple[Route, Route]] = {}  # key -> the route last given, and as applied
+        self._applied: dict[str, Route] = {}  # key -> the route its backend serves
+        self._blocks: dict[str, str] = {}  # backend -> its section of haproxy.cfg
+        self._rows: dict[str, str] = {}  # backend -> its entry in state.json
+        self._slots = SLOTS_MIN
+        self._order: list[str] = []  # the backends in config order
 
     # --- process ------------------------------------------------------------------------------------------------
     def pid(self) -> int | None:
@@ -196,6 +207,11 @@ class HAProxy:
         self._wait_worker(before, timeout=60)
         return frozenset(before)
 
+    def wait_written(self) -> None:
+        """Return once the state of the last change is written (it is written after the change returns)."""
+        with self._thread_lock:
+            pass
+
     def stop(self, *, timeout: float = 10.0) -> None:
         """Stop HAProxy: workers finish their requests (SIGUSR1), then a hard stop when they linger."""
         pid = self.pid()
@@ -226,14 +242,45 @@ class HAProxy:
     # --- locking and state --------------------------------------------------------------------------------------
     @contextmanager
     def _locked(self):
-        self._prepare()
-        with self._thread_lock, open(self.prefix / "router.lock", "a") as lock:
+        """Hold this router against the other threads and processes driving it, with its state up to date.
+
+        A change may leave the writing of its state for later (`_deferred`): a writer thread then does it and releases
+        the locks, so the caller returns as soon as HAProxy serves the change and nobody sees the state before it is
+        written.
+        """
+        self._thread_lock.acquire()
+        lock = None
+        try:
+            self._prepare()
+            lock = open(self.prefix / "router.lock", "a")  # noqa: SIM115 - released by _unlock, maybe in the writer
             fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                self._sync_state()
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+            self._sync_state()
+            yield
+        except BaseException:
+            self._deferred = None
+            self._unlock(lock)
+            raise
+        if self._deferred is None:
+            self._unlock(lock)
+            return
+        changed, maps = self._deferred
+        self._deferred = None
+        threading.Thread(target=self._write_then_unlock, args=(changed, maps, lock), daemon=True).start()
+
+    def _write_then_unlock(self, changed, maps, lock) -> None:
+        try:
+            self._persist(changed, maps=maps)
+        except Exception:
+            logger.exception("router: the state of %s could not be written", self.prefix)
+            self._forget(self._master_pid)  # re-read or rebuilt at the next change
+        finally:
+            self._unlock(lock)
+
+    def _unlock(self, lock) -> None:
+        if lock is not None:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            lock.close()
+        self._thread_lock.release()
 
     def _prepare(self) -> None:
         for sub in ("maps", "acl", "certs"):
@@ -246,18 +293,22 @@ class HAProxy:
             _write_private(self.layout.default_cert, _self_signed_pem())
 
     def _sync_state(self) -> None:
-        """Take over what another process applied (state.json's serial moved), or forget a HAProxy that restarted."""
+        """Take over what another process applied (the state's serial moved), or forget a HAProxy that restarted."""
         pid = self.pid()
+        try:
+            master, serial = self.serial_path.read_text().split()
+            master = int(master)
+        except (OSError, ValueError):
+            master, serial = None, ""
+        if pid is None or master != pid:
+            self._forget(pid)
+            return
+        if self._backends is not None and serial == self._serial and self._master_pid == pid:
+            return
         try:
             state = json.loads(self.state_path.read_text())
         except (OSError, ValueError):
-            state = {}
-        if pid is None or state.get("master") != pid:
-            self._backends = None
-            self._challenges = state.get("challenges", {})
-            self._master_pid = pid
-            return
-        if self._backends is not None and state.get("serial") == self._serial and self._master_pid == pid:
+            self._forget(pid)
             return
         backends = {}
         for row in state["backends"]:
@@ -267,50 +318,88 @@ class HAProxy:
                 hostnames=set(row["hostnames"]),
                 servers=dict(row["servers"]),
                 settings=_settings_from(row["settings"]),
+                slot=row.get("slot", 0),
             )
-        self._set_backends(backends)
         self._challenges = dict(state.get("challenges", {}))
-        self._serial = state.get("serial", "")
+        self._slots = state.get("slots", SLOTS_MIN)
+        self._set_backends(backends)
+        self._serial = serial
+        self._master_pid = pid
+
+    def _forget(self, pid: int | None) -> None:
+        """Know nothing of what HAProxy serves (it does not run, or ran before this process knew its state)."""
+        self._backends = None
+        self._applied = {}
+        self._blocks, self._rows = {}, {}
+        try:
+            self._challenges = dict(json.loads(self.state_path.read_text()).get("challenges", {}))
+        except (OSError, ValueError, AttributeError):
+            self._challenges = {}
         self._master_pid = pid
 
     def _set_backends(self, backends: dict[str, Backend]) -> None:
         self._backends = backends
         self._by_key = {backend.key: name for name, backend in backends.items() if backend.key}
+        self._applied = {}
         self._maps = {name: {} for name in config.MAPS}
         for backend in backends.values():
             for name, entries in config.map_entries(backend).items():
                 self._maps[name].update(entries)
         self._maps["challenges"] = dict(self._challenges)
+        self._blocks, self._rows = {}, {}
+        self._order = []
 
-    def _persist(self) -> None:
-        """Write the current state where a restart (haproxy.cfg, maps, ACLs) and the other processes read it."""
-        backends = list(self._backends.values())
-        for name, text in config.render_maps(backends, self._challenges).items():
-            _write_atomic(self.layout.map_path(name), text)
-        _write_atomic(self.conf_path, config.render(self.layout, backends))
-        self._serial = secrets.token_hex(8)
-        state = {
-            "master": self.pid(),
-            "serial": self._serial,
-            "challenges": self._challenges,
-            "backends": [
+    def _persist(self, changed: Iterable[str] | None = None, maps: Iterable[str] | None = None) -> None:
+        """Write the current state where a restart (haproxy.cfg, maps) and the other processes (state.json) read it.
+
+        Only the sections of the `changed` backends are rendered again (all when None), and only the `maps` named.
+        """
+        started = time.perf_counter()
+        backends = self._backends
+        stale = set(backends) if changed is None else {name for name in changed if name in backends}
+        stale |= set(backends) - set(self._blocks)
+        for name in stale:
+            backend = backends[name]
+            self._blocks[name] = config.render_backend(self.layout, backend)
+            self._rows[name] = json.dumps(
                 {
-                    "name": b.name,
-                    "key": b.key,
-                    "hostnames": sorted(b.hostnames),
-                    "servers": b.servers,
-                    "settings": dataclasses.asdict(b.settings),
+                    "name": backend.name,
+                    "key": backend.key,
+                    "hostnames": sorted(backend.hostnames),
+                    "servers": backend.servers,
+                    "settings": dataclasses.asdict(backend.settings),
+                    "slot": backend.slot,
                 }
-                for b in backends
-            ],
-        }
-        _write_atomic(self.state_path, json.dumps(state))
-        self._master_pid = state["master"]
+            )
+        if len(self._order) != len(backends):
+            self._order = sorted(backends, key=lambda name: int(name[1:]))
+        order = self._order
+        for name in config.MAPS if maps is None else maps:
+            entries = self._maps[name]
+            _write_atomic(self.layout.map_path(name), "".join(f"{k} {v}\n" for k, v in sorted(entries.items())))
+        _write_atomic(
+            self.conf_path, config.render_head(self.layout, self._slots) + "".join(map(self._blocks.__getitem__, order))
+        )
+        self._serial = secrets.token_hex(8)
+        master = self.pid()
+        head = json.dumps(
+            {"master": master, "serial": self._serial, "slots": self._slots, "challenges": self._challenges}
+        )
+        _write_atomic(
+            self.state_path, head[:-1] + ', "backends": [' + ", ".join(map(self._rows.__getitem__, order)) + "]}"
+        )
+        _write_atomic(self.serial_path, f"{master} {self._serial}\n")
+        self._master_pid = master
+        self.last_persist_ms = (time.perf_counter() - started) * 1000
 
-    def _write_acls(self, backends: Iterable[Backend]) -> None:
-        for backend in backends:
-            path = self.layout.acl_path(backend.name)
-            text = "".join(f"{cidr}\n" for cidr in backend.settings.allow)
+    def _write_acls(self) -> None:
+        """Write each allowlist slot's file: the addresses of the app holding it, or nothing."""
+        texts = {slot: "" for slot in range(1, self._slots + 1)}
+        for backend in self._backends.values():
+            if backend.slot:
+                texts[backend.slot] = "".join(f"{cidr}\n" for cidr in backend.settings.allow if CIDR.match(cidr))
+        for slot, text in texts.items():
+            path = self.layout.acl_path(slot)
             if not path.exists() or path.read_text() != text:
                 _write_atomic(path, text)
 
@@ -322,29 +411,42 @@ class HAProxy:
         state, when new apps outnumber the spare backends, or when a connect timeout changed.
         """
         desired = {}
+        normalized = {}
         for route in routes:
-            names = config.valid_hostnames(route.hostnames)
-            if names:
+            seen = self._normalized.get(route.key)
+            if seen is not None and (seen[0] is route or seen[0] == route):
+                clean = seen[1]
+            else:
+                names = config.valid_hostnames(route.hostnames)
                 upstreams = tuple(a for a in route.upstreams if config.ADDRESS.match(a))
-                desired[route.key] = dataclasses.replace(
-                    route, hostnames=tuple(sorted(set(names))), upstreams=upstreams
-                )
+                clean = dataclasses.replace(route, hostnames=tuple(sorted(set(names))), upstreams=upstreams)
+            normalized[route.key] = (route, clean)
+            if clean.hostnames:
+                desired[route.key] = clean
+        self._normalized = normalized
         with self._locked():
             if self._master_pid is None:
                 self._rebuild(desired)
                 self._start()
                 self._persist()
                 return Applied(added=sum(len(r.upstreams) for r in desired.values()), started=True)
-            if self._backends is None or self._needs_reload(desired):
+            if self._backends is None or self._needs_reload(
+                {key: route for key, route in desired.items() if self._applied.get(key) is not route}
+            ):
                 replaced = self._rebuild(desired, reload=True)
                 undrained = () if self.wait_exited(replaced, timeout=drain_timeout) else ("old workers",)
                 return Applied(reloaded=True, replaced=replaced, undrained=undrained)
             return self._apply_runtime(desired, drain_timeout=drain_timeout)
 
     def _needs_reload(self, desired: dict[str, Route]) -> bool:
+        """Whether the routes that changed (`desired`) need what only a new config gives: backends, slots, timeouts."""
         new = [key for key in desired if key not in self._by_key]
         spares = sum(1 for backend in self._backends.values() if not backend.key)
         if len(new) > spares:
+            return True
+        held = {backend.key for backend in self._backends.values() if backend.slot}
+        wanted = sum(1 for key, route in desired.items() if route.settings.allow and key not in held)
+        if wanted > self._slots - len(held):
             return True
         for key, route in desired.items():
             name = self._by_key.get(key)
@@ -376,25 +478,36 @@ class HAProxy:
             backends[name] = _backend_for(name, route)
         for name in free:
             backends[name] = Backend(name=name)
-        spares_wanted = max(self.spares_min, len(desired) // 10)
-        while sum(1 for b in backends.values() if not b.key) < spares_wanted:
+        spares = sum(1 for b in backends.values() if not b.key)
+        for _ in range(max(self.spares_min, len(desired) // 10) - spares):
             name, next_number = f"b{next_number}", next_number + 1
             backends[name] = Backend(name=name)
+        previous_slots = {b.key: b.slot for b in previous.values() if b.key and b.slot}
+        allowing = [b for b in backends.values() if b.key and b.settings.allow]
+        self._slots = max(SLOTS_MIN, 2 * len(allowing))
+        taken = {
+            previous_slots[b.key]
+            for b in allowing
+            if previous_slots.get(b.key, 0) <= self._slots and b.key in previous_slots
+        }
+        free_slots = iter(slot for slot in range(1, self._slots + 1) if slot not in taken)
+        for backend in allowing:
+            kept = previous_slots.get(backend.key)
+            backend.slot = kept if kept in taken else next(free_slots)
         self._set_backends(backends)
-        self._write_acls(backends.values())
+        self._write_acls()
         replaced: frozenset[int] = frozenset()
         if reload:
             for name, text in config.render_maps(backends.values(), self._challenges).items():
                 _write_atomic(self.layout.map_path(name), text)
             candidate = self.prefix / "haproxy.cfg.new"
-            candidate.write_text(config.render(self.layout, backends.values()))
+            candidate.write_text(config.render(self.layout, backends.values(), self._slots))
             self._check(candidate)
             candidate.replace(self.conf_path)
             replaced = self._reload()
             self._persist()
         else:
-            self._persist()
-            self._check(self.conf_path)
+            self._persist()  # HAProxy checks it as it starts
         return replaced
 
     def _check(self, path: Path) -> None:
@@ -419,11 +532,18 @@ class HAProxy:
     def _apply_runtime(self, desired: dict[str, Route], *, drain_timeout: float) -> Applied:
         backends = self._backends
         changed: list[tuple[Backend, Backend]] = []  # (before, after)
-        spares = sorted((n for n, b in backends.items() if not b.key), key=lambda n: int(n[1:]))
+        spares: list[str] | None = None
         for key, route in desired.items():
+            if self._applied.get(key) is route:
+                continue
             name = self._by_key.get(key)
-            before = backends[name] if name else Backend(name=spares.pop(0))
-            after = _backend_for(before.name, route)
+            if name is None:
+                if spares is None:
+                    spares = sorted((n for n, b in backends.items() if not b.key), key=lambda n: int(n[1:]))
+                before = Backend(name=spares.pop(0))
+            else:
+                before = backends[name]
+            after = _backend_for(before.name, route, slot=before.slot if route.settings.allow else 0)
             if (before.key, before.hostnames, before.servers, before.settings) != (
                 after.key,
                 after.hostnames,
@@ -431,9 +551,12 @@ class HAProxy:
                 after.settings,
             ):
                 changed.append((before, after))
-        for key, name in self._by_key.items():
-            if key not in desired:
-                changed.append((backends[name], Backend(name=name)))
+            else:
+                self._applied[key] = route
+        if len(self._by_key) > len(desired) - sum(1 for key in desired if key not in self._by_key):
+            for key, name in self._by_key.items():
+                if key not in desired:
+                    changed.append((backends[name], Backend(name=name)))
         if not changed:
             return Applied()
 
@@ -444,30 +567,41 @@ class HAProxy:
                     self._cmd(f"add server {after.name}/{server} {address}", expect="New server registered.")
                     self._cmd(f"enable server {after.name}/{server}")
                     added += 1
-        for before, after in changed:  # the allowlist's addresses before the flag that turns it on
-            if after.settings.allow and after.settings.allow != before.settings.allow:
-                self._set_acl(after.name, after.settings.allow)
-        self._maps_update(changed)
+        held = {b.slot for b in backends.values() if b.slot} - {b.slot for b, a in changed if b.slot and not a.slot}
+        free_slots = iter(slot for slot in range(1, self._slots + 1) if slot not in held)
+        for before, after in changed:  # the allowlist's addresses before the map entry that points at them
+            if after.settings.allow and not after.slot:
+                after.slot = next(free_slots)
+            if after.slot and (after.settings.allow != before.settings.allow or after.slot != before.slot):
+                self._set_acl(after.slot, after.settings.allow)
+        touched = self._maps_update(changed)
         for before, after in changed:
-            if before.settings.allow and not after.settings.allow:
-                self._set_acl(after.name, ())
+            if before.slot and not after.slot:
+                self._set_acl(before.slot, ())
         pending = []
         for before, after in changed:
             for server in before.servers:
                 if server not in after.servers:
                     self._cmd(f"set server {before.name}/{server} state maint")
                     pending.append(f"{before.name}/{server}")
-        for _before, after in changed:
+        for before, after in changed:
             backends[after.name] = after
-        self._set_backends(backends)
+            if before.key and self._by_key.get(before.key) == before.name:
+                del self._by_key[before.key]
+                self._applied.pop(before.key, None)
+            if after.key:
+                self._by_key[after.key] = after.name
+                self._applied[after.key] = desired[after.key]
         undrained = self._drain(pending, timeout=drain_timeout)
-        self._write_acls(after for _before, after in changed)
-        self._persist()
+        if any(before.slot or after.slot for before, after in changed):
+            self._write_acls()
+        self._deferred = ([after.name for _before, after in changed], touched)
         return Applied(added=added, drained=len(pending), undrained=tuple(undrained))
 
-    def _maps_update(self, changed: list[tuple[Backend, Backend]]) -> None:
+    def _maps_update(self, changed: list[tuple[Backend, Backend]]) -> set[str]:
         """Put each changed backend's new map entries, then delete the entries nothing claims any more."""
         removes: list[tuple[str, str, str]] = []
+        touched: set[str] = set()
         for before, after in changed:
             old, new = config.map_entries(before), config.map_entries(after)
             for name, entries in new.items():
@@ -478,6 +612,7 @@ class HAProxy:
                     verb = "set" if key in current else "add"
                     self._cmd(f"{verb} map {self.layout.map_path(name)} {key} {value}")
                     current[key] = value
+                    touched.add(name)
             for name, entries in old.items():
                 for key, value in entries.items():
                     if key not in new.get(name, {}):
@@ -486,9 +621,11 @@ class HAProxy:
             if self._maps[name].get(key) == value:  # not taken over by another backend in this change
                 self._cmd(f"del map {self.layout.map_path(name)} {key}")
                 del self._maps[name][key]
+                touched.add(name)
+        return touched
 
-    def _set_acl(self, backend: str, cidrs: Iterable[str]) -> None:
-        path = self.layout.acl_path(backend)
+    def _set_acl(self, slot: int, cidrs: Iterable[str]) -> None:
+        path = self.layout.acl_path(slot)
         self._cmd(f"clear acl {path}")
         for cidr in cidrs:
             if CIDR.match(cidr):
@@ -588,7 +725,7 @@ class HAProxy:
                 self._challenges[token] = value
             if self._backends is not None:
                 self._maps["challenges"] = dict(self._challenges)
-                self._persist()
+                self._persist([], maps=["challenges"])
             else:
                 _write_atomic(path, "".join(f"{k} {v}\n" for k, v in sorted(self._challenges.items())))
 
@@ -604,13 +741,14 @@ class HAProxy:
         return self.admin.send(command)
 
 
-def _backend_for(name: str, route: Route) -> Backend:
+def _backend_for(name: str, route: Route, *, slot: int = 0) -> Backend:
     return Backend(
         name=name,
         key=route.key,
         hostnames=set(route.hostnames),
         servers={config.server_name(address): address for address in route.upstreams},
         settings=route.settings,
+        slot=slot,
     )
 
 

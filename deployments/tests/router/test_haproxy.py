@@ -70,12 +70,15 @@ def test_render_names_each_backend_its_rules_and_servers(tmp_path):
     layout = Layout(tmp_path, "127.0.0.1", 8080, 8443, 8443)
     backend = Backend(name="b1", key="acme__web", hostnames={HOST}, servers={"s127_0_0_1_32001": "127.0.0.1:32001"})
 
-    text = render(layout, [backend, Backend(name="b2")])
+    text = render(layout, [backend, Backend(name="b2")], slots=2)
 
     assert "backend b1\n    option http-server-close\n    timeout connect 5s\n" in text
     assert "    server s127_0_0_1_32001 127.0.0.1:32001\n" in text
     assert "backend b2\n" in text
-    assert f"{tmp_path}/acl/b1.acl" in text and f"{tmp_path}/acl/b2.acl" in text
+    assert f"if {{ var(txn.allow) -m str 2 }} !{{ src -f {tmp_path}/acl/slot2.acl }}" in text
+    assert "slot3" not in text
+    # no backend names a map or a file (HAProxy's start would grow with the square of the backends)
+    assert ".map" not in text[text.index("backend b1") :] and ".acl" not in text[text.index("backend b1") :]
     assert "    bind 127.0.0.1:8080\n" in text
     assert f"    bind 127.0.0.1:8443 ssl crt {tmp_path}/default.pem crt-list {tmp_path}/certs.list\n" in text
     assert "expose-fd listeners" in text and "master-worker" in text
