@@ -290,7 +290,7 @@ class HAProxy:
         if not self.layout.lua_path.exists() or self.layout.lua_path.read_text() != config.LUA:
             _write_atomic(self.layout.lua_path, config.LUA)
         if not self.layout.default_cert.exists():
-            _write_private(self.layout.default_cert, _self_signed_pem())
+            _write_private(self.layout.default_cert, self_signed_pem())
 
     def _sync_state(self) -> None:
         """Take over what another process applied (the state's serial moved), or forget a HAProxy that restarted."""
@@ -783,15 +783,15 @@ def _write_private(path: Path, text: str) -> None:
     temporary.replace(path)
 
 
-def _self_signed_pem() -> str:
-    """A self-signed certificate and key the TLS bind answers with when no certificate covers the name asked."""
+def self_signed_pem(hostname: str = "berth-router.invalid", *, days: int = 3650) -> str:
+    """A self-signed certificate and key for `hostname` (the default one answers names no certificate covers)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "berth-router.invalid")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
     now = datetime.datetime.now(datetime.UTC)
     certificate = (
         x509.CertificateBuilder()
@@ -800,7 +800,8 @@ def _self_signed_pem() -> str:
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=3650))
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False)
         .sign(key, hashes.SHA256())
     )
     return (

@@ -11,6 +11,7 @@ import pytest
 
 from deployments.router import Route, RouterError, RouteSettings
 from deployments.router.config import NO_WEB, NOT_FOUND, Backend, Layout, render
+from deployments.router.haproxy import self_signed_pem
 from deployments.tests.router.conftest import free_port, request
 
 HOST = "web.acme.localhost"
@@ -242,46 +243,16 @@ def _lower(headers: dict) -> dict:
     return {name.lower(): value for name, value in headers.items()}
 
 
-def _self_signed(hostname: str) -> str:
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return (
-        certificate.public_bytes(serialization.Encoding.PEM).decode()
-        + key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        ).decode()
-    )
-
-
 def test_certificates_are_served_by_sni_at_runtime_and_survive_a_restart(haproxy, upstreams):
     one = upstreams("one")
     haproxy.apply([route(one, hostnames=(HOST, "www.example.com"))])
     workers = haproxy.workers()
 
-    haproxy.cert_put("www.example.com", _self_signed("www.example.com"))
+    haproxy.cert_put("www.example.com", self_signed_pem("www.example.com"))
 
     assert _sni(haproxy.tls_port, "www.example.com") == ("CN=www.example.com", "HTTP/1.1 200")
     assert _sni(haproxy.tls_port, "other.example.com") == ("CN=berth-router.invalid", "HTTP/1.1 404")
-    haproxy.cert_put("www.example.com", _self_signed("www.example.com"))  # a renewal replaces it in place
+    haproxy.cert_put("www.example.com", self_signed_pem("www.example.com"))  # a renewal replaces it in place
     assert haproxy.certs() == ["www.example.com"]
     assert haproxy.workers() == workers
     haproxy.stop()
@@ -378,3 +349,34 @@ def test_a_port_held_by_another_process_is_named_before_haproxy_starts(make_hapr
     assert f"The router's port 127.0.0.1:{haproxy.port} is in use by another process" in str(raised.value)
     assert not haproxy.running()
     assert free_port()
+
+
+def test_each_request_is_logged_with_its_app_timings_and_request_id(haproxy, upstreams):
+    import socket
+
+    from deployments.router.access import access_parse
+
+    reader = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    reader.bind(str(haproxy.layout.log_socket))
+    reader.settimeout(10)
+    try:
+        haproxy.apply([route(upstreams("one"))])
+        seen = json.loads(request(haproxy.port, HOST, "/headers")[2])
+        request(haproxy.port, "nobody.localhost", "/")
+
+        first, second = access_parse(reader.recv(65536)), access_parse(reader.recv(65536))
+    finally:
+        reader.close()
+
+    assert (first.route, first.method, first.path, first.status, first.scheme) == (
+        "acme__web",
+        "GET",
+        "/headers",
+        200,
+        "http",
+    )
+    assert first.request_id == _lower(seen)["x-request-id"]
+    assert first.bytes > 0 and first.total_ms >= first.response_ms >= 0 and first.connect_ms >= 0
+    assert first.line().startswith('method=GET path="/headers" status=200 bytes=')
+    assert (second.route, second.status, second.connect_ms) == ("", 404, -1)
+    assert access_parse(b"<134>something else") is None
