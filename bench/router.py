@@ -20,12 +20,10 @@ import http.client
 import os
 import secrets
 import shutil
-import socket
 import statistics
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,43 +31,9 @@ sys.path.insert(0, str(ROOT))
 
 from deployments.router.config import Route  # noqa: E402
 from deployments.router.haproxy import HAProxy  # noqa: E402
+from deployments.tests.router.conftest import Upstream, free_port  # noqa: E402  (the tests' loopback app server)
 
 HOST = "bench.acme.localhost"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Upstream:
-    """An app server on loopback answering its name."""
-
-    def __init__(self, name: str):
-        body = f"{name}\n".encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.server.request_queue_size = 128
-        self.address = f"127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 class Client(threading.Thread):

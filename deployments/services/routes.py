@@ -190,3 +190,19 @@ def _serve(*, name: str, haproxy: HAProxy | None, stop: threading.Event) -> None
         except Exception:
             logger.exception("router %s: routes not applied", name)
         stop.wait(ROUTER_POLL)
+
+
+def router_ports_check() -> str:
+    """Say where this machine's router serves; RouterError names a router port another process holds."""
+    haproxy = router()
+    haproxy.ports_check()
+    state = "runs" if haproxy.running() else "can start"
+    return f"router {state} on {haproxy.bind}:{haproxy.port} (HTTPS {haproxy.tls_port})"
+
+
+def router_stop() -> bool:
+    """Stop this machine's HAProxy (its workers finish their requests); False when it was not running."""
+    haproxy = router()
+    running = haproxy.running()
+    haproxy.stop()
+    return running

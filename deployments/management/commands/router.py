@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from deployments.loops import run_router
-from deployments.router import RouterError, router
+from deployments.services.routes import RouterError, router_ports_check, router_stop
 
 
 class Command(BaseCommand):
@@ -17,18 +17,14 @@ class Command(BaseCommand):
         parser.add_argument("--stop", action="store_true", help="stop this data directory's HAProxy and exit")
 
     def handle(self, *args, check: bool, stop: bool, **options):
-        haproxy = router()
         if stop:
-            running = haproxy.running()
-            haproxy.stop()
-            self.stdout.write("router stopped" if running else "router was not running")
+            self.stdout.write("router stopped" if router_stop() else "router was not running")
             return
         try:
-            haproxy.ports_check()
+            where = router_ports_check()
         except RouterError as error:
             raise CommandError(str(error)) from None
         if check:
-            state = "runs" if haproxy.running() else "can start"
-            self.stdout.write(f"router {state} on {haproxy.bind}:{haproxy.port} (HTTPS {haproxy.tls_port})")
+            self.stdout.write(where)
             return
         run_router()
