@@ -99,7 +99,8 @@ def test_deploy_uploads_the_directory_and_follows_the_build_to_its_release(live_
     assert out.startswith(build.log)
     assert "Uploading" in err
     assert build.source_kind == "tarball"
-    assert "Context: 5 entries" in build.log  # busybox, Dockerfile, Procfile, start.sh, www/index.html: no .git
+    # busybox, Dockerfile, Procfile, start.sh, www/healthz, www/cgi-bin/slow, www/cgi-bin/upload: no .git
+    assert "Context: 7 entries" in build.log
     listed = subprocess.run(
         [sys.executable, str(BERTH), "builds", "-t", tenant_slug, "-a", "web"], env=env, capture_output=True, text=True
     )
