@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime
 import fcntl
 import json
 import logging
@@ -34,21 +33,16 @@ from pathlib import Path
 
 from deployments.router import config
 from deployments.router.config import Backend, Layout, Route, RouteSettings
-from deployments.router.runtime import Cli, CliError
+from deployments.router.files import alerts, alive, self_signed_pem, stat, write_atomic, write_private
+from deployments.router.runtime import Cli, CliError, RouterError
+from deployments.router.tls import TlsMixin
 
 logger = logging.getLogger(__name__)
 
 SPARES_MIN = 32
 SLOTS_MIN = 32  # allowlist slots in the config; more when more apps have an allowlist
 DRAIN_POLL = 0.003
-CERT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
-TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
-KEY_AUTHORIZATION = re.compile(r"^[A-Za-z0-9_.-]{1,400}$")
 CIDR = re.compile(r"^[0-9a-fA-F.:]+(/[0-9]{1,3})?$")
-
-
-class RouterError(Exception):
-    """HAProxy refused a config or a command, or did not start/reload; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +61,7 @@ def _settings_from(data: dict) -> RouteSettings:
     return RouteSettings(**{**data, "allow": tuple(data.get("allow", ()))})
 
 
-class HAProxy:
+class HAProxy(TlsMixin):
     """One HAProxy master under `prefix`, serving HTTP on `bind:port` and HTTPS on `bind:tls_port`."""
 
     def __init__(
@@ -119,7 +113,7 @@ class HAProxy:
             pid = int(self.pid_path.read_text().strip())
         except (OSError, ValueError):
             return None
-        fields = _stat(pid)
+        fields = stat(pid)
         if not fields or fields[0] == "Z":
             return None
         try:
@@ -179,7 +173,7 @@ class HAProxy:
             capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
         if result.returncode != 0:
-            raise RouterError(f"haproxy did not start: {_alerts(result.stderr or result.stdout)}")
+            raise RouterError(f"haproxy did not start: {alerts(result.stderr or result.stdout)}")
         self._wait_worker(set(), timeout=30)
 
     def _wait_worker(self, before: set[int], *, timeout: float) -> set[int]:
@@ -233,7 +227,7 @@ class HAProxy:
     def wait_exited(pids: Iterable[int], *, timeout: float) -> bool:
         """Wait until every process in `pids` has exited; False when `timeout` ran out."""
         deadline = time.monotonic() + timeout
-        while any(_alive(pid) for pid in pids):
+        while any(alive(pid) for pid in pids):
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.01)
@@ -288,9 +282,9 @@ class HAProxy:
         if not self.layout.crt_list.exists():
             self.layout.crt_list.write_text("")
         if not self.layout.lua_path.exists() or self.layout.lua_path.read_text() != config.LUA:
-            _write_atomic(self.layout.lua_path, config.LUA)
+            write_atomic(self.layout.lua_path, config.LUA)
         if not self.layout.default_cert.exists():
-            _write_private(self.layout.default_cert, self_signed_pem())
+            write_private(self.layout.default_cert, self_signed_pem())
 
     def _sync_state(self) -> None:
         """Take over what another process applied (the state's serial moved), or forget a HAProxy that restarted."""
@@ -376,8 +370,8 @@ class HAProxy:
         order = self._order
         for name in config.MAPS if maps is None else maps:
             entries = self._maps[name]
-            _write_atomic(self.layout.map_path(name), "".join(f"{k} {v}\n" for k, v in sorted(entries.items())))
-        _write_atomic(
+            write_atomic(self.layout.map_path(name), "".join(f"{k} {v}\n" for k, v in sorted(entries.items())))
+        write_atomic(
             self.conf_path, config.render_head(self.layout, self._slots) + "".join(map(self._blocks.__getitem__, order))
         )
         self._serial = secrets.token_hex(8)
@@ -385,10 +379,10 @@ class HAProxy:
         head = json.dumps(
             {"master": master, "serial": self._serial, "slots": self._slots, "challenges": self._challenges}
         )
-        _write_atomic(
+        write_atomic(
             self.state_path, head[:-1] + ', "backends": [' + ", ".join(map(self._rows.__getitem__, order)) + "]}"
         )
-        _write_atomic(self.serial_path, f"{master} {self._serial}\n")
+        write_atomic(self.serial_path, f"{master} {self._serial}\n")
         self._master_pid = master
         self.last_persist_ms = (time.perf_counter() - started) * 1000
 
@@ -401,7 +395,7 @@ class HAProxy:
         for slot, text in texts.items():
             path = self.layout.acl_path(slot)
             if not path.exists() or path.read_text() != text:
-                _write_atomic(path, text)
+                write_atomic(path, text)
 
     # --- applying routes ----------------------------------------------------------------------------------------
     def apply(self, routes: Iterable[Route], *, drain_timeout: float = 10.0) -> Applied:
@@ -499,7 +493,7 @@ class HAProxy:
         replaced: frozenset[int] = frozenset()
         if reload:
             for name, text in config.render_maps(backends.values(), self._challenges).items():
-                _write_atomic(self.layout.map_path(name), text)
+                write_atomic(self.layout.map_path(name), text)
             candidate = self.prefix / "haproxy.cfg.new"
             candidate.write_text(config.render(self.layout, backends.values(), self._slots))
             self._check(candidate)
@@ -517,7 +511,7 @@ class HAProxy:
         if result.returncode != 0:
             if path != self.conf_path:
                 path.unlink(missing_ok=True)
-            raise RouterError(f"haproxy -c refused the config: {_alerts(result.stderr or result.stdout)}")
+            raise RouterError(f"haproxy -c refused the config: {alerts(result.stderr or result.stdout)}")
 
     def _cmd(self, command: str, *, expect: str = "", payload: str | None = None) -> str:
         """Run a runtime command; HAProxy's answer must contain `expect` (or be empty when `expect` is empty)."""
@@ -653,82 +647,6 @@ class HAProxy:
             time.sleep(DRAIN_POLL)
         return []
 
-    # --- TLS and ACME, for the certificates service ---------------------------------------------------------------
-    def cert_put(self, name: str, pem_bundle: str) -> None:
-        """Serve `pem_bundle` (certificate chain and private key, PEM) for the names it covers, by SNI."""
-        path = self._cert_path(name)
-        with self._locked():
-            known = self._crt_list_entries()
-            _write_private(path, pem_bundle)
-            if self._master_pid is not None:
-                if str(path) not in known:
-                    self._cmd(f"new ssl cert {path}", expect="New empty certificate store")
-                self._cmd(f"set ssl cert {path}", payload=pem_bundle, expect="Transaction created")
-                self._cmd(f"commit ssl cert {path}", expect="Success!")
-                if str(path) not in known:
-                    self._cmd(f"add ssl crt-list {self.layout.crt_list} {path}", expect="Success!")
-            if str(path) not in known:
-                _write_atomic(self.layout.crt_list, "".join(f"{entry}\n" for entry in [*known, str(path)]))
-
-    def cert_remove(self, name: str) -> None:
-        """Stop serving certificate `name` (SNI for its names falls back to the default certificate)."""
-        path = self._cert_path(name)
-        with self._locked():
-            known = self._crt_list_entries()
-            if str(path) not in known:
-                return
-            _write_atomic(self.layout.crt_list, "".join(f"{entry}\n" for entry in known if entry != str(path)))
-            if self._master_pid is not None:
-                self._cmd(f"del ssl crt-list {self.layout.crt_list} {path}", expect="deleted in crtlist")
-                self._cmd(f"del ssl cert {path}", expect="deleted!")
-            path.unlink(missing_ok=True)
-
-    def certs(self) -> list[str]:
-        """The names of the certificates served besides the default one."""
-        return [Path(entry).stem for entry in self._crt_list_entries()]
-
-    def _cert_path(self, name: str) -> Path:
-        if not CERT_NAME.match(name):
-            raise RouterError(f"{name!r} cannot name a certificate file.")
-        return self.layout.certs_dir / f"{name}.pem"
-
-    def _crt_list_entries(self) -> list[str]:
-        try:
-            return [line.strip() for line in self.layout.crt_list.read_text().splitlines() if line.strip()]
-        except OSError:
-            return []
-
-    def challenge_set(self, token: str, key_authorization: str) -> None:
-        """Answer `key_authorization` at /.well-known/acme-challenge/<token> on every hostname (ACME HTTP-01)."""
-        if not TOKEN.match(token) or not KEY_AUTHORIZATION.match(key_authorization):
-            raise RouterError("An ACME token and key authorization are base64url text.")
-        self._challenge(token, key_authorization)
-
-    def challenge_clear(self, token: str) -> None:
-        if TOKEN.match(token):
-            self._challenge(token, None)
-
-    def _challenge(self, token: str, value: str | None) -> None:
-        with self._locked():
-            current = self._challenges.get(token)
-            if current == value:
-                return
-            path = self.layout.map_path("challenges")
-            if self._master_pid is not None and self._backends is not None:
-                if value is None:
-                    self._cmd(f"del map {path} {token}")
-                else:
-                    self._cmd(f"{'set' if current is not None else 'add'} map {path} {token} {value}")
-            if value is None:
-                self._challenges.pop(token, None)
-            else:
-                self._challenges[token] = value
-            if self._backends is not None:
-                self._maps["challenges"] = dict(self._challenges)
-                self._persist([], maps=["challenges"])
-            else:
-                _write_atomic(path, "".join(f"{k} {v}\n" for k, v in sorted(self._challenges.items())))
-
     # --- reading back -------------------------------------------------------------------------------------------
     def backend_of(self, key: str) -> str | None:
         with self._locked():
@@ -749,64 +667,4 @@ def _backend_for(name: str, route: Route, *, slot: int = 0) -> Backend:
         servers={config.server_name(address): address for address in route.upstreams},
         settings=route.settings,
         slot=slot,
-    )
-
-
-def _alerts(text: str) -> str:
-    lines = [line for line in text.splitlines() if "ALERT" in line] or text.strip().splitlines()[-3:]
-    return " ".join(line.strip() for line in lines)
-
-
-def _stat(pid: int) -> list[str]:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return []
-
-
-def _alive(pid: int) -> bool:
-    fields = _stat(pid)
-    return bool(fields) and fields[0] != "Z"
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text)
-    temporary.replace(path)
-
-
-def _write_private(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    temporary.replace(path)
-
-
-def self_signed_pem(hostname: str = "berth-router.invalid", *, days: int = 3650) -> str:
-    """A self-signed certificate and key for `hostname` (the default one answers names no certificate covers)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=days))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return (
-        certificate.public_bytes(serialization.Encoding.PEM).decode()
-        + key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        ).decode()
     )

@@ -8,6 +8,10 @@ from pathlib import Path
 PROMPTS = (b"\n> ", b"\nmaster> ")
 
 
+class RouterError(Exception):
+    """HAProxy refused a config or a command, or did not start/reload; the message says why."""
+
+
 class CliError(Exception):
     """The socket did not answer, or HAProxy refused a command (the message is HAProxy's)."""
 

@@ -11,7 +11,7 @@ import pytest
 
 from deployments.router import Route, RouterError, RouteSettings
 from deployments.router.config import NO_WEB, NOT_FOUND, Backend, Layout, render
-from deployments.router.haproxy import self_signed_pem
+from deployments.router.files import self_signed_pem
 from deployments.tests.router.conftest import free_port, request
 
 HOST = "web.acme.localhost"
