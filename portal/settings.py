@@ -94,6 +94,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "tenants.permissions.template_context",
             ],
         },
     },
@@ -222,6 +223,11 @@ BERTH_ROUTER_PORT = env.int("BERTH_ROUTER_PORT", default=8080)
 BERTH_ROUTER_TLS_PORT = env.int("BERTH_ROUTER_TLS_PORT", default=8443)
 BERTH_ROUTER_HTTPS_PORT = env.int("BERTH_ROUTER_HTTPS_PORT", default=0)
 BERTH_ROUTER_SCHEME = env.str("BERTH_ROUTER_SCHEME", default="http")
+# Which engine and router the services drive: the real ones ("docker", "haproxy"), or in-memory fakes ("fake") for
+# unit tests and for trying Berth without dockerd or HAProxy (deployments/engine/fake.py, deployments/router/fake.py;
+# the fakes live in one process, so the embedded mode's worker and web server must share it).
+BERTH_ENGINE = env.str("BERTH_ENGINE", default="docker")
+BERTH_ROUTER = env.str("BERTH_ROUTER", default="haproxy")
 # Routers: whether this process applies route changes to its own HAProxy (the embedded mode; false on workers of a
 # deployment with separate router machines), the name a router reports under (default host:port), and how long a
 # switch waits for every live router to serve it.
@@ -267,3 +273,18 @@ if BERTH_LOG_MAX_LINE_KB < 16:
     raise ImproperlyConfigured(
         f"BERTH_LOG_MAX_LINE_KB must be at least 16 (Docker's own line buffer), not {BERTH_LOG_MAX_LINE_KB}"
     )
+
+# Metrics (deployments/metrics/): seconds between two recorded samples of a container, how long each resolution is
+# kept (raw samples, then 1-minute rows, then 1-hour rows), how often downsampling runs (seconds; 0: never), and
+# the token a Prometheus scraper sends to read /metrics (staff tokens always may; empty: staff only).
+BERTH_METRICS_INTERVAL = env.float("BERTH_METRICS_INTERVAL", default=10.0)
+BERTH_METRICS_RAW_HOURS = env.float("BERTH_METRICS_RAW_HOURS", default=6)
+BERTH_METRICS_MINUTE_DAYS = env.float("BERTH_METRICS_MINUTE_DAYS", default=7)
+BERTH_METRICS_HOUR_DAYS = env.float("BERTH_METRICS_HOUR_DAYS", default=396)
+BERTH_METRICS_DOWNSAMPLE_INTERVAL = env.int("BERTH_METRICS_DOWNSAMPLE_INTERVAL", default=300)
+BERTH_METRICS_TOKEN = env.str("BERTH_METRICS_TOKEN", default="")
+if BERTH_METRICS_INTERVAL <= 0:
+    raise ImproperlyConfigured(f"BERTH_METRICS_INTERVAL must be positive, not {BERTH_METRICS_INTERVAL}")
+
+# Capacity: how much of a host's memory the formations placed on it may commit (1.0: no overcommit).
+BERTH_OVERCOMMIT_RATIO = env.float("BERTH_OVERCOMMIT_RATIO", default=1.0)

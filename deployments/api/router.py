@@ -45,7 +45,7 @@ PATCH_SCHEMA = {
 class RouterSettingsViewSet(TenantScopedViewSet):
     """What the router does with an app's requests; a change reaches the routers within a second, without a reload."""
 
-    scope_map = {**TenantScopedViewSet.scope_map, "PATCH": ["write"]}
+    permission_actions = {"retrieve": "router.view", "partial_update": "router.update"}
     pagination_class = None
 
     @extend_schema(responses={200: RouterSettingsOutput})

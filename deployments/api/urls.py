@@ -1,6 +1,19 @@
 """API routes of the deployment domain: each area keeps its own urlpatterns in its module."""
 
-from deployments.api import apps, builds, config, deployments, domains, formation, gc, hosts, logs, releases, router
+from deployments.api import (
+    apps,
+    builds,
+    config,
+    deployments,
+    domains,
+    formation,
+    gc,
+    hosts,
+    logs,
+    metrics,
+    releases,
+    router,
+)
 
 urlpatterns = [
     *apps.urlpatterns,
@@ -10,6 +23,7 @@ urlpatterns = [
     *builds.urlpatterns,
     *logs.urlpatterns,
     *gc.urlpatterns,
+    *metrics.urlpatterns,
     *hosts.urlpatterns,
     *deployments.urlpatterns,
     *domains.urlpatterns,

@@ -5,6 +5,7 @@ from deployments.models.builds import Build, BuildStatus, SourceKind
 from deployments.models.hosts import LIVE_STATES, Container, ContainerState, DockerHost, HostStatus
 from deployments.models.installation import Installation
 from deployments.models.logs import LogCheckpoint, LogDrop, LogLine, LogSink, SinkKind
+from deployments.models.metrics import ContainerEvent, ContainerEventKind, MetricSample, Resolution, Usage, UsageMark
 from deployments.models.releases import Release, ReleaseStatus
 from deployments.models.rollouts import Deployment, DeploymentKind, DeploymentStatus, Domain, GcRun
 from deployments.models.routers import RouterNode, RouterSettings, RoutingState
@@ -16,6 +17,8 @@ __all__ = [
     "BuildStatus",
     "ConfigVar",
     "Container",
+    "ContainerEvent",
+    "ContainerEventKind",
     "ContainerState",
     "Deployment",
     "DeploymentKind",
@@ -31,11 +34,15 @@ __all__ = [
     "LogDrop",
     "LogLine",
     "LogSink",
+    "MetricSample",
     "Release",
     "ReleaseStatus",
+    "Resolution",
     "RouterNode",
     "RouterSettings",
     "RoutingState",
     "SinkKind",
     "SourceKind",
+    "Usage",
+    "UsageMark",
 ]

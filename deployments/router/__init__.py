@@ -8,6 +8,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from deployments.router import fake
 from deployments.router.config import Route, RouteSettings
 from deployments.router.haproxy import Applied, HAProxy, RouterError
 
@@ -17,11 +18,14 @@ _routers: dict[tuple, HAProxy] = {}
 _routers_lock = threading.Lock()
 
 
-def router() -> HAProxy:
+def router() -> HAProxy | fake.FakeRouter:
     """Return the router of this installation, configured from settings (its files live under BERTH_DATA_DIR).
 
-    One driver per router directory and process: it keeps what HAProxy serves in memory between two changes.
+    One driver per router directory and process: it keeps what HAProxy serves in memory between two changes. With
+    BERTH_ROUTER=fake, the in-memory router of router/fake.py, which has the same interface.
     """
+    if settings.BERTH_ROUTER == "fake":
+        return fake.installed()
     prefix = Path(getattr(settings, "BERTH_ROUTER_DIR", None) or Path(settings.DATA_DIR) / "router").resolve()
     binary = getattr(settings, "BERTH_HAPROXY", None) or shutil.which("haproxy", path="/usr/sbin:/usr/bin:/sbin")
     bind = getattr(settings, "BERTH_ROUTER_BIND", "127.0.0.1")

@@ -1,6 +1,6 @@
 """Authorization rows of the apps, builds, releases, rollouts, logs and hosts routes.
 
-The format is defined in tenants/tests/authz.py; tenants/tests/test_authorization_matrix.py runs these rows with
+The format is defined in tenants/tests/authz.py; portal/tests/test_authorization_matrix.py runs these rows with
 the tenants rows and fails when a route under /api/v1/ answers a method no row calls. One Row per route and
 method (more when the outcome depends on the body). Every caller gets a fresh world (a savepoint per call):
 `other_owner` and `token_other_tenant` must get 404 and a refused call must leave every table of tenants,
@@ -392,4 +392,20 @@ ROWS += [
         setup=make_gc_host,
         then=_gc_recorded,
     ),
+]
+
+
+# Metrics and usage
+
+
+def _usage_csv(world, params, response):
+    assert response["Content-Type"].startswith("text/csv")
+    assert response.content.decode().splitlines()[0].startswith("month,app,process_type,")
+
+
+ROWS += [
+    Row("GET", APP + "metrics/", tenant_rule(Scope.READ), setup=make_app),
+    Row("GET", "/api/v1/tenants/{tenant}/usage/", tenant_rule(Scope.READ)),
+    Row("GET", "/api/v1/tenants/{tenant}/usage/?format=csv", tenant_rule(Scope.READ), name="csv", then=_usage_csv),
+    Row("GET", HOST + "metrics/", staff_rule(), setup=make_host),
 ]
