@@ -18,6 +18,7 @@ from deployments.services.builds import build_archives_collect
 from deployments.services.gc import gc_run_all
 from deployments.services.hosts import host_register_local, hosts_heartbeat
 from deployments.services.rollouts import reconcile
+from deployments.services.router_logs import router_logs_run
 from deployments.services.routes import router_loop
 
 logger = logging.getLogger(__name__)
@@ -52,8 +53,11 @@ def _every(seconds: float, name: str, action) -> None:
 
 
 def run_router() -> None:
-    """Start nginx on BERTH_ROUTER_PORT and keep its config in step with the routes (services/routes.py)."""
-    router_loop()
+    """Start HAProxy on BERTH_ROUTER_PORT and keep it in step with the routes (services/routes.py); its access log goes
+    into the apps' log streams (services/router_logs.py)."""
+    stop = threading.Event()
+    threading.Thread(target=_guarded("router-logs", lambda: router_logs_run(stop)), daemon=True).start()
+    router_loop(stop=stop)
 
 
 def run_heartbeat() -> None:

@@ -20,7 +20,7 @@ from deployments.engine.labels import TENANT_LABEL, label_filter
 from deployments.models import Build, Deployment, Release
 from deployments.services.builds import build_execute
 from deployments.services.rollouts import deployment_execute
-from deployments.tests.integration.conftest import router  # noqa: F401 (a fixture: nginx on a free port)
+from deployments.tests.integration.conftest import router  # noqa: F401 (a fixture: HAProxy on free ports)
 from samples import build_context
 
 from .test_e2e import BERTH, create_token
@@ -99,7 +99,8 @@ def test_deploy_uploads_the_directory_and_follows_the_build_to_its_release(live_
     assert out.startswith(build.log)
     assert "Uploading" in err
     assert build.source_kind == "tarball"
-    assert "Context: 5 entries" in build.log  # busybox, Dockerfile, Procfile, start.sh, www/index.html: no .git
+    # busybox, Dockerfile, Procfile, start.sh, www/healthz, www/cgi-bin/slow, www/cgi-bin/upload: no .git
+    assert "Context: 7 entries" in build.log
     listed = subprocess.run(
         [sys.executable, str(BERTH), "builds", "-t", tenant_slug, "-a", "web"], env=env, capture_output=True, text=True
     )

@@ -8,7 +8,7 @@ from deployments.models.logs import LogCheckpoint, LogDrop, LogLine, LogSink, Si
 from deployments.models.metrics import ContainerEvent, ContainerEventKind, MetricSample, Resolution, Usage, UsageMark
 from deployments.models.releases import Release, ReleaseStatus
 from deployments.models.rollouts import Deployment, DeploymentKind, DeploymentStatus, Domain, GcRun
-from deployments.models.routers import RouterNode, RoutingState
+from deployments.models.routers import RouterNode, RouterSettings, RoutingState
 
 __all__ = [
     "LIVE_STATES",
@@ -39,6 +39,7 @@ __all__ = [
     "ReleaseStatus",
     "Resolution",
     "RouterNode",
+    "RouterSettings",
     "RoutingState",
     "SinkKind",
     "SourceKind",

@@ -1,8 +1,9 @@
-"""An in-memory router with nginx's interface (`apply`, `wait_exited`), selected by `BERTH_ROUTER=fake`.
+"""An in-memory router with the HAProxy driver's interface (`apply`), selected by `BERTH_ROUTER=fake`.
 
-It remembers the routes it serves and each generation it applied. `fail` makes `apply` refuse the next calls (as
-nginx refusing a config would), and `drain_exits=False` makes the replaced workers outlive the drain wait, so a test
-can simulate a router switch that fails, or workers that hold old requests.
+It remembers the routes it serves and each generation it applied. `apply` serves the routes, then drains the servers
+they dropped (the hook sees "apply", then "wait_exited" for that drain). `fail` makes `apply` refuse the next calls
+(as HAProxy refusing a command would), and `drain_exits=False` makes the old servers outlive the drain wait, so a test
+can simulate a router switch that fails, or servers that hold old requests.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from deployments.router.nginx import Applied, Route, RouterError
+from deployments.router.config import Route
+from deployments.router.haproxy import Applied, RouterError
 
 
 @dataclass
@@ -21,7 +23,7 @@ class FakeRouter:
     applied: list[dict[str, Route]] = field(default_factory=list)
     # How many of the next `apply` calls fail, and with what message.
     fail: int = 0
-    fail_message: str = "nginx: [emerg] the fake router refused the config"
+    fail_message: str = "haproxy refused `add server`: the fake router refused it"
     drain_exits: bool = True
     drains: list[frozenset[int]] = field(default_factory=list)
     hook: Callable[[str], None] | None = None
@@ -29,7 +31,7 @@ class FakeRouter:
     def __post_init__(self):
         self._lock = threading.Lock()
 
-    def apply(self, routes: Iterable[Route], *, wait: float = 10.0) -> Applied:
+    def apply(self, routes: Iterable[Route], *, drain_timeout: float = 10.0) -> Applied:
         if self.hook is not None:
             self.hook("apply")
         with self._lock:
@@ -37,17 +39,16 @@ class FakeRouter:
                 self.fail -= 1
                 raise RouterError(self.fail_message)
             self.generation += 1
+            before = {address for route in self.served.values() for address in route.upstreams}
             self.served = {route.key: route for route in routes}
             self.applied.append(dict(self.served))
-            # The workers of the previous generation, named by its number.
-            return Applied(generation=self.generation, replaced=frozenset({self.generation - 1}))
-
-    def wait_exited(self, pids: frozenset[int], *, timeout: float) -> bool:
+            dropped = frozenset(before - {address for route in self.served.values() for address in route.upstreams})
         if self.hook is not None:
-            self.hook("wait_exited")
+            self.hook("wait_exited")  # the drain: the old servers let go
         with self._lock:
-            self.drains.append(pids)
-            return self.drain_exits
+            self.drains.append(frozenset({self.generation - 1}))
+            undrained = () if self.drain_exits else tuple(sorted(dropped)) or ("old servers",)
+            return Applied(drained=len(dropped), undrained=undrained)
 
     def upstreams(self) -> set[str]:
         """Every host:port the router sends traffic to now."""

@@ -120,7 +120,7 @@ def test_a_router_that_refuses_the_switch_puts_the_old_containers_back(app, depl
 
     # then
     assert deployment.status == DeploymentStatus.FAILED
-    assert deployment.error == "nginx: [emerg] the fake router refused the config"
+    assert deployment.error == "haproxy refused `add server`: the fake router refused it"
     assert [(step["name"], step["status"]) for step in deployment.steps][-1] == ("route", "failed")
     assert serving(app, engine, router) == before
     assert Container.objects.filter(app=app, release__version=1, routed=True).count() == 2
