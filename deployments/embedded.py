@@ -97,6 +97,19 @@ def _run_gc() -> None:
         _collect_garbage()
 
 
+def run_certificate_renewal() -> None:
+    """Queue the renewal of ACME certificates near expiry every BERTH_CERT_CHECK_INTERVAL seconds (0 turns it off)."""
+    from django.conf import settings
+
+    from deployments.services.certificates import certificates_renew_due
+
+    interval = settings.BERTH_CERT_CHECK_INTERVAL
+    if interval <= 0:
+        logger.info("certificate renewal is off (BERTH_CERT_CHECK_INTERVAL=0)")
+        return
+    _every(interval, "certificate renewal", certificates_renew_due)
+
+
 def _run_log_collectors() -> None:
     from deployments.logs.supervisor import run_collectors
 
@@ -113,6 +126,7 @@ def background_loops() -> list[tuple[str, callable]]:
         ("heartbeat", run_heartbeat),
         ("logs-collector", _run_log_collectors),
         ("gc", _run_gc),
+        ("certificates", run_certificate_renewal),
     ]
 
 

@@ -2,7 +2,7 @@
 
 from django_tasks import task
 
-from deployments.services import rollouts
+from deployments.services import acme, rollouts
 
 
 @task()
@@ -30,3 +30,9 @@ def router_sync_run() -> None:
     with transaction.atomic():
         version = routing_bump()
     routes_switch(version)
+
+
+@task()
+def certificate_order_run(certificate_id: int) -> None:
+    """Order or renew a custom domain's certificate from the ACME directory; a certificate gone is left alone."""
+    acme.certificate_order(certificate_id=certificate_id)
