@@ -33,11 +33,12 @@ class CertificateInput(serializers.Serializer):
     acme = serializers.BooleanField(required=False, help_text="Order the certificate from the ACME directory instead.")
 
     def validate(self, attrs):
-        pem = "certificate" in attrs or "private_key" in attrs
+        pem = [name for name in ("certificate", "private_key") if name in attrs]
         if attrs.get("acme") and pem:
-            raise serializers.ValidationError('Give either {"acme": true} or a certificate and its key, not both.')
-        if not attrs.get("acme") and not ("certificate" in attrs and "private_key" in attrs):
-            raise serializers.ValidationError('Give "certificate" and "private_key" in PEM, or {"acme": true}.')
+            raise serializers.ValidationError({"acme": 'Give either {"acme": true} or a certificate and its key.'})
+        missing = [name for name in ("certificate", "private_key") if name not in pem]
+        if not attrs.get("acme") and missing:
+            raise serializers.ValidationError({missing[0]: 'Give "certificate" and "private_key" in PEM, or "acme".'})
         return attrs
 
 
