@@ -43,6 +43,9 @@ MAX_PEM_CHARS = 64 * 1024
 MAX_CHAIN_LENGTH = 10
 # The name the routers give the default certificate; never a hostname (a hostname has at least two labels).
 DEFAULT_CERTIFICATE_NAME = "default"
+# How a wildcard's "*." is spelled in a certificate's name: router drivers keep certificates in files named after
+# them, and "_" is in no stored hostname, so the name cannot collide with another domain's.
+WILDCARD_NAME = "wildcard_."
 # An ACME order whose worker died stays pending; after this long the renewal loop queues it again.
 ORDER_STALE = timedelta(minutes=30)
 # A failed renewal is retried at the next check this long after the attempt (a CA limits failed validations).
@@ -50,10 +53,14 @@ RENEWAL_RETRY = timedelta(hours=6)
 
 
 class TlsRouter(Protocol):
-    """What a router driver offers for TLS: certificates by the name they serve (SNI) and HTTP-01 answers."""
+    """What a router driver offers for TLS: certificates by name (see certificate_name) and HTTP-01 answers."""
 
     def cert_put(self, name: str, pem_bundle: str) -> None:
-        """Serve `pem_bundle` (chain, leaf first, then the key) to clients asking for `name` (a hostname or default)."""
+        """Serve `pem_bundle` (the chain, leaf first, then the key) for the names its certificate covers, by SNI.
+
+        `name` is a domain's certificate_name, or DEFAULT_CERTIFICATE_NAME for the certificate given to a client
+        whose name has none (and to clients sending no SNI).
+        """
 
     def cert_remove(self, name: str) -> None: ...
 
@@ -361,6 +368,11 @@ class TlsApplied:
     challenges: dict[str, str] = field(default_factory=dict)
 
 
+def certificate_name(hostname: str) -> str:
+    """The name a router serves a domain's certificate under: the hostname, a wildcard's "*." spelled WILDCARD_NAME."""
+    return WILDCARD_NAME + hostname[len(WILDCARD) :] if hostname.startswith(WILDCARD) else hostname
+
+
 def _bundle(material) -> str:
     return material.chain + crypto.decrypt(material.private_key)
 
@@ -379,7 +391,7 @@ def tls_apply(*, router: TlsRouter, applied: TlsApplied | None = None) -> TlsApp
     for pk, hostname, updated_at in Certificate.objects.exclude(chain="").values_list(
         "pk", "domain__hostname", "updated_at"
     ):
-        stamps[hostname] = (f"{pk}:{updated_at.isoformat()}", pk)
+        stamps[certificate_name(hostname)] = (f"{pk}:{updated_at.isoformat()}", pk)
     served = TlsApplied(challenges=dict(applied.challenges))
     for name, (stamp, pk) in stamps.items():
         if applied.certificates.get(name) == stamp:

@@ -463,6 +463,17 @@ def test_tls_apply_sends_what_changed_only_and_removes_what_is_gone(ca, app, dom
     }
 
 
+def test_a_wildcard_is_served_under_a_name_no_hostname_has(ca, app, alice):
+    wildcard = domain_add(app=app, hostname="*.example.org", actor=alice)
+    issued = ca.issue("*.example.org")
+    certificate_upload(domain=wildcard, certificate=issued.chain_pem, private_key=issued.key_pem, actor=alice)
+    router = FakeTlsRouter()
+
+    tls_apply(router=router)
+
+    assert router.calls == [("cert_put", "wildcard_.example.org")]
+
+
 def test_tls_apply_retries_a_certificate_the_router_refused(ca, domain, alice):
     issued = ca.issue(HOST)
     certificate_upload(domain=domain, certificate=issued.chain_pem, private_key=issued.key_pem, actor=alice)
