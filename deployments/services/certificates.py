@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -415,3 +417,15 @@ def tls_apply(*, router: TlsRouter, applied: TlsApplied | None = None) -> TlsApp
         router.challenge_clear(token)
         del served.challenges[token]
     return served
+
+
+# What each router driver of this process serves, so a sync sends only what changed (a driver lives as long as the
+# process, and keeps what it was given across HAProxy restarts in its generated config).
+_served: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_served_lock = threading.Lock()
+
+
+def tls_sync(*, router: TlsRouter) -> None:
+    """Apply the TLS state to a router driver of this process (the router loop calls it with each routes version)."""
+    with _served_lock:
+        _served[router] = tls_apply(router=router, applied=_served.get(router))

@@ -19,6 +19,7 @@ from deployments.services.certificates import (
     default_certificate_set,
     name_covers,
     tls_apply,
+    tls_sync,
 )
 from deployments.services.domains import domain_add, domain_remove
 from deployments.services.routes import routing_version
@@ -509,3 +510,16 @@ def test_an_rsa_or_ecdsa_key_other_than_p256_is_accepted(ca, domain, alice):
     cert = certificate_upload(domain=domain, certificate=issued.chain_pem, private_key=issued.key_pem, actor=alice)
 
     assert cert.state == CertificateState.ISSUED
+
+
+def test_tls_sync_remembers_what_each_driver_serves(ca, domain, alice):
+    issued = ca.issue(HOST)
+    certificate_upload(domain=domain, certificate=issued.chain_pem, private_key=issued.key_pem, actor=alice)
+    first, second = FakeTlsRouter(), FakeTlsRouter()
+
+    tls_sync(router=first)
+    tls_sync(router=first)
+    tls_sync(router=second)
+
+    assert first.calls == [("cert_put", HOST)]
+    assert second.calls == [("cert_put", HOST)]
