@@ -1,7 +1,7 @@
 """A router for the ACME tests until the HAProxy driver lands: it keeps certificates in memory and answers HTTP-01.
 
 It runs the routers' protocol for real: a thread polls the routes version, applies the TLS state with
-services.certificates.tls_apply, and reports the version it serves (RouterNode), so an order's `routes_switch`
+services.certificates.tls_sync, and reports the version it serves (RouterNode), so an order's `routes_switch`
 waits for it exactly as it waits for a real router machine.
 """
 
@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from django.db import connection
 
-from deployments.services.certificates import tls_apply
+from deployments.services.certificates import tls_sync
 from deployments.services.routes import router_report, routing_version
 from deployments.tests.tls import FakeTlsRouter
 
@@ -60,29 +60,38 @@ class ChallengeRouter(FakeTlsRouter):
 
 
 @contextlib.contextmanager
-def serving(router: ChallengeRouter, name: str = "test-acme-router"):
-    """Serve `router` over HTTP and keep it in step with the database until the block ends."""
+def following(router, name: str = "test-acme-router"):
+    """Keep a router driver in step with the database (tls_sync and a report per routes version) in a thread."""
     stop = threading.Event()
 
     def follow():
-        applied = None
         try:
             while not stop.is_set():
                 version = routing_version()
-                applied = tls_apply(router=router, applied=applied)
+                tls_sync(router=router)
                 router_report(name=name, version=version)
                 stop.wait(0.05)
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=router.server.serve_forever, daemon=True), threading.Thread(target=follow)]
-    for thread in threads:
-        thread.start()
+    thread = threading.Thread(target=follow)
+    thread.start()
     try:
         yield router
     finally:
         stop.set()
+        thread.join(timeout=10)
+
+
+@contextlib.contextmanager
+def serving(router: ChallengeRouter, name: str = "test-acme-router"):
+    """Serve `router` over HTTP and keep it in step with the database until the block ends."""
+    thread = threading.Thread(target=router.server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with following(router, name):
+            yield router
+    finally:
         router.server.shutdown()
         router.server.server_close()
-        for thread in threads:
-            thread.join(timeout=10)
+        thread.join(timeout=10)
