@@ -21,7 +21,7 @@ from deployments.services import domains as domain_services
 from deployments.services import formation as formation_services
 from deployments.services import releases as release_services
 from deployments.services.routes import app_hostname
-from portal.api import DomainError
+from portal.errors import ApplicationError, NotFound
 from tenants.models import Scope, Tenant
 from tenants.permissions import caller_scopes
 from tenants.selectors import tenant_get_by_slug
@@ -39,8 +39,8 @@ def _tenant(request, slug: str, scope: str = Scope.READ) -> tuple[Tenant, frozen
 
 
 def _error_text(exc: Exception) -> str:
-    if isinstance(exc, DomainError):
-        return str(exc.detail)
+    if isinstance(exc, ApplicationError):
+        return exc.message
     if isinstance(exc, ValidationError):
         return "; ".join(exc.messages)
     return str(exc)
@@ -60,7 +60,7 @@ def app_create(request, tenant):
     tenant, _ = _tenant(request, tenant, Scope.WRITE)
     try:
         app = app_services.app_create(tenant=tenant, slug=request.POST.get("slug", "").strip(), actor=request.user)
-    except (DomainError, ValidationError) as exc:
+    except (ApplicationError, ValidationError) as exc:
         messages.error(request, _error_text(exc))
         return redirect("ui-tenant", tenant=tenant.slug)
     messages.success(request, f"Created {app.slug}.")
@@ -98,7 +98,7 @@ def _app_action(request, tenant: str, app: str, scope: str, action) -> HttpRespo
     app = selectors.app_get(tenant=tenant, slug=app)
     try:
         messages.success(request, action(app))
-    except (DomainError, ValidationError, ValueError) as exc:
+    except (ApplicationError, ValidationError, ValueError) as exc:
         messages.error(request, _error_text(exc))
     return redirect("ui-app", tenant=tenant.slug, app=app.slug)
 
@@ -149,7 +149,11 @@ def app_scale(request, tenant, app):
 @require_POST
 def app_build_cancel(request, tenant, app, number):
     def action(app):
-        build = selectors.build_get(app=app, number=number)
+        try:
+            build = selectors.build_get(app=app, number=number)
+        except NotFound as exc:
+            # The build is named in the URL: no such build is the 404 page, as for a missing app, not a message.
+            raise Http404(exc.message) from exc
         build = build_cancel_services.build_cancel(build=build, actor=request.user)
         return f"Build #{build.number} {build.status}."
 
@@ -191,7 +195,7 @@ def app_domain_add(request, tenant, app):
     hostname = request.POST.get("hostname", "")
     try:
         domain = domain_services.domain_add(app=app, hostname=hostname, actor=request.user)
-    except DomainError as exc:
+    except ApplicationError as exc:
         return _domains_outcome(request, tenant, app, scopes, error=_error_text(exc), hostname=hostname)
     notice = f"Added {domain.hostname}: point its DNS at {app_hostname(app=app)} (a CNAME record)."
     return _domains_outcome(request, tenant, app, scopes, notice=notice)
@@ -205,7 +209,7 @@ def app_domain_remove(request, tenant, app):
     hostname = request.POST.get("hostname", "")
     try:
         domain = selectors.domain_get(app=app, hostname=hostname)
-    except Http404:
+    except NotFound:
         # Removed meanwhile (another tab, the API): say so on the card rather than answer a bare 404.
         return _domains_outcome(request, tenant, app, scopes, error=f"{app.slug} has no domain {hostname}.")
     domain_services.domain_remove(domain=domain, actor=request.user)

@@ -15,7 +15,7 @@ from deployments.services.builds import LOCAL_ENGINE, build_create, build_execut
 from deployments.tests.builds.gitrepos import repository, sample_repository
 from deployments.tests.builds.tarballs import as_bytes, member
 from deployments.tests.factories import AppFactory, ConfigVarFactory, MembershipFactory
-from portal.api import DomainError
+from portal.errors import ApplicationError
 from samples import BUSYBOX, context_tarball
 
 pytestmark = [pytest.mark.django_db]
@@ -196,7 +196,7 @@ def test_another_tenants_image_in_the_platform_namespace_is_refused(app, develop
     settings.BERTH_REGISTRY = "127.0.0.1:5000"
 
     for image in ("127.0.0.1:5000/other/web:1", "berth/other/web:1", f"127.0.0.1:5000/{app.tenant.slug}x/web:1"):
-        with pytest.raises(DomainError) as raised:
+        with pytest.raises(ApplicationError) as raised:
             build_create(app=app, actor=developer, image=image)
         assert raised.value.fields == {"image": ["Not this tenant's image."]}
     assert Build.objects.filter(app=app).count() == 0
@@ -236,7 +236,7 @@ def test_a_build_argument_that_carries_a_secret_is_refused(app, developer, tmp_p
 
     # when / then
     for args in ({"API_KEY": "anything"}, {"TOKEN": "s3cr3t-value"}, {"URL": "https://u:s3cr3t-value@h"}):
-        with pytest.raises(DomainError) as raised:
+        with pytest.raises(ApplicationError) as raised:
             build_create(app=app, actor=developer, image="example/app:1", build_args=args)
         assert raised.value.code == "secret_build_arg"
     assert Build.objects.filter(app=app).count() == 0
@@ -257,7 +257,7 @@ def test_a_build_argument_the_dockerfile_does_not_declare_fails_the_build(app, d
 
 
 def test_exactly_one_source_is_required(app, developer):
-    with pytest.raises(DomainError) as raised:
+    with pytest.raises(ApplicationError) as raised:
         build_create(app=app, actor=developer, image="a/b:1", git_url="file:///tmp/x", git_ref="main")
 
     assert raised.value.fields == {"source": ["Exactly one of source, git, image."]}
@@ -267,19 +267,33 @@ def test_exactly_one_source_is_required(app, developer):
 def test_a_build_waits_while_another_build_of_the_app_runs(app, developer, django_capture_on_commit_callbacks):
     # given
     from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
 
+    from deployments.services.builds import REQUEUE_SECONDS
     from deployments.tests.factories import BuildFactory
 
     BuildFactory(app=app, number=1, status=BuildStatus.RUNNING, started_at=timezone.now())
     waiting = BuildFactory(app=app, number=2, status=BuildStatus.PENDING)
+    assert DBTaskResult.objects.count() == 0
 
     # when
-    build_execute(build_id=waiting.pk)
+    before = timezone.now()
+    with django_capture_on_commit_callbacks(execute=True):
+        build_execute(build_id=waiting.pk)
 
-    # then: still pending, queued again
+    # then: still pending, and queued again on the builds queue, to run once REQUEUE_SECONDS have passed
     waiting.refresh_from_db()
     assert waiting.status == BuildStatus.PENDING
     assert waiting.started_at is None
+    task = DBTaskResult.objects.get()
+    assert (task.task_path, task.queue_name, task.args_kwargs["args"], task.status) == (
+        "deployments.builds.tasks.build_run",
+        "builds",
+        [waiting.pk],
+        "READY",
+    )
+    delay = (task.run_after - before).total_seconds()
+    assert REQUEUE_SECONDS <= delay < REQUEUE_SECONDS + 60, delay
 
 
 def _bad_source(case: str, tmp_path):
