@@ -24,7 +24,7 @@ from deployments.models import AcmeAccount, AcmeChallenge, Certificate, Certific
 from deployments.router import RouterError
 from deployments.services.certificates import tls_material_store, tls_pair_validate
 from deployments.services.routes import routes_switch, routing_bump
-from portal.api import DomainError
+from portal.errors import ApplicationError
 from tenants.audit import audit_record
 
 logger = logging.getLogger(__name__)
@@ -148,8 +148,8 @@ def _reason(error: Exception) -> str:
         return f"The ACME directory {settings.BERTH_ACME_DIRECTORY} could not be reached: {error}."
     if isinstance(error, RouterError):
         return f"The routers did not serve the challenge: {error}"
-    if isinstance(error, DomainError):
-        return f"The ACME server issued a certificate Berth cannot serve: {error.detail}"
+    if isinstance(error, ApplicationError):
+        return f"The ACME server issued a certificate Berth cannot serve: {error.message}"
     return f"The order failed: {error}."
 
 
@@ -168,7 +168,14 @@ def certificate_order(*, certificate_id: int) -> Certificate | None:
             raise OrderFailed("This platform has no ACME directory (BERTH_ACME_DIRECTORY).")
         chain_pem, key_pem = _order(cert=cert)
         pair = tls_pair_validate(certificate=chain_pem, private_key=key_pem, hostname=hostname)
-    except (OrderFailed, errors.Error, messages.Error, requests.RequestException, RouterError, DomainError) as error:
+    except (
+        OrderFailed,
+        errors.Error,
+        messages.Error,
+        requests.RequestException,
+        RouterError,
+        ApplicationError,
+    ) as error:
         reason = _reason(error)
         logger.warning("ACME order for %s failed: %s", hostname, reason)
         return _record_failure(cert_id=cert.pk, reason=reason)

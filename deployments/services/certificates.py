@@ -36,7 +36,7 @@ from deployments.models import (
 from deployments.services.domains import WILDCARD
 from deployments.services.releases import app_lock
 from deployments.services.routes import routing_bump
-from portal.api import Conflict, DomainError
+from portal.errors import Conflict, Invalid, NotFound
 from tenants.audit import audit_record
 
 logger = logging.getLogger(__name__)
@@ -87,8 +87,8 @@ class TlsPair:
     not_after: datetime
 
 
-def _refuse(field_name: str, message: str) -> DomainError:
-    return DomainError(f"{field_name}: {message}", code="invalid_certificate", fields={field_name: [message]})
+def _refuse(field_name: str, message: str) -> Invalid:
+    return Invalid(f"{field_name}: {message}", code="invalid_certificate", fields={field_name: [message]})
 
 
 def name_covers(pattern: str, hostname: str) -> bool:
@@ -170,7 +170,7 @@ def _check_dates(chain: list[x509.Certificate], now: datetime) -> None:
 
 
 def tls_pair_validate(*, certificate: str, private_key: str, hostname: str | None) -> TlsPair:
-    """Check an uploaded chain and key and return them in their stored forms; DomainError says what is wrong.
+    """Check an uploaded chain and key and return them in their stored forms; Invalid says what is wrong.
 
     The key must match the first certificate (the leaf), each certificate be signed by the next, every certificate be
     valid now, and the leaf's subjectAltName cover `hostname` (when given).
@@ -250,10 +250,9 @@ def acme_order_enqueue(certificate_id: int) -> None:
 def certificate_acme_request(*, domain: Domain, actor) -> Certificate:
     """Order a certificate for the domain from the ACME directory (a task); a current one serves until it is issued."""
     if not settings.BERTH_ACME_DIRECTORY:
-        raise DomainError(
+        raise Conflict(
             "This platform has no ACME directory (BERTH_ACME_DIRECTORY): upload a certificate instead.",
             code="acme_unavailable",
-            status_code=422,
         )
     if domain.hostname.startswith(WILDCARD):
         raise _refuse(
@@ -281,7 +280,7 @@ def certificate_remove(*, domain: Domain, actor) -> None:
     app_lock(app=domain.app)
     cert = Certificate.objects.filter(domain=domain).first()
     if cert is None:
-        raise DomainError(f"{domain.hostname} has no certificate.", code="not_found", status_code=404)
+        raise NotFound(f"{domain.hostname} has no certificate.")
     audit_record(
         actor=actor,
         tenant=domain.app.tenant,

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from deployments.selectors import default_certificate_get
 from deployments.services.certificates import default_certificate_remove, default_certificate_set
-from portal.api import DomainError
+from portal.errors import ApplicationError
 
 
 class Command(BaseCommand):
@@ -36,8 +36,8 @@ class Command(BaseCommand):
                 raise CommandError(f"Cannot read the PEM files: {error}") from None
             try:
                 default_certificate_set(certificate=chain, private_key=private_key, actor=None)
-            except DomainError as refusal:
-                raise CommandError(str(refusal.detail)) from None
+            except ApplicationError as refusal:
+                raise CommandError(refusal.message) from None
         current = default_certificate_get()
         if current is None:
             self.stdout.write("There is no default certificate; the router presents a self-signed one.")

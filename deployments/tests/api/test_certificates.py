@@ -145,12 +145,12 @@ def test_acme_answers_202_pending_and_queues_the_order(api, domain, alice, djang
     assert (task.task_path, task.args_kwargs["args"]) == ("deployments.tasks.certificate_order_run", [cert.pk])
 
 
-def test_acme_without_a_directory_is_422(api, domain, alice, settings):
+def test_acme_without_a_directory_is_a_conflict(api, domain, alice, settings):
     settings.BERTH_ACME_DIRECTORY = ""
 
     response = api(alice).put(URL, {"acme": True}, format="json")
 
-    assert response.status_code == 422
+    assert response.status_code == 409
     assert response.json()["error"]["code"] == "acme_unavailable"
     assert _state() == (0, 0)
 

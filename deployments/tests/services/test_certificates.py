@@ -24,7 +24,7 @@ from deployments.services.certificates import (
 from deployments.services.domains import domain_add, domain_remove
 from deployments.services.routes import routing_version
 from deployments.tests.tls import FakeTlsRouter, TestCA
-from portal.api import Conflict, DomainError
+from portal.errors import ApplicationError, Conflict, Kind
 from tenants.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -116,10 +116,10 @@ def test_a_second_upload_replaces_the_first(ca, domain, alice):
 def _refused(domain, alice, certificate, private_key, field, message):
     before = _rows()
     version = routing_version()
-    with pytest.raises(DomainError) as refusal:
+    with pytest.raises(ApplicationError) as refusal:
         certificate_upload(domain=domain, certificate=certificate, private_key=private_key, actor=alice)
     assert (refusal.value.code, refusal.value.fields) == ("invalid_certificate", {field: [message]})
-    assert str(refusal.value.detail) == f"{field}: {message}"
+    assert (refusal.value.kind, refusal.value.message) == (Kind.INVALID, f"{field}: {message}")
     assert _rows() == before
     assert routing_version() == version
 
@@ -287,10 +287,10 @@ def test_remove_deletes_the_certificate_and_audits_it(ca, domain, alice):
 
 
 def test_remove_without_a_certificate_is_a_not_found(domain, alice):
-    with pytest.raises(DomainError) as refusal:
+    with pytest.raises(ApplicationError) as refusal:
         certificate_remove(domain=domain, actor=alice)
 
-    assert (refusal.value.code, refusal.value.status_code) == ("not_found", 404)
+    assert (refusal.value.code, refusal.value.kind) == ("not_found", Kind.NOT_FOUND)
 
 
 def test_removing_the_domain_removes_its_certificate(ca, domain, alice):
@@ -339,16 +339,16 @@ def test_acme_is_refused_for_a_wildcard_and_without_a_directory(app, alice, sett
     wildcard = domain_add(app=app, hostname="*.example.org", actor=alice)
     plain = domain_add(app=app, hostname="shop.example.org", actor=alice)
 
-    with pytest.raises(DomainError) as wildcard_refusal:
+    with pytest.raises(ApplicationError) as wildcard_refusal:
         certificate_acme_request(domain=wildcard, actor=alice)
     settings.BERTH_ACME_DIRECTORY = ""
-    with pytest.raises(DomainError) as directory_refusal:
+    with pytest.raises(ApplicationError) as directory_refusal:
         certificate_acme_request(domain=plain, actor=alice)
 
     assert wildcard_refusal.value.fields == {
         "acme": ["*.example.org is a wildcard: HTTP-01 cannot validate one; upload a certificate for it instead."]
     }
-    assert (directory_refusal.value.code, directory_refusal.value.status_code) == ("acme_unavailable", 422)
+    assert (directory_refusal.value.code, directory_refusal.value.kind) == ("acme_unavailable", Kind.CONFLICT)
     assert _rows() == (0, 0)
 
 
@@ -418,7 +418,7 @@ def test_staff_set_a_default_certificate_for_the_apps_domain(ca, alice):
 def test_a_default_certificate_for_nothing_under_the_apps_domain_is_refused(ca, alice):
     issued = ca.issue("www.example.com")
 
-    with pytest.raises(DomainError) as refusal:
+    with pytest.raises(ApplicationError) as refusal:
         default_certificate_set(certificate=issued.chain_pem, private_key=issued.key_pem, actor=alice)
 
     assert refusal.value.fields == {
