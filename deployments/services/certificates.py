@@ -1,7 +1,7 @@
-"""Writes on TLS certificates: a custom domain's (uploaded PEM or ACME), the platform's default, and the routers' copy.
+"""Writes on TLS certificates: a custom domain's (uploaded PEM or ACME) and the platform's default.
 
 A certificate reaches the routers the way routes do: the change bumps the routes version in its transaction, and
-every router applies it at runtime (`tls_apply`, through the `TlsRouter` methods of its driver), never by a reload.
+every router applies it at runtime (services/tls.py, through the `TlsRouter` methods of its driver), never by a reload.
 ACME orders run in a task (services/acme.py); their HTTP-01 answers are rows every router serves while they validate.
 """
 
@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import itertools
 import logging
-import threading
-import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -26,7 +23,6 @@ from django.utils import timezone
 
 from deployments import crypto
 from deployments.models import (
-    AcmeChallenge,
     Certificate,
     CertificateSource,
     CertificateState,
@@ -43,33 +39,10 @@ logger = logging.getLogger(__name__)
 
 MAX_PEM_CHARS = 64 * 1024
 MAX_CHAIN_LENGTH = 10
-# The name the routers give the default certificate; never a hostname (a hostname has at least two labels).
-DEFAULT_CERTIFICATE_NAME = "default"
-# How a wildcard's "*." is spelled in a certificate's name: router drivers keep certificates in files named after
-# them, and "_" is in no stored hostname, so the name cannot collide with another domain's.
-WILDCARD_NAME = "wildcard_."
 # An ACME order whose worker died stays pending; after this long the renewal loop queues it again.
 ORDER_STALE = timedelta(minutes=30)
 # A failed renewal is retried at the next check this long after the attempt (a CA limits failed validations).
 RENEWAL_RETRY = timedelta(hours=6)
-
-
-class TlsRouter(Protocol):
-    """What a router driver offers for TLS: certificates by name (see certificate_name) and HTTP-01 answers."""
-
-    def cert_put(self, name: str, pem_bundle: str) -> None:
-        """Serve `pem_bundle` (the chain, leaf first, then the key) for the names its certificate covers, by SNI.
-
-        `name` is a domain's certificate_name, or DEFAULT_CERTIFICATE_NAME for the certificate given to a client
-        whose name has none (and to clients sending no SNI).
-        """
-
-    def cert_remove(self, name: str) -> None: ...
-
-    def challenge_set(self, token: str, body: str) -> None:
-        """Answer GET /.well-known/acme-challenge/<token> with `body` on every hostname, over plain HTTP."""
-
-    def challenge_clear(self, token: str) -> None: ...
 
 
 # --- validation of uploaded PEM -------------------------------------------------------------------------------------
@@ -356,75 +329,3 @@ def default_certificate_remove(*, actor) -> bool:
     current.delete()
     routing_bump()
     return True
-
-
-# --- what the routers serve -----------------------------------------------------------------------------------------
-
-
-@dataclass
-class TlsApplied:
-    """What one router serves: a stamp per certificate name (what changed is sent again) and the challenge answers."""
-
-    certificates: dict[str, str] = field(default_factory=dict)
-    challenges: dict[str, str] = field(default_factory=dict)
-
-
-def certificate_name(hostname: str) -> str:
-    """The name a router serves a domain's certificate under: the hostname, a wildcard's "*." spelled WILDCARD_NAME."""
-    return WILDCARD_NAME + hostname[len(WILDCARD) :] if hostname.startswith(WILDCARD) else hostname
-
-
-def _bundle(material) -> str:
-    return material.chain + crypto.decrypt(material.private_key)
-
-
-def tls_apply(*, router: TlsRouter, applied: TlsApplied | None = None) -> TlsApplied:
-    """Bring a router's certificates and challenge answers in line with the database; return what it now serves.
-
-    Only what changed since `applied` is sent (a key is decrypted only then). A certificate the router refuses is
-    logged and left out of the result, so the next call tries it again.
-    """
-    applied = applied or TlsApplied()
-    stamps: dict[str, tuple[str, object]] = {}
-    default = DefaultCertificate.objects.exclude(chain="").only("updated_at").first()
-    if default is not None:
-        stamps[DEFAULT_CERTIFICATE_NAME] = (f"default:{default.updated_at.isoformat()}", None)
-    for pk, hostname, updated_at in Certificate.objects.exclude(chain="").values_list(
-        "pk", "domain__hostname", "updated_at"
-    ):
-        stamps[certificate_name(hostname)] = (f"{pk}:{updated_at.isoformat()}", pk)
-    served = TlsApplied(challenges=dict(applied.challenges))
-    for name, (stamp, pk) in stamps.items():
-        if applied.certificates.get(name) == stamp:
-            served.certificates[name] = stamp
-            continue
-        material = DefaultCertificate.objects.filter(pk=1).first() if pk is None else Certificate.objects.get(pk=pk)
-        try:
-            router.cert_put(name, _bundle(material))
-        except Exception:
-            logger.exception("the router refused the certificate of %s", name)
-            continue
-        served.certificates[name] = stamp
-    for name in set(applied.certificates) - set(stamps):
-        router.cert_remove(name)
-    challenges = dict(AcmeChallenge.objects.values_list("token", "key_authorization"))
-    for token, body in challenges.items():
-        if applied.challenges.get(token) != body:
-            router.challenge_set(token, body)
-            served.challenges[token] = body
-    for token in set(applied.challenges) - set(challenges):
-        router.challenge_clear(token)
-        del served.challenges[token]
-    return served
-
-
-# What each router driver of this process serves, so a sync sends only what changed (a driver lives as long as the
-# process, and keeps what it was given across HAProxy restarts in its generated config).
-_served: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_served_lock = threading.Lock()
-
-
-def tls_sync(*, router: TlsRouter) -> None:
-    """Apply the TLS state to a router driver of this process (the router loop calls it with each routes version)."""
-    with _served_lock:
-        _served[router] = tls_apply(router=router, applied=_served.get(router))

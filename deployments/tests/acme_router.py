@@ -1,7 +1,7 @@
 """A router for the ACME tests until the HAProxy driver lands: it keeps certificates in memory and answers HTTP-01.
 
 It runs the routers' protocol for real: a thread polls the routes version, applies the TLS state with
-services.certificates.tls_sync, and reports the version it serves (RouterNode), so an order's `routes_switch`
+services.tls.tls_sync, and reports the version it serves (RouterNode), so an order's `routes_switch`
 waits for it exactly as it waits for a real router machine.
 """
 
@@ -14,8 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from django.db import connection
 
-from deployments.services.certificates import tls_sync
 from deployments.services.routes import router_report, routing_version
+from deployments.services.tls import tls_sync
 from deployments.tests.tls import FakeTlsRouter
 
 CHALLENGE_PREFIX = "/.well-known/acme-challenge/"

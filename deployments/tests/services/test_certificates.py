@@ -7,9 +7,8 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from deployments import crypto
-from deployments.models import AcmeChallenge, Certificate, CertificateSource, CertificateState, DefaultCertificate
+from deployments.models import Certificate, CertificateSource, CertificateState, DefaultCertificate
 from deployments.services.certificates import (
-    DEFAULT_CERTIFICATE_NAME,
     RENEWAL_RETRY,
     certificate_acme_request,
     certificate_remove,
@@ -18,11 +17,10 @@ from deployments.services.certificates import (
     default_certificate_remove,
     default_certificate_set,
     name_covers,
-    tls_apply,
-    tls_sync,
 )
 from deployments.services.domains import domain_add, domain_remove
 from deployments.services.routes import routing_version
+from deployments.services.tls import tls_sync
 from deployments.tests.tls import FakeTlsRouter, TestCA
 from portal.errors import ApplicationError, Conflict, Kind
 from tenants.models import AuditEvent
@@ -425,83 +423,6 @@ def test_a_default_certificate_for_nothing_under_the_apps_domain_is_refused(ca, 
         "certificate": ["The certificate is for www.example.com, nothing under the apps domain apps.example.net."]
     }
     assert DefaultCertificate.objects.count() == 0
-
-
-# What the routers serve
-
-
-def test_tls_apply_sends_what_changed_only_and_removes_what_is_gone(ca, app, domain, alice):
-    issued, shop = ca.issue(HOST), ca.issue("shop.example.com")
-    default = ca.issue("*.acme.apps.example.net")
-    certificate_upload(domain=domain, certificate=issued.chain_pem, private_key=issued.key_pem, actor=alice)
-    shop_domain = domain_add(app=app, hostname="shop.example.com", actor=alice)
-    certificate_upload(domain=shop_domain, certificate=shop.chain_pem, private_key=shop.key_pem, actor=alice)
-    default_certificate_set(certificate=default.chain_pem, private_key=default.key_pem, actor=alice)
-    router = FakeTlsRouter()
-
-    # when: first the whole state, then nothing new, then one change and one removal
-    applied = tls_apply(router=router)
-    first_calls = list(router.calls)
-    applied = tls_apply(router=router, applied=applied)
-    quiet_calls = router.calls[len(first_calls) :]
-    renewed = ca.issue(HOST)
-    certificate_upload(domain=domain, certificate=renewed.chain_pem, private_key=renewed.key_pem, actor=alice)
-    certificate_remove(domain=shop_domain, actor=alice)
-    mark = len(router.calls)
-    tls_apply(router=router, applied=applied)
-
-    # then
-    assert sorted(first_calls) == [
-        ("cert_put", DEFAULT_CERTIFICATE_NAME),
-        ("cert_put", "shop.example.com"),
-        ("cert_put", HOST),
-    ]
-    assert quiet_calls == []
-    assert sorted(router.calls[mark:]) == [("cert_put", HOST), ("cert_remove", "shop.example.com")]
-    assert router.certificates == {
-        DEFAULT_CERTIFICATE_NAME: default.chain_pem + default.key_pem,
-        HOST: renewed.chain_pem + renewed.key_pem,
-    }
-
-
-def test_a_wildcard_is_served_under_a_name_no_hostname_has(ca, app, alice):
-    wildcard = domain_add(app=app, hostname="*.example.org", actor=alice)
-    issued = ca.issue("*.example.org")
-    certificate_upload(domain=wildcard, certificate=issued.chain_pem, private_key=issued.key_pem, actor=alice)
-    router = FakeTlsRouter()
-
-    tls_apply(router=router)
-
-    assert router.calls == [("cert_put", "wildcard_.example.org")]
-
-
-def test_tls_apply_retries_a_certificate_the_router_refused(ca, domain, alice):
-    issued = ca.issue(HOST)
-    certificate_upload(domain=domain, certificate=issued.chain_pem, private_key=issued.key_pem, actor=alice)
-    router = FakeTlsRouter(refuse={HOST})
-
-    applied = tls_apply(router=router)
-    router.refuse.clear()
-    tls_apply(router=router, applied=applied)
-
-    assert applied.certificates == {}
-    assert router.calls == [("cert_put", HOST), ("cert_put", HOST)]
-    assert router.certificates == {HOST: issued.chain_pem + issued.key_pem}
-
-
-def test_tls_apply_sets_and_clears_challenge_answers(domain, alice):
-    cert = Certificate.objects.create(domain=domain, source=CertificateSource.ACME)
-    AcmeChallenge.objects.create(certificate=cert, token="tok1", key_authorization="tok1.thumb")
-    router = FakeTlsRouter()
-
-    applied = tls_apply(router=router)
-    served = dict(router.challenges)
-    AcmeChallenge.objects.all().delete()
-    tls_apply(router=router, applied=applied)
-
-    assert served == {"tok1": "tok1.thumb"}
-    assert router.calls == [("challenge_set", "tok1"), ("challenge_clear", "tok1")]
-    assert router.challenges == {}
 
 
 def test_an_rsa_or_ecdsa_key_other_than_p256_is_accepted(ca, domain, alice):
