@@ -30,6 +30,7 @@ from deployments.models import (
     Domain,
 )
 from deployments.services.domains import WILDCARD
+from deployments.services.queue import task_enqueue
 from deployments.services.releases import app_lock
 from deployments.services.routes import routing_bump
 from portal.errors import Conflict, Invalid, NotFound
@@ -213,10 +214,7 @@ def certificate_upload(*, domain: Domain, certificate: str, private_key: str, ac
 
 
 def acme_order_enqueue(certificate_id: int) -> None:
-    # Imported here: tasks imports the services.
-    from deployments.tasks import certificate_order_run
-
-    certificate_order_run.enqueue(certificate_id)
+    task_enqueue("certificate_order_run", certificate_id)
 
 
 @transaction.atomic

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from deployments.embedded import run_certificate_renewal
+from deployments.loops import run_certificate_renewal
 from deployments.services.certificates import certificates_renew_due
 
 

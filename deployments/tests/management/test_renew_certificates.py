@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from deployments import embedded
+from deployments import loops
 from deployments.models import Certificate, CertificateSource, CertificateState
 from deployments.services.domains import domain_add
 
@@ -36,5 +36,5 @@ def test_one_pass_queues_the_certificates_due(settings, app, alice, django_captu
 def test_the_embedded_loop_runs_the_renewal_and_is_off_at_interval_zero(settings):
     settings.BERTH_CERT_CHECK_INTERVAL = 0
 
-    assert ("certificates", embedded.run_certificate_renewal) in embedded.background_loops()
-    assert embedded.run_certificate_renewal() is None
+    assert ("certificates", loops.run_certificate_renewal) in loops.background_loops()
+    assert loops.run_certificate_renewal() is None
