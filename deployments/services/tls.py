@@ -83,7 +83,9 @@ def tls_apply(*, router: TlsRouter, applied: TlsApplied | None = None) -> TlsApp
         if applied.certificates.get(name) == stamp:
             served.certificates[name] = stamp
             continue
-        material = DefaultCertificate.objects.filter(pk=1).first() if pk is None else Certificate.objects.get(pk=pk)
+        material = (DefaultCertificate if pk is None else Certificate).objects.filter(pk=pk or 1).first()
+        if material is None:  # removed since the stamps were read: the next sync removes it from the router
+            continue
         try:
             router.cert_put(name, _bundle(material))
         except Exception:
