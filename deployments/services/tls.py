@@ -67,7 +67,7 @@ def tls_apply(*, router: TlsRouter, applied: TlsApplied | None = None) -> TlsApp
     """Bring a router's certificates and challenge answers in line with the database; return what it now serves.
 
     Only what changed since `applied` is sent (a key is decrypted only then). A certificate the router refuses is
-    logged and left out of the result, so the next call tries it again.
+    logged and keeps its previous stamp in the result (none if it was new), so the next call tries it again.
     """
     applied = applied or TlsApplied()
     stamps: dict[str, tuple[str, object]] = {}
@@ -84,13 +84,17 @@ def tls_apply(*, router: TlsRouter, applied: TlsApplied | None = None) -> TlsApp
             served.certificates[name] = stamp
             continue
         material = (DefaultCertificate if pk is None else Certificate).objects.filter(pk=pk or 1).first()
-        if material is None:  # removed since the stamps were read: the next sync removes it from the router
-            continue
         try:
+            if material is None:  # removed since the stamps were read
+                continue
             router.cert_put(name, _bundle(material))
         except Exception:
             logger.exception("the router refused the certificate of %s", name)
             continue
+        finally:
+            # Not sent: the router still has what it had, under its old stamp, so the next sync sends or removes it.
+            if name in applied.certificates:
+                served.certificates[name] = applied.certificates[name]
         served.certificates[name] = stamp
     for name in set(applied.certificates) - set(stamps):
         router.cert_remove(name)

@@ -100,3 +100,21 @@ def test_tls_apply_sets_and_clears_challenge_answers(domain, alice):
     assert served == {"tok1": "tok1.thumb"}
     assert router.calls == [("challenge_set", "tok1"), ("challenge_clear", "tok1")]
     assert router.challenges == {}
+
+
+def test_a_refused_replacement_is_retried_and_a_later_removal_still_reaches_the_router(ca, domain, alice):
+    first, second = ca.issue(HOST), ca.issue(HOST)
+    certificate_upload(domain=domain, certificate=first.chain_pem, private_key=first.key_pem, actor=alice)
+    router = FakeTlsRouter()
+    applied = tls_apply(router=router)
+    certificate_upload(domain=domain, certificate=second.chain_pem, private_key=second.key_pem, actor=alice)
+    router.refuse.add(HOST)
+
+    applied = tls_apply(router=router, applied=applied)
+    still = dict(router.certificates)
+    certificate_remove(domain=domain, actor=alice)
+    tls_apply(router=router, applied=applied)
+
+    assert still == {HOST: first.chain_pem + first.key_pem}
+    assert router.calls == [("cert_put", HOST), ("cert_put", HOST), ("cert_remove", HOST)]
+    assert router.certificates == {}
