@@ -3,7 +3,8 @@
 #   make services  PostgreSQL, Redis, dockerd, a second Docker host and the registry (scripts/services.sh)
 #   make lint      ruff
 #   make test      everything CI runs (.ci/run)
-#   make run       the embedded portal on 127.0.0.1:$(BERTH_PORT)
+#   make run       the embedded portal on 127.0.0.1:$(BERTH_PORT), the router on $(BERTH_ROUTER_PORT)/$(BERTH_ROUTER_TLS_PORT)
+#   make stop      stop the router `make run` started (it outlives the portal so apps keep serving)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -15,11 +16,12 @@ PY := $(VENV)/bin/python
 export BERTH_DATA_DIR ?= ./var
 export BERTH_PORT ?= 8000
 export BERTH_ROUTER_PORT ?= 8080
+export BERTH_ROUTER_TLS_PORT ?= 8443
 
-.PHONY: help install services lint test run
+.PHONY: help install services lint test run stop
 
 help:
-	@sed -n '1,7p' Makefile
+	@sed -n '1,8p' Makefile
 
 install:
 	bash scripts/install.sh
@@ -44,6 +46,11 @@ test: install services
 run: install
 	bash scripts/services.sh
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py router --check
 	$(PY) manage.py demo
 	$(PY) manage.py addhost local unix:///var/run/docker.sock --builder --if-no-hosts
 	exec $(PY) manage.py serve
+
+# The router (HAProxy) keeps serving the apps when `make run` stops; this stops it.
+stop:
+	$(PY) manage.py router --stop

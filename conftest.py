@@ -12,7 +12,7 @@ machine, never a reason to skip.
                               with --tlsverify, and the PEM texts of its CA and of a client certificate
     registry_url              "127.0.0.1:5000", Docker Distribution, plain HTTP on loopback
     sample_image              sample_image("httpd") -> "berth-test/httpd:latest", built once
-    nginx_bin                 path of Debian's nginx
+    haproxy_bin               path of Debian's haproxy
     chromium_bin              path of Debian's chromium (also given to pytest-playwright)
     opensearch_url            "http://127.0.0.1:PORT", an in-memory OpenSearch (osmem-server)
     acme_directory            AcmeServer: Debian's pebble on loopback (its directory URL, the CA bundle of its API,
@@ -210,9 +210,9 @@ def sample_image(docker_engine_url: str, tmp_path_factory: pytest.TempPathFactor
 
 
 @pytest.fixture(scope="session")
-def nginx_bin() -> str:
-    """Return the path of nginx (Debian's nginx-light)."""
-    return _which("nginx")
+def haproxy_bin() -> str:
+    """Return the path of Debian's haproxy."""
+    return _which("haproxy")
 
 
 @pytest.fixture(scope="session")

@@ -4,9 +4,10 @@
 
 For each size N, every side replaces N running web containers of the sample httpd image with N new ones:
 ensure the image and the tenant network, create and start each container hardened, wait for its HTTP health check,
-then stop and remove the old ones. Berth also switches nginx between the two. The direct script runs twice: with
-Docker operations only (the issue's baseline), and with the same nginx switch a zero-downtime rollout needs (write the
-config, `nginx -t`, reload, wait until the replaced workers exited), so Berth's own cost shows apart from the router's.
+then stop and remove the old ones. Berth also switches its router (HAProxy) between the two. The direct script runs
+twice: with Docker operations only (the issue's baseline), and with the same router switch a zero-downtime rollout
+needs (HAProxy's runtime API through Berth's driver: add the new servers, drain the old), so Berth's own cost shows
+apart from the router's.
 Each measurement is the median of --rounds rollouts. Everything created carries a unique tenant label and is removed.
 """
 
@@ -36,6 +37,7 @@ def free_port() -> int:
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 os.environ["BERTH_ROUTER_PORT"] = str(free_port())
+os.environ["BERTH_ROUTER_TLS_PORT"] = str(free_port())
 
 import django  # noqa: E402  (settings come from the environment set above)
 
@@ -46,7 +48,7 @@ from django.core.management import call_command  # noqa: E402
 
 from deployments.engine.labels import APP_LABEL, INDEX_LABEL, PROCESS_LABEL, TENANT_LABEL, label_filter  # noqa: E402 (Django is set up first)
 from deployments.models import Build, DeploymentStatus, DockerHost, Release  # noqa: E402
-from deployments.router import Nginx, Route, router  # noqa: E402
+from deployments.router import HAProxy, Route, router  # noqa: E402
 from deployments.services.rollouts import deployment_execute, rollout_enqueue  # noqa: E402
 from deployments.tests.factories import AppFactory, FormationFactory, ReleaseFactory, TenantFactory  # noqa: E402
 from samples import build_context  # noqa: E402
@@ -79,8 +81,8 @@ def healthy(port: int, deadline: float) -> None:
     raise RuntimeError(f"port {port} never answered")
 
 
-def direct_rollout(client, slug: str, size: int, version: int, old: list, nginx: Nginx | None = None) -> list:
-    """The same Docker operations, sequentially, straight through the SDK; with `nginx`, the router switch too."""
+def direct_rollout(client, slug: str, size: int, version: int, old: list, haproxy: HAProxy | None = None) -> list:
+    """The same Docker operations, sequentially, straight through the SDK; with `haproxy`, the router switch too."""
     client.images.get(IMAGE)
     network = f"berth-{slug}"
     if not client.networks.list(names=[network]):
@@ -109,15 +111,14 @@ def direct_rollout(client, slug: str, size: int, version: int, old: list, nginx:
         port = int(container.attrs["NetworkSettings"]["Ports"]["5000/tcp"][0]["HostPort"])
         healthy(port, time.monotonic() + 60)
         new.append(container)
-    if nginx is not None:
+    if haproxy is not None:
         ports = [c.attrs["NetworkSettings"]["Ports"]["5000/tcp"][0]["HostPort"] for c in new]
         route = Route(
             key=f"{slug}__direct",
             hostnames=(f"direct.{slug}.localhost",),
             upstreams=tuple(f"127.0.0.1:{port}" for port in ports),
         )
-        applied = nginx.apply([route])
-        nginx.wait_exited(applied.replaced, timeout=10)
+        haproxy.apply([route])
     for container in old:
         container.stop(timeout=10)
         container.remove(force=True)
@@ -162,10 +163,13 @@ def main() -> None:
     if host_created:
         DockerHost.objects.create(name="local", engine_url=ENGINE, address="127.0.0.1")
     tenant = TenantFactory(slug=slug, max_containers=1000, max_memory_mb=1_000_000)
-    # The direct script's own nginx, on its own port and prefix: the same binary and config shape as Berth's router.
+    # The direct script's own HAProxy, on its own ports and prefix: the same binary and driver as Berth's router.
     berth_router = router()
-    direct_router = Nginx(
-        prefix=berth_router.prefix.parent / f"bench-router-{slug}", port=free_port(), binary=berth_router.binary
+    direct_router = HAProxy(
+        prefix=berth_router.prefix.parent / f"bench-router-{slug}",
+        port=free_port(),
+        tls_port=free_port(),
+        binary=berth_router.binary,
     )
     rows = []
     try:
@@ -188,7 +192,7 @@ def main() -> None:
                 old = direct_rollout(client, slug, size, version, old)
                 direct_times.append(time.monotonic() - started)
                 started = time.monotonic()
-                old = direct_rollout(client, slug, size, version, old, nginx=direct_router)
+                old = direct_rollout(client, slug, size, version, old, haproxy=direct_router)
                 routed_times.append(time.monotonic() - started)
             for container in old:
                 container.remove(force=True)

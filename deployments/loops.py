@@ -52,7 +52,7 @@ def _every(seconds: float, name: str, action) -> None:
 
 
 def run_router() -> None:
-    """Start nginx on BERTH_ROUTER_PORT and keep its config in step with the routes (services/routes.py)."""
+    """Start HAProxy on BERTH_ROUTER_PORT and keep it in step with the routes (services/routes.py)."""
     router_loop()
 
 

@@ -217,8 +217,12 @@ LOGGING = {
 BERTH_APPS_DOMAIN = env.str("BERTH_APPS_DOMAIN", default="localhost")
 BERTH_PORT = env.int("BERTH_PORT", default=8000)
 BERTH_ROUTER_PORT = env.int("BERTH_ROUTER_PORT", default=8080)
+# HTTPS on the router (SNI); the port a force-HTTPS redirect names when clients reach it elsewhere (e.g. 443 in
+# front of a port forward; 0: BERTH_ROUTER_TLS_PORT).
+BERTH_ROUTER_TLS_PORT = env.int("BERTH_ROUTER_TLS_PORT", default=8443)
+BERTH_ROUTER_HTTPS_PORT = env.int("BERTH_ROUTER_HTTPS_PORT", default=0)
 BERTH_ROUTER_SCHEME = env.str("BERTH_ROUTER_SCHEME", default="http")
-# Routers: whether this process applies route changes to its own nginx (the embedded mode; false on workers of a
+# Routers: whether this process applies route changes to its own HAProxy (the embedded mode; false on workers of a
 # deployment with separate router machines), the name a router reports under (default host:port), and how long a
 # switch waits for every live router to serve it.
 BERTH_ROUTER_INLINE = env.bool("BERTH_ROUTER_INLINE", default=True)

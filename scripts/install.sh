@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what Berth needs on this machine; idempotent and fast when all is present.
 #
-#   - Debian packages (docker.io, busybox-static, nginx-light, docker-registry, chromium, git, openssl,
+#   - Debian packages (docker.io, busybox-static, haproxy, docker-registry, chromium, git, openssl,
 #     pebble: the ACME server the certificate tests order from),
 #     through apt-get, only when one of their programs is missing. Without root it prints the
 #     apt-get command to run and exits 1.
@@ -17,7 +17,7 @@ cd "${root}"
 requirements=(
     "docker.io dockerd containerd runc docker-init"
     "busybox-static /bin/busybox"
-    "nginx-light nginx"
+    "haproxy haproxy"
     "docker-registry docker-registry"
     "chromium chromium"
     "git git"
@@ -60,7 +60,20 @@ if ((${#missing[@]})); then
     echo "install: apt-get install -y ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q
-    apt-get install -y -q "${missing[@]}"
+    # Berth starts HAProxy itself under BERTH_DATA_DIR; the Debian service must not start (now or at boot) a system
+    # haproxy of its own. policy-rc.d answering 101 stops the package's scripts from starting any service.
+    policy=/usr/sbin/policy-rc.d
+    own_policy=0
+    if [[ ! -e ${policy} ]]; then
+        printf '#!/bin/sh\nexit 101\n' >"${policy}"
+        chmod 755 "${policy}"
+        own_policy=1
+    fi
+    apt-get install -y -q "${missing[@]}" || { ((own_policy)) && rm -f "${policy}"; exit 1; }
+    ((own_policy)) && rm -f "${policy}"
+    if [[ " ${missing[*]} " == *" haproxy "* ]] && command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
+        systemctl disable --now haproxy >/dev/null 2>&1 || true
+    fi
 fi
 
 if [[ ! -x .venv/bin/python ]]; then

@@ -20,7 +20,7 @@ from deployments.engine.labels import TENANT_LABEL, label_filter
 from deployments.models import Build, Deployment, Release
 from deployments.services.builds import build_execute
 from deployments.services.rollouts import deployment_execute
-from deployments.tests.integration.conftest import router  # noqa: F401 (a fixture: nginx on a free port)
+from deployments.tests.integration.conftest import router  # noqa: F401 (a fixture: HAProxy on free ports)
 from samples import build_context
 
 from .test_e2e import BERTH, create_token

@@ -12,6 +12,7 @@ from deployments.api import (
     hosts,
     logs,
     releases,
+    router,
 )
 
 urlpatterns = [
@@ -26,4 +27,5 @@ urlpatterns = [
     *deployments.urlpatterns,
     *domains.urlpatterns,
     *certificates.urlpatterns,
+    *router.urlpatterns,
 ]

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('deployments', '0007_routers'),
+        ('deployments', '0008_router_settings'),
     ]
 
     operations = [

@@ -15,7 +15,7 @@ from deployments.models.installation import Installation
 from deployments.models.logs import LogCheckpoint, LogDrop, LogLine, LogSink, SinkKind
 from deployments.models.releases import Release, ReleaseStatus
 from deployments.models.rollouts import Deployment, DeploymentKind, DeploymentStatus, Domain, GcRun
-from deployments.models.routers import RouterNode, RoutingState
+from deployments.models.routers import RouterNode, RouterSettings, RoutingState
 
 __all__ = [
     "LIVE_STATES",
@@ -48,6 +48,7 @@ __all__ = [
     "Release",
     "ReleaseStatus",
     "RouterNode",
+    "RouterSettings",
     "RoutingState",
     "SinkKind",
     "SourceKind",

@@ -1,4 +1,4 @@
-"""The routers (nginx + `manage.py router`) and the version of the routes they serve."""
+"""The routers (HAProxy + `manage.py router`), the version of the routes they serve, and per-app router settings."""
 
 from django.db import models
 from django.utils import timezone
@@ -29,3 +29,27 @@ class RouterNode(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class RouterSettings(models.Model):
+    """An app's settings at the router: body limit, timeouts, HTTPS redirect, maintenance page, IP allowlist.
+
+    An app without a row has the defaults. Validation lives in services/router_settings.py; the router applies a
+    change at runtime (maps and ACLs keyed on the app's backend), without a reload, except the connect timeout.
+    """
+
+    app = models.OneToOneField("deployments.App", on_delete=models.CASCADE, related_name="router_settings")
+    max_body_mb = models.PositiveIntegerField(default=100)
+    connect_timeout_s = models.PositiveIntegerField(default=5)
+    read_timeout_s = models.PositiveIntegerField(default=60)
+    force_https = models.BooleanField(default=False)
+    maintenance = models.BooleanField(default=False)
+    maintenance_page = models.TextField(blank=True, default="")
+    allow = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "router settings"
+
+    def __str__(self) -> str:
+        return f"router settings of {self.app}"

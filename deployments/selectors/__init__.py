@@ -23,6 +23,7 @@ from deployments.selectors.rollouts import (
     deployment_list,
     deployments_stale,
 )
+from deployments.selectors.routers import router_settings_get
 
 __all__ = [
     "LogTarget",
@@ -52,4 +53,5 @@ __all__ = [
     "release_get",
     "release_latest",
     "release_list",
+    "router_settings_get",
 ]

@@ -1,7 +1,7 @@
 """Writes on an app's custom domains: add and remove a hostname the router serves the app under.
 
 A hostname belongs to one app on the whole platform. The router picks a change up from the router sync task,
-queued once the change is committed; nginx is never reloaded inside a request.
+queued once the change is committed; the router is never changed inside a request.
 """
 
 import ipaddress
@@ -99,7 +99,7 @@ def _taken(*, app: App, hostname: str) -> Conflict:
 def _wildcard_clash(*, app: App, hostname: str) -> bool:
     """Whether the name overlaps a wildcard of another tenant (or is a wildcard over another tenant's names).
 
-    nginx prefers an exact name to a wildcard, so without this check one tenant could take a name below another
+    The router prefers an exact name to a wildcard, so without this check one tenant could take a name below another
     tenant's wildcard, or a wildcard could catch names another tenant is still setting up.
     """
     others = Domain.objects.exclude(app__tenant_id=app.tenant_id)

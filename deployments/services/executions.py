@@ -377,8 +377,7 @@ class RolloutExecution(Execution):
             Container.objects.filter(pk__in=[c.pk for c in old]).update(routed=False)
             Container.objects.filter(deployment=self.deployment, process_type=WEB).update(routed=True)
             version = routes.routing_bump()
-        # Every router serves the new containers only, and the nginx workers its reload replaced (which know only the
-        # old containers) have finished the requests they held.
+        # Every router serves the new containers only, and HAProxy let go of the old ones (their requests are done).
         routes.routes_switch(version)
 
     def drain(self, old: list[Container]) -> list[str]:

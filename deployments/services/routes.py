@@ -1,10 +1,11 @@
-"""The router's view of the apps: hostnames and the routed web containers, and applying it to nginx.
+"""The router's view of the apps: hostnames, routed web containers and settings, and applying it to HAProxy.
 
-Several router machines may serve the same routes (`manage.py router` beside each nginx). A change of what they must
+Several router machines may serve the same routes (`manage.py router` beside each HAProxy). A change of what they must
 serve bumps the routes version in the transaction that makes it (`routing_bump`); each router applies it within
-ROUTER_POLL seconds, waits until the nginx workers its reload replaced have exited, and reports the version as drained
-(`RouterNode`). `routes_switch` returns once every live router drained a version: only then may a rollout stop the
-containers it took out of the routes. A process that runs the router itself (BERTH_ROUTER_INLINE, the embedded mode and
+ROUTER_POLL seconds at runtime, waits until HAProxy let go of every server the routes no longer name (its own
+connection count: `del server` is refused until then), and reports the version as drained (`RouterNode`).
+`routes_switch` returns once every live router drained a version: only then may a rollout stop the containers it took
+out of the routes. A process that runs the router itself (BERTH_ROUTER_INLINE, the embedded mode and
 tests) applies the routes directly instead of waiting for its loop.
 """
 
@@ -21,14 +22,15 @@ from django.db import IntegrityError, close_old_connections, connection, transac
 from django.db.models import F
 from django.utils import timezone
 
-from deployments.models import App, Container, ContainerState, Domain, RouterNode, RoutingState
+from deployments.models import App, Container, ContainerState, Domain, RouterNode, RouterSettings, RoutingState
 from deployments.models.apps import WEB_PROCESS
-from deployments.router import Nginx, Route, RouterError, router
+from deployments.router import HAProxy, Route, RouterError, RouteSettings, router
+from deployments.services.tls import tls_sync
 
 logger = logging.getLogger(__name__)
 
 # How often a router looks for a new routes version, applies everything anyway, and says it is alive; after how long
-# without a word it no longer counts; how long the replaced nginx workers may take to finish their requests.
+# without a word it no longer counts; how long a server taken out of the routes may take to finish its requests.
 ROUTER_POLL = 0.1
 ROUTER_FULL_SYNC = 5.0
 ROUTER_REPORT = 1.0
@@ -56,14 +58,32 @@ def routes_collect() -> list[Route]:
     for app_id, hostname in Domain.objects.values_list("app_id", "hostname"):
         domains.setdefault(app_id, []).append(hostname.lower())
     apps = App.objects.select_related("tenant").filter(pk__in=set(upstreams) | set(domains) | _apps_with_release())
+    settings_of = {row.app_id: route_settings(row) for row in RouterSettings.objects.all()}
     return [
         Route(
             key=f"{app.tenant.slug}__{app.slug}",
             hostnames=(app_hostname(app=app), *sorted(domains.get(app.pk, []))),
             upstreams=tuple(upstreams.get(app.pk, [])),
+            settings=settings_of.get(app.pk, DEFAULT_ROUTE_SETTINGS),
         )
         for app in apps
     ]
+
+
+DEFAULT_ROUTE_SETTINGS = RouteSettings()
+
+
+def route_settings(row: RouterSettings) -> RouteSettings:
+    """The router's form of an app's settings row."""
+    return RouteSettings(
+        max_body_mb=row.max_body_mb,
+        connect_timeout_s=row.connect_timeout_s,
+        read_timeout_s=row.read_timeout_s,
+        force_https=row.force_https,
+        maintenance=row.maintenance,
+        maintenance_page=row.maintenance_page,
+        allow=tuple(row.allow),
+    )
 
 
 def _apps_with_release() -> set[int]:
@@ -105,12 +125,14 @@ def router_report(*, name: str, version: int) -> None:
         RouterNode.objects.filter(pk=node.pk, drained_version__lt=version).update(drained_version=version)
 
 
-def routes_drain(*, nginx: Nginx | None = None) -> None:
-    """Apply the current routes to this machine's nginx and wait until the workers the reload replaced have exited."""
-    nginx = nginx or router()
-    applied = nginx.apply(routes_collect())
-    if not nginx.wait_exited(applied.replaced, timeout=DRAIN_WAIT):
-        logger.warning("nginx workers of a previous config still run after %.0f s", DRAIN_WAIT)
+def routes_drain(*, haproxy: HAProxy | None = None) -> None:
+    """Apply the current routes to this machine's HAProxy; return once no request can reach a server they dropped."""
+    haproxy = haproxy or router()
+    applied = haproxy.apply(routes_collect(), drain_timeout=DRAIN_WAIT)
+    if applied.undrained:
+        logger.warning("router: still busy after %.0f s, cut off: %s", DRAIN_WAIT, ", ".join(applied.undrained))
+    # Certificates and ACME answers at runtime too; only what changed since the last sync is sent.
+    tls_sync(router=haproxy)
 
 
 def routers_wait(version: int, *, timeout: float | None = None) -> None:
@@ -128,7 +150,7 @@ def routers_wait(version: int, *, timeout: float | None = None) -> None:
         if time.monotonic() > deadline:
             raise RouterError(
                 f"Router(s) {', '.join(behind)} did not serve the new routes within {timeout:.0f} s: "
-                "check that `manage.py router` runs there and that nginx accepts its config."
+                "check that `manage.py router` runs there and that HAProxy accepts its commands."
             )
         time.sleep(0.05)
 
@@ -141,17 +163,19 @@ def routes_switch(version: int) -> None:
     routers_wait(version)
 
 
-def router_loop(*, name: str | None = None, nginx: Nginx | None = None, stop: threading.Event | None = None) -> None:
+def router_loop(
+    *, name: str | None = None, haproxy: HAProxy | None = None, stop: threading.Event | None = None
+) -> None:
     """Run one router: serve every routes version within ROUTER_POLL s (everything anyway every ROUTER_FULL_SYNC s)."""
     name = name or router_name()
     stop = stop or threading.Event()
     try:
-        _serve(name=name, nginx=nginx, stop=stop)
+        _serve(name=name, haproxy=haproxy, stop=stop)
     finally:
         connection.close()
 
 
-def _serve(*, name: str, nginx: Nginx | None, stop: threading.Event) -> None:
+def _serve(*, name: str, haproxy: HAProxy | None, stop: threading.Event) -> None:
     served, last_full, last_report = -1, 0.0, 0.0
     while not stop.is_set():
         close_old_connections()
@@ -159,7 +183,7 @@ def _serve(*, name: str, nginx: Nginx | None, stop: threading.Event) -> None:
             version = routing_version()
             now = time.monotonic()
             if version != served or now - last_full >= ROUTER_FULL_SYNC:
-                routes_drain(nginx=nginx)
+                routes_drain(haproxy=haproxy)
                 served, last_full = version, now
                 router_report(name=name, version=version)
                 last_report = now

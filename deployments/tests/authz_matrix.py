@@ -11,7 +11,17 @@ Setups create what the URL names through the services (as the API would) or the 
 never fires inside the savepoint, so no rollout, build or engine call starts behind a row's back.
 """
 
-from deployments.models import App, BuildStatus, Certificate, ContainerState, Deployment, Domain, Release, ReleaseStatus
+from deployments.models import (
+    App,
+    BuildStatus,
+    Certificate,
+    ContainerState,
+    Deployment,
+    Domain,
+    Release,
+    ReleaseStatus,
+    RouterSettings,
+)
 from deployments.services.apps import app_create
 from deployments.services.certificates import certificate_upload
 from deployments.services.config import config_update
@@ -277,6 +287,24 @@ ROWS += [
         then=_certificate_removed,
     ),
 ]
+
+
+
+# Router settings
+
+ROUTER = APP + "router/"
+
+
+def _maintenance_on(world, params, response):
+    assert response.json()["maintenance"] is True
+    assert RouterSettings.objects.filter(app__tenant=world.tenant, maintenance=True).count() == 1
+
+
+ROWS += [
+    Row("GET", ROUTER, tenant_rule(Scope.READ), setup=make_app),
+    Row("PATCH", ROUTER, tenant_rule(Scope.WRITE), setup=make_app, body={"maintenance": True}, then=_maintenance_on),
+]
+
 
 # Another tenant's objects named under {tenant}: 404 to every caller, and nothing changes
 

@@ -1,4 +1,4 @@
-"""A real fleet for rollout tests: two Docker hosts, nginx as the router, and a traffic counter.
+"""A real fleet for rollout tests: two Docker hosts, HAProxy as the router, and traffic counters.
 
 Every tenant a test creates has a unique slug; teardown removes only the containers and networks that carry it.
 """
@@ -28,16 +28,17 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def router(settings, nginx_bin):
-    """nginx under its own prefix on a free loopback port; stopped after the test."""
+def router(settings, haproxy_bin):
+    """HAProxy under its own prefix on free loopback ports; stopped after the test."""
     prefix = Path(settings.DATA_DIR) / f"router-{secrets.token_hex(4)}"
     prefix.mkdir(parents=True, mode=0o755)
     settings.BERTH_ROUTER_DIR = str(prefix)
     settings.BERTH_ROUTER_PORT = _free_port()
-    settings.BERTH_NGINX = nginx_bin
-    nginx = configured_router()
-    yield nginx
-    nginx.stop()
+    settings.BERTH_ROUTER_TLS_PORT = _free_port()
+    settings.BERTH_HAPROXY = haproxy_bin
+    haproxy = configured_router()
+    yield haproxy
+    haproxy.stop()
 
 
 @pytest.fixture
@@ -101,17 +102,25 @@ def make_release(app):
 
 @dataclass
 class Traffic:
-    """A client loop sending requests through the router, one new connection each, counting every outcome."""
+    """A client loop sending requests through the router, counting every outcome.
+
+    By default each request opens a new connection; with `keepalive` one connection is reused for every request,
+    as a browser or a pooled HTTP client does, and is reopened only after the router answered `Connection: close`
+    (a reused connection failing is a failed request: the client cannot know whether its request was handled).
+    """
 
     port: int
     path: str
     host: str
+    keepalive: bool = False
     ok: int = 0
     failed: int = 0
+    connections: int = 0
     failures: list[str] = field(default_factory=list)
     bodies: set[str] = field(default_factory=set)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
+    _connection: http.client.HTTPConnection | None = None
 
     def get(self) -> tuple[int, str]:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
@@ -122,10 +131,27 @@ class Traffic:
         finally:
             connection.close()
 
+    def _get_kept_alive(self) -> tuple[int, str]:
+        if self._connection is None:
+            self._connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+            self.connections += 1
+        try:
+            self._connection.request("GET", self.path, headers={"Host": self.host})
+            response = self._connection.getresponse()
+            answer = response.status, response.read().decode()
+        except BaseException:
+            self._connection.close()
+            self._connection = None
+            raise
+        if response.will_close:
+            self._connection.close()
+            self._connection = None
+        return answer
+
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                status, body = self.get()
+                status, body = self._get_kept_alive() if self.keepalive else self.get()
                 if status == 200:
                     self.ok += 1
                     self.bodies.add(body.strip())
@@ -144,11 +170,13 @@ class Traffic:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join(timeout=30)
+        if self._connection is not None:
+            self._connection.close()
 
 
 @pytest.fixture
 def traffic(router, app):
-    def make(path: str = "/release.txt") -> Traffic:
-        return Traffic(port=router.port, path=path, host=f"web.{app.tenant.slug}.localhost")
+    def make(path: str = "/release.txt", *, keepalive: bool = False) -> Traffic:
+        return Traffic(port=router.port, path=path, host=f"web.{app.tenant.slug}.localhost", keepalive=keepalive)
 
     return make

@@ -1,4 +1,4 @@
-"""A custom domain through the API reaches a real container behind the real nginx router, and stops after removal."""
+"""A custom domain through the API reaches a real container behind the real HAProxy router, and stops after removal."""
 
 import pytest
 from django_tasks_db.models import DBTaskResult
@@ -37,7 +37,7 @@ def test_a_domain_added_through_the_api_serves_the_app_until_it_is_removed(
     response = client.post(url, {"hostname": hostname.upper()}, format="json")
     assert response.status_code == 201, response.content
     assert _router_syncs() == 1
-    assert by_domain.get() == (404, ROUTER_404)  # nothing reloaded nginx inside the request
+    assert by_domain.get() == (404, ROUTER_404)  # nothing changed the router inside the request
     router_sync_run.call()
 
     # then

@@ -1,4 +1,4 @@
-"""Rollouts against two real dockerd hosts and a real nginx router."""
+"""Rollouts against two real dockerd hosts and a real HAProxy router."""
 
 import pytest
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from deployments.engine.labels import RELEASE_LABEL
 from deployments.models import Container, ContainerState, DeploymentStatus, ReleaseStatus, RouterNode
-from deployments.router import Nginx
+from deployments.router import HAProxy
 from deployments.services.rollouts import deployment_execute, rollout_enqueue
 from deployments.services.routes import router_loop, routing_version
 from deployments.tests.integration.conftest import Traffic, _free_port, engine_containers
@@ -23,30 +23,30 @@ def deploy(release):
 
 
 @pytest.fixture
-def edges(settings, nginx_bin):
-    """Start router loops, each with its own nginx, as `manage.py router` runs on each router machine."""
+def edges(settings, haproxy_bin):
+    """Start router loops, each with its own HAProxy, as `manage.py router` runs on each router machine."""
     settings.BERTH_ROUTER_INLINE = False  # the worker's machine runs no router
     started = []
 
-    def start(name: str) -> Nginx:
+    def start(name: str) -> HAProxy:
         prefix = Path(settings.DATA_DIR) / f"router-{name}-{secrets.token_hex(4)}"
         prefix.mkdir(parents=True, mode=0o755)
-        nginx = Nginx(prefix=prefix, port=_free_port(), binary=nginx_bin)
+        haproxy = HAProxy(prefix=prefix, port=_free_port(), tls_port=_free_port(), binary=haproxy_bin)
         stop = threading.Event()
-        thread = threading.Thread(target=router_loop, kwargs={"name": name, "nginx": nginx, "stop": stop})
+        thread = threading.Thread(target=router_loop, kwargs={"name": name, "haproxy": haproxy, "stop": stop})
         thread.start()
-        started.append((nginx, stop, thread))
-        return nginx
+        started.append((haproxy, stop, thread))
+        return haproxy
 
     yield start
-    for nginx, stop, thread in started:
+    for haproxy, stop, thread in started:
         stop.set()
         thread.join(timeout=30)
-        nginx.stop()
+        haproxy.stop()
 
 
-def _traffic(nginx: Nginx, app) -> Traffic:
-    return Traffic(port=nginx.port, path="/release.txt", host=f"web.{app.tenant.slug}.localhost")
+def _traffic(haproxy: HAProxy, app, *, keepalive: bool = False) -> Traffic:
+    return Traffic(port=haproxy.port, path="/release.txt", host=f"web.{app.tenant.slug}.localhost", keepalive=keepalive)
 
 
 def test_deploys_under_traffic_through_two_routers_drop_no_request(hosts, app, make_release, edges):
@@ -55,8 +55,15 @@ def test_deploys_under_traffic_through_two_routers_drop_no_request(hosts, app, m
     RouterNode.objects.create(name="edge-gone", drained_version=0, last_seen=timezone.now() - timedelta(hours=1))
     assert deploy(make_release()).status == DeploymentStatus.SUCCEEDED
 
+    workers = (first.workers(), second.workers())
+
     # when
-    with _traffic(first, app) as one, _traffic(second, app) as two:
+    with (
+        _traffic(first, app) as one,
+        _traffic(second, app) as two,
+        _traffic(first, app, keepalive=True) as kept_one,
+        _traffic(second, app, keepalive=True) as kept_two,
+    ):
         results = []
         for _ in range(5):
             results.append(deploy(make_release()))
@@ -67,7 +74,10 @@ def test_deploys_under_traffic_through_two_routers_drop_no_request(hosts, app, m
     # then
     assert [d.status for d in results] == [DeploymentStatus.SUCCEEDED] * 5, [d.error for d in results]
     assert (one.failed, two.failed) == (0, 0), one.failures[:3] + two.failures[:3]
+    assert (kept_one.failed, kept_two.failed) == (0, 0), kept_one.failures[:3] + kept_two.failures[:3]
     assert one.ok > 0 and two.ok > 0
+    assert (kept_one.connections, kept_two.connections) == (1, 1) and kept_one.ok > 0 and kept_two.ok > 0
+    assert (first.workers(), second.workers()) == workers
     assert _traffic(first, app).get() == (200, "v6\n")
     assert _traffic(second, app).get() == (200, "v6\n")
 

@@ -1,4 +1,4 @@
-"""The routes the routers serve, the routes version, and waiting for every live router (no nginx: the database only)."""
+"""The routes the routers serve, the routes version, and waiting for every live router (the database only)."""
 
 from datetime import timedelta
 
