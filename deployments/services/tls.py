@@ -59,6 +59,15 @@ def certificate_name(hostname: str) -> str:
     return WILDCARD_NAME + hostname[len(WILDCARD) :] if hostname.startswith(WILDCARD) else hostname
 
 
+def _materials(pks: list[int], batch: int = 500) -> dict:
+    """The chains and keys of the certificates `pks`, in a query per `batch`."""
+    found = {}
+    for start in range(0, len(pks), batch):
+        rows = Certificate.objects.filter(pk__in=pks[start : start + batch]).only("chain", "private_key")
+        found.update((row.pk, row) for row in rows)
+    return found
+
+
 def _bundle(material) -> str:
     return material.chain + crypto.decrypt(material.private_key)
 
@@ -79,11 +88,17 @@ def tls_apply(*, router: TlsRouter, applied: TlsApplied | None = None) -> TlsApp
     ):
         stamps[certificate_name(hostname)] = (f"{pk}:{updated_at.isoformat()}", pk)
     served = TlsApplied(challenges=dict(applied.challenges))
+    changed = []
     for name, (stamp, pk) in stamps.items():
         if applied.certificates.get(name) == stamp:
             served.certificates[name] = stamp
-            continue
-        material = (DefaultCertificate if pk is None else Certificate).objects.filter(pk=pk or 1).first()
+        else:
+            changed.append((name, stamp, pk))
+    materials = _materials([pk for _name, _stamp, pk in changed if pk is not None])
+    if any(pk is None for _name, _stamp, pk in changed):
+        materials[None] = DefaultCertificate.objects.filter(pk=1).first()
+    for name, stamp, pk in changed:
+        material = materials.get(pk)
         try:
             if material is None:  # removed since the stamps were read
                 continue
