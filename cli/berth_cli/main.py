@@ -8,7 +8,21 @@ import sys
 from dataclasses import dataclass
 
 from berth_cli import __version__, output, settings
-from berth_cli.commands import apps, auth, builds, certs, config, domains, hosts, logs, ps, releases, router, tenants, tokens
+from berth_cli.commands import (
+    apps,
+    auth,
+    builds,
+    certs,
+    config,
+    domains,
+    hosts,
+    logs,
+    ps,
+    releases,
+    router,
+    tenants,
+    tokens,
+)
 from berth_cli.errors import UsageError
 from berth_cli.http import ApiError, Client
 

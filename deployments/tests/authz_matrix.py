@@ -289,7 +289,6 @@ ROWS += [
 ]
 
 
-
 # Router settings
 
 ROUTER = APP + "router/"
