@@ -15,20 +15,31 @@ machine, never a reason to skip.
     haproxy_bin               path of Debian's haproxy
     chromium_bin              path of Debian's chromium (also given to pytest-playwright)
     opensearch_url            "http://127.0.0.1:PORT", an in-memory OpenSearch (osmem-server)
+    acme_directory            AcmeServer: Debian's pebble on loopback (its directory URL, the CA bundle of its API,
+                              its root, the port it validates HTTP-01 on), every name resolving to 127.0.0.1
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import ipaddress
 import json
 import os
 import shutil
+import socket
+import ssl
 import subprocess
+import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 REPO_DIR = Path(__file__).resolve().parent
 SERVICES_SCRIPT = REPO_DIR / "scripts" / "services.sh"
@@ -237,3 +248,130 @@ def opensearch_url() -> Iterator[str]:
         yield server.url
     finally:
         server.close()
+
+
+@dataclass(frozen=True)
+class AcmeServer:
+    """A running pebble: the directory URL, the CA file its own API's TLS verifies with, and what it issues under.
+
+    Pebble validates HTTP-01 on `http_port` of 127.0.0.1 for every name (pebble-challtestsrv answers its DNS
+    queries with 127.0.0.1); a test serves the challenges there. Its root CA changes at every start: `root_pem()`.
+    """
+
+    directory: str
+    ca_bundle: str
+    management_url: str
+    http_port: int
+
+    def root_pem(self) -> str:
+        context = ssl.create_default_context(cafile=self.ca_bundle)
+        with urllib.request.urlopen(f"{self.management_url}/roots/0", timeout=10, context=context) as response:  # noqa: S310 - loopback
+            return response.read().decode()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _api_tls_pair(directory: Path) -> tuple[Path, Path]:
+    """Write a self-signed certificate for pebble's own API (the package ships none): 127.0.0.1 and localhost."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pebble on loopback")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "api-cert.pem", directory / "api-key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+def _wait_for_directory(url: str, ca_bundle: Path, processes: list[subprocess.Popen], logs: list[Path]) -> None:
+    context = ssl.create_default_context(cafile=str(ca_bundle))
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2, context=context) as response:  # noqa: S310 - loopback
+                if "newOrder" in json.load(response):
+                    return
+        except OSError:
+            pass
+        dead = [process for process in processes if process.poll() is not None]
+        if dead or time.monotonic() > deadline:
+            output = "\n".join(log.read_text() for log in logs if log.exists())
+            pytest.fail(f"pebble did not serve its ACME directory at {url}:\n{output}", pytrace=False)
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def acme_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AcmeServer]:
+    """Start Debian's pebble and pebble-challtestsrv on loopback for the session (see AcmeServer)."""
+    pebble, challtestsrv = _which("pebble"), _which("pebble-challtestsrv")
+    work = tmp_path_factory.mktemp("pebble")
+    cert_path, key_path = _api_tls_pair(work)
+    dns, api, management, http_port = (_free_port() for _ in range(4))
+    config = {
+        "pebble": {
+            "listenAddress": f"127.0.0.1:{api}",
+            "managementListenAddress": f"127.0.0.1:{management}",
+            "certificate": str(cert_path),
+            "privateKey": str(key_path),
+            "httpPort": http_port,
+            "tlsPort": _free_port(),
+            "ocspResponderURL": "",
+            "externalAccountBindingRequired": False,
+        }
+    }
+    (work / "pebble.json").write_text(json.dumps(config))
+    # No sleep before a validation, no reuse of an earlier authorization, no nonce refused at random.
+    env = {**os.environ, "PEBBLE_VA_NOSLEEP": "1", "PEBBLE_AUTHZREUSE": "0", "PEBBLE_WFE_NONCEREJECT": "0"}
+    logs = [work / "challtestsrv.log", work / "pebble.log"]
+    processes: list[subprocess.Popen] = []
+    try:
+        with logs[0].open("w") as log:
+            processes.append(
+                subprocess.Popen(
+                    [challtestsrv, "-dns01", f"127.0.0.1:{dns}", "-management", f"127.0.0.1:{_free_port()}",
+                     "-http01", "", "-https01", "", "-tlsalpn01", "", "-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""],
+                    stdout=log, stderr=subprocess.STDOUT,
+                )
+            )  # fmt: skip
+        with logs[1].open("w") as log:
+            processes.append(
+                subprocess.Popen(
+                    [pebble, "-config", str(work / "pebble.json"), "-dnsserver", f"127.0.0.1:{dns}"],
+                    stdout=log, stderr=subprocess.STDOUT, env=env,
+                )
+            )  # fmt: skip
+        directory = f"https://127.0.0.1:{api}/dir"
+        _wait_for_directory(directory, cert_path, processes, logs)
+        yield AcmeServer(
+            directory=directory,
+            ca_bundle=str(cert_path),
+            management_url=f"https://127.0.0.1:{management}",
+            http_port=http_port,
+        )
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()

@@ -15,6 +15,7 @@ from django_tasks_db.management.commands.db_worker import Worker
 from deployments.logs.supervisor import run_collectors
 from deployments.metrics.supervisor import run_samplers
 from deployments.services.builds import build_archives_collect
+from deployments.services.certificates import certificates_renew_due
 from deployments.services.gc import gc_run_all
 from deployments.services.hosts import host_register_local, hosts_heartbeat
 from deployments.services.rollouts import reconcile
@@ -98,6 +99,15 @@ def _run_gc() -> None:
         _collect_garbage()
 
 
+def run_certificate_renewal() -> None:
+    """Queue the renewal of ACME certificates near expiry every BERTH_CERT_CHECK_INTERVAL seconds (0 turns it off)."""
+    interval = settings.BERTH_CERT_CHECK_INTERVAL
+    if interval <= 0:
+        logger.info("certificate renewal is off (BERTH_CERT_CHECK_INTERVAL=0)")
+        return
+    _every(interval, "certificate renewal", certificates_renew_due)
+
+
 def _run_log_collectors() -> None:
     # One collector per registered DockerHost (the local engine when none), following hosts added later.
     run_collectors(threading.Event())
@@ -118,6 +128,7 @@ def background_loops() -> list[tuple[str, callable]]:
         ("logs-collector", _run_log_collectors),
         ("metrics-sampler", _run_metrics_samplers),
         ("gc", _run_gc),
+        ("certificates", run_certificate_renewal),
     ]
 
 

@@ -6,6 +6,7 @@ Services queue them by name through `deployments.services.queue`, so this module
 from django.db import transaction
 from django_tasks import task
 
+from deployments.services.acme import certificate_order
 from deployments.services.builds import build_execute
 from deployments.services.containers import app_teardown
 from deployments.services.queue import task_register
@@ -45,3 +46,10 @@ def build_run(build_id: int) -> None:
     A build that is gone or no longer pending is left alone.
     """
     build_execute(build_id=build_id)
+
+
+@task_register
+@task()
+def certificate_order_run(certificate_id: int) -> None:
+    """Order or renew a custom domain's certificate from the ACME directory; a certificate gone is left alone."""
+    certificate_order(certificate_id=certificate_id)

@@ -234,6 +234,15 @@ BERTH_ROUTER = env.str("BERTH_ROUTER", default="haproxy")
 BERTH_ROUTER_INLINE = env.bool("BERTH_ROUTER_INLINE", default=True)
 BERTH_ROUTER_NAME = env.str("BERTH_ROUTER_NAME", default="")
 BERTH_ROUTER_SWITCH_TIMEOUT = env.float("BERTH_ROUTER_SWITCH_TIMEOUT", default=30.0)
+# Certificates: the ACME directory custom domains order theirs from (empty: ACME is off), the contact e-mail given to
+# it, a CA bundle to verify the directory's own TLS with (a private ACME server; empty: the system's), how many days
+# before expiry a certificate is renewed, and how often the renewal loop looks (seconds, 0 turns it off).
+BERTH_ROUTER_TLS_PORT = env.int("BERTH_ROUTER_TLS_PORT", default=8443)
+BERTH_ACME_DIRECTORY = env.str("BERTH_ACME_DIRECTORY", default="")
+BERTH_ACME_EMAIL = env.str("BERTH_ACME_EMAIL", default="")
+BERTH_ACME_CA_BUNDLE = env.str("BERTH_ACME_CA_BUNDLE", default="")
+BERTH_CERT_RENEW_DAYS = env.int("BERTH_CERT_RENEW_DAYS", default=30)
+BERTH_CERT_CHECK_INTERVAL = env.int("BERTH_CERT_CHECK_INTERVAL", default=3600)
 BERTH_REGISTRY = env.str("BERTH_REGISTRY", default="")
 BERTH_DEFAULT_MAX_APPS = env.int("BERTH_DEFAULT_MAX_APPS", default=20)
 BERTH_DEFAULT_MAX_CONTAINERS = env.int("BERTH_DEFAULT_MAX_CONTAINERS", default=50)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what Berth needs on this machine; idempotent and fast when all is present.
 #
-#   - Debian packages (docker.io, busybox-static, haproxy, docker-registry, chromium, git),
+#   - Debian packages (docker.io, busybox-static, haproxy, docker-registry, chromium, git, openssl,
+#     pebble: the ACME server the certificate tests order from),
 #     through apt-get, only when one of their programs is missing. Without root it prints the
 #     apt-get command to run and exits 1.
 #   - The virtual environment .venv/ (python3 -m venv) and the Python packages of
@@ -20,6 +21,8 @@ requirements=(
     "docker-registry docker-registry"
     "chromium chromium"
     "git git"
+    "openssl openssl"
+    "pebble pebble pebble-challtestsrv"
 )
 
 have() {

@@ -79,6 +79,8 @@ ACTIONS: dict[str, Need] = {
     "domain.view": _READ,
     "domain.add": _WRITE,
     "domain.remove": _WRITE,
+    "certificate.set": _WRITE,
+    "certificate.remove": _WRITE,
     "router.view": _READ,
     "router.update": _WRITE,
     "metrics.view": _READ,

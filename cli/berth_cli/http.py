@@ -137,6 +137,9 @@ class Client:
     def post(self, path: str, body=None, **kwargs):
         return self.request("POST", path, json_body=body if body is not None else {}, **kwargs)
 
+    def put(self, path: str, body, **kwargs):
+        return self.request("PUT", path, json_body=body, **kwargs)
+
     def patch(self, path: str, body, **kwargs):
         return self.request("PATCH", path, json_body=body, **kwargs)
 

@@ -8,12 +8,26 @@ import sys
 from dataclasses import dataclass
 
 from berth_cli import __version__, output, settings
-from berth_cli.commands import apps, auth, builds, config, domains, hosts, logs, ps, releases, router, tenants, tokens
+from berth_cli.commands import (
+    apps,
+    auth,
+    builds,
+    certs,
+    config,
+    domains,
+    hosts,
+    logs,
+    ps,
+    releases,
+    router,
+    tenants,
+    tokens,
+)
 from berth_cli.errors import UsageError
 from berth_cli.http import ApiError, Client
 
 EXIT_OK, EXIT_API, EXIT_USAGE = 0, 1, 2
-MODULES = [auth, tenants, tokens, apps, config, domains, router, builds, releases, ps, logs, hosts]
+MODULES = [auth, tenants, tokens, apps, config, domains, certs, router, builds, releases, ps, logs, hosts]
 
 
 @dataclass(frozen=True)

@@ -103,5 +103,5 @@ def test_every_verb_takes_json():
         for name, sub in verbs.choices.items()
         if not any("--json" in action.option_strings for action in sub._actions)
     ]
-    assert len(verbs.choices) == 47  # 43, and router, router:set, maintenance:on, maintenance:off
+    assert len(verbs.choices) == 51  # 43, router, router:set, maintenance:on/off, certs, certs:add/acme/remove
     assert without_json == []

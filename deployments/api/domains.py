@@ -1,11 +1,12 @@
 """API of an app's custom domains: list, add, show and remove the hostnames the router serves it under."""
 
 from django.urls import path
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from deployments import selectors
+from deployments.api.certificates import CertificateOutput
 from deployments.models import Domain
 from deployments.services import domains as services
 from deployments.services.routes import app_hostname
@@ -14,6 +15,9 @@ from tenants.api.base import TenantScopedViewSet
 
 
 class DomainOutput(serializers.ModelSerializer):
+    certificate = serializers.SerializerMethodField(
+        help_text="The certificate the router serves for the hostname (state, names, expiry), or null."
+    )
     wildcard = serializers.SerializerMethodField(help_text='Whether the hostname starts with "*." (names below it).')
     dns_target = serializers.SerializerMethodField(
         help_text="The name to point the hostname at (a CNAME record), where the router serves the app."
@@ -22,13 +26,18 @@ class DomainOutput(serializers.ModelSerializer):
     class Meta:
         model = Domain
         # Never the private key; TLS material is not served by this API.
-        fields = ["hostname", "wildcard", "dns_target", "created_at"]
+        fields = ["hostname", "wildcard", "dns_target", "certificate", "created_at"]
 
     def get_wildcard(self, domain) -> bool:
         return domain.hostname.startswith(services.WILDCARD)
 
     def get_dns_target(self, domain) -> str:
         return app_hostname(app=domain.app)
+
+    @extend_schema_field(CertificateOutput(allow_null=True))
+    def get_certificate(self, domain) -> dict | None:
+        cert = getattr(domain, "tls", None)
+        return None if cert is None else CertificateOutput(cert).data
 
 
 class DomainCreateInput(serializers.Serializer):
@@ -56,7 +65,7 @@ class DomainViewSet(TenantScopedViewSet):
 
     def list(self, request, tenant, app):
         app = selectors.app_get(tenant=self.tenant, slug=app)
-        page = self.paginate_queryset(selectors.domain_list(app=app).select_related("app__tenant"))
+        page = self.paginate_queryset(selectors.domain_list(app=app).select_related("app__tenant", "tls"))
         return self.get_paginated_response(DomainOutput(page, many=True).data)
 
     @extend_schema(request=DomainCreateInput, responses={201: DomainOutput})

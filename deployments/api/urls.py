@@ -3,6 +3,7 @@
 from deployments.api import (
     apps,
     builds,
+    certificates,
     config,
     deployments,
     domains,
@@ -27,5 +28,6 @@ urlpatterns = [
     *hosts.urlpatterns,
     *deployments.urlpatterns,
     *domains.urlpatterns,
+    *certificates.urlpatterns,
     *router.urlpatterns,
 ]

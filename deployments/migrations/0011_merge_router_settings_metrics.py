@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('deployments', '0008_router_settings'),
+        ('deployments', '0009_certificates'),
         ('deployments', '0010_metrics'),
     ]
 

@@ -2,6 +2,14 @@
 
 from deployments.models.apps import App, ConfigVar, Formation, HealthcheckKind
 from deployments.models.builds import Build, BuildStatus, SourceKind
+from deployments.models.certificates import (
+    AcmeAccount,
+    AcmeChallenge,
+    Certificate,
+    CertificateSource,
+    CertificateState,
+    DefaultCertificate,
+)
 from deployments.models.hosts import LIVE_STATES, Container, ContainerState, DockerHost, HostStatus
 from deployments.models.installation import Installation
 from deployments.models.logs import LogCheckpoint, LogDrop, LogLine, LogSink, SinkKind
@@ -12,14 +20,20 @@ from deployments.models.routers import RouterNode, RouterSettings, RoutingState
 
 __all__ = [
     "LIVE_STATES",
+    "AcmeAccount",
+    "AcmeChallenge",
     "App",
     "Build",
     "BuildStatus",
+    "Certificate",
+    "CertificateSource",
+    "CertificateState",
     "ConfigVar",
     "Container",
     "ContainerEvent",
     "ContainerEventKind",
     "ContainerState",
+    "DefaultCertificate",
     "Deployment",
     "DeploymentKind",
     "DeploymentStatus",

@@ -11,6 +11,7 @@ from deployments.selectors.apps import (
     release_list,
 )
 from deployments.selectors.builds import build_for_viewer, build_get, build_list, build_release_versions
+from deployments.selectors.certificates import default_certificate_get
 from deployments.selectors.domains import domain_get, domain_list
 from deployments.selectors.gc import gc_run_list
 from deployments.selectors.hosts import host_get, host_list
@@ -35,6 +36,7 @@ __all__ = [
     "build_release_versions",
     "config_list",
     "container_get",
+    "default_certificate_get",
     "deployment_for_viewer",
     "deployment_get",
     "deployment_list",

@@ -25,6 +25,7 @@ from django.utils import timezone
 from deployments.models import App, Container, ContainerState, Domain, RouterNode, RouterSettings, RoutingState
 from deployments.models.apps import WEB_PROCESS
 from deployments.router import HAProxy, Route, RouterError, RouteSettings, router
+from deployments.services.tls import tls_sync
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +131,8 @@ def routes_drain(*, haproxy: HAProxy | None = None) -> None:
     applied = haproxy.apply(routes_collect(), drain_timeout=DRAIN_WAIT)
     if applied.undrained:
         logger.warning("router: still busy after %.0f s, cut off: %s", DRAIN_WAIT, ", ".join(applied.undrained))
+    # Certificates and ACME answers at runtime too; only what changed since the last sync is sent.
+    tls_sync(router=haproxy)
 
 
 def routers_wait(version: int, *, timeout: float | None = None) -> None:

@@ -14,6 +14,7 @@ never fires inside the savepoint, so no rollout, build or engine call starts beh
 from deployments.models import (
     App,
     BuildStatus,
+    Certificate,
     ContainerState,
     Deployment,
     Domain,
@@ -22,9 +23,11 @@ from deployments.models import (
     RouterSettings,
 )
 from deployments.services.apps import app_create
+from deployments.services.certificates import certificate_upload
 from deployments.services.config import config_update
 from deployments.services.domains import domain_add
 from deployments.tests.factories import BuildFactory, DockerHostFactory
+from deployments.tests.tls import TestCA
 from tenants.models import Scope
 from tenants.tests.authz import Row, staff_rule, tenant_rule
 
@@ -244,6 +247,48 @@ ROWS += [
 ]
 
 
+# A custom domain's certificate
+
+CERTIFICATE = DOMAINS + "{domain}/certificate/"
+_ISSUED = TestCA().issue("www.example.com")
+PEM_BODY = {"certificate": _ISSUED.chain_pem, "private_key": _ISSUED.key_pem}
+
+
+def make_domain_with_certificate(world, caller):
+    params = make_app_with_domain(world, caller)
+    domain = Domain.objects.get(app__tenant=world.tenant, hostname=params["domain"])
+    certificate_upload(domain=domain, actor=world.users["owner"], **PEM_BODY)
+    return params
+
+
+def _certificate_uploaded(world, params, response):
+    assert response.json()["state"] == "issued"
+    assert Certificate.objects.filter(domain__app__tenant=world.tenant, domain__hostname="www.example.com").count() == 1
+
+
+def _certificate_removed(world, params, response):
+    assert not Certificate.objects.exists()
+
+
+ROWS += [
+    Row(
+        "PUT",
+        CERTIFICATE,
+        tenant_rule(Scope.WRITE),
+        setup=make_app_with_domain,
+        body=PEM_BODY,
+        then=_certificate_uploaded,
+    ),
+    Row(
+        "DELETE",
+        CERTIFICATE,
+        tenant_rule(Scope.WRITE, ok=204),
+        setup=make_domain_with_certificate,
+        then=_certificate_removed,
+    ),
+]
+
+
 # Router settings
 
 ROUTER = APP + "router/"
@@ -296,6 +341,19 @@ def make_foreign_build(world, caller):
     return params
 
 
+_THEIRS = TestCA().issue("theirs.example.com")
+
+
+def make_foreign_certificate(world, caller):
+    """make_foreign_app, and an uploaded certificate on globex's domain."""
+    params = make_foreign_app(world, caller)
+    domain = Domain.objects.get(hostname=params["domain"])
+    certificate_upload(
+        domain=domain, certificate=_THEIRS.chain_pem, private_key=_THEIRS.key_pem, actor=world.users["other_owner"]
+    )
+    return params
+
+
 FOREIGN = "another tenant's object"
 
 ROWS += [
@@ -341,6 +399,22 @@ ROWS += [
         tenant_rule(Scope.WRITE, ok=404),
         setup=make_foreign_app,
         name=FOREIGN,
+    ),
+    Row(
+        "PUT",
+        CERTIFICATE,
+        tenant_rule(Scope.WRITE, ok=404),
+        setup=make_foreign_certificate,
+        body=PEM_BODY,
+        name=FOREIGN,
+    ),
+    Row("DELETE", CERTIFICATE, tenant_rule(Scope.WRITE, ok=404), setup=make_foreign_certificate, name=FOREIGN),
+    Row(
+        "DELETE",
+        "/api/v1/tenants/{tenant}/apps/web/domains/{domain}/certificate/",
+        tenant_rule(Scope.WRITE, ok=404),
+        setup=make_foreign_certificate,
+        name=FOREIGN + ", under acme's app",
     ),
 ]
 

@@ -13,7 +13,16 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, models, transaction
 
 from deployments import crypto
-from deployments.models import ConfigVar, DockerHost, Domain, LogSink, Release
+from deployments.models import (
+    AcmeAccount,
+    Certificate,
+    ConfigVar,
+    DefaultCertificate,
+    DockerHost,
+    Domain,
+    LogSink,
+    Release,
+)
 
 # Every Fernet token starts with the version byte 0x80, base64-encoded as "gAAAAA"; anything else is clear text
 # that was never encrypted (a public certificate, say) and is left alone.
@@ -78,7 +87,10 @@ def _write(model: type[models.Model], objs: list[models.Model], fields: list[str
 
 
 class Command(BaseCommand):
-    help = "Re-encrypt config vars, release snapshots, host TLS keys, domain keys and log sink credentials."
+    help = (
+        "Re-encrypt config vars, release snapshots, host TLS keys, certificate keys, the ACME account key and log "
+        "sink credentials."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--batch-size", type=int, default=500, help="Rows per transaction (default 500).")
@@ -98,6 +110,9 @@ class Command(BaseCommand):
             ("release snapshots", Release.objects.all(), _rotate_release, ["config"]),
             ("host TLS material", DockerHost.objects.all(), fields_of(*TLS_FIELDS), list(TLS_FIELDS)),
             ("domain keys", Domain.objects.all(), fields_of("private_key"), ["private_key"]),
+            ("certificate keys", Certificate.objects.all(), fields_of("private_key"), ["private_key"]),
+            ("default certificate key", DefaultCertificate.objects.all(), fields_of("private_key"), ["private_key"]),
+            ("ACME account key", AcmeAccount.objects.all(), fields_of("private_key"), ["private_key"]),
             ("log sink credentials", LogSink.objects.all(), fields_of("credentials"), ["credentials"]),
         ]
         unreadable = 0

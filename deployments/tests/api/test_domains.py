@@ -31,8 +31,9 @@ def test_a_developer_adds_a_domain_and_the_router_sync_is_queued(api, app, alice
     # then
     assert response.status_code == 201
     body = response.json()
-    assert set(body) == {"hostname", "wildcard", "dns_target", "created_at"}
+    assert set(body) == {"hostname", "wildcard", "dns_target", "certificate", "created_at"}
     assert (body["hostname"], body["wildcard"], body["dns_target"]) == ("www.example.com", False, "web.acme.localhost")
+    assert body["certificate"] is None
     assert list(Domain.objects.values_list("app_id", "hostname", "certificate", "private_key")) == [
         (app.pk, "www.example.com", "", "")
     ]

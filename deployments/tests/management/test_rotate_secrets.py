@@ -11,7 +11,16 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from deployments import crypto
-from deployments.models import ConfigVar, DockerHost, Domain, LogSink, Release
+from deployments.models import (
+    AcmeAccount,
+    Certificate,
+    ConfigVar,
+    DefaultCertificate,
+    DockerHost,
+    Domain,
+    LogSink,
+    Release,
+)
 from deployments.services.apps import app_create
 from deployments.services.config import config_update
 from deployments.services.releases import release_next
@@ -41,6 +50,8 @@ def _every_secret() -> list[str]:
         values += [host.tls_key]
     values += list(Domain.objects.values_list("private_key", flat=True))
     values += list(LogSink.objects.values_list("credentials", flat=True))
+    for model in (Certificate, DefaultCertificate, AcmeAccount):
+        values += list(model.objects.values_list("private_key", flat=True))
     return values
 
 
@@ -53,6 +64,11 @@ def test_rotate_secrets_re_encrypts_every_kind_of_secret_under_the_newest_key(se
     )
     Domain.objects.create(app=app, hostname="shop.example.com", private_key=crypto.encrypt("DOMAIN KEY"))
     LogSink.objects.create(tenant=app.tenant, kind="opensearch", credentials=crypto.encrypt("user:pass"))
+    Certificate.objects.create(
+        domain=Domain.objects.get(), source="pem", chain=PEM_CERT, private_key=crypto.encrypt("CERT KEY")
+    )
+    DefaultCertificate.objects.create(pk=1, chain=PEM_CERT, private_key=crypto.encrypt("DEFAULT KEY"))
+    AcmeAccount.objects.create(pk=1, private_key=crypto.encrypt("ACCOUNT JWK"))
     new_key = _rotate_to_new_key(settings, old_key)
     out = StringIO()
 
@@ -68,6 +84,12 @@ def test_rotate_secrets_re_encrypts_every_kind_of_secret_under_the_newest_key(se
     assert (crypto.decrypt(host.tls_key), host.tls_cert) == ("KEY PEM", PEM_CERT)
     assert crypto.decrypt(Domain.objects.get().private_key) == "DOMAIN KEY"
     assert crypto.decrypt(LogSink.objects.get().credentials) == "user:pass"
+    assert crypto.decrypt(Certificate.objects.get().private_key) == "CERT KEY"
+    assert crypto.decrypt(DefaultCertificate.objects.get().private_key) == "DEFAULT KEY"
+    assert crypto.decrypt(AcmeAccount.objects.get().private_key) == "ACCOUNT JWK"
+    assert Certificate.objects.get().chain == PEM_CERT
+    assert "certificate keys: done, 1 rotated" in out.getvalue()
+    assert "ACME account key: done, 1 rotated" in out.getvalue()
     assert "config vars: done, 1 rotated" in out.getvalue()
     assert "release snapshots: done, 1 rotated" in out.getvalue()
 
