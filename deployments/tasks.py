@@ -30,3 +30,19 @@ def router_sync_run() -> None:
     with transaction.atomic():
         version = routing_bump()
     routes_switch(version)
+
+
+@task()
+def webhook_fanout_run(tenant_id: int, payload: dict) -> None:
+    """Turn an emitted event into one delivery per subscribed webhook."""
+    from deployments.services.webhooks import webhook_fanout
+
+    webhook_fanout(tenant_id=tenant_id, payload=payload)
+
+
+@task()
+def delivery_attempt_run(delivery_id: int) -> None:
+    """Make one attempt of a webhook delivery; a delivery gone or already done is left alone."""
+    from deployments.services.webhooks import delivery_attempt
+
+    delivery_attempt(delivery_id=delivery_id)

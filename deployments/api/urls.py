@@ -1,6 +1,6 @@
 """API routes of the deployment domain: each area keeps its own urlpatterns in its module."""
 
-from deployments.api import apps, builds, config, deployments, domains, formation, gc, hosts, logs, releases
+from deployments.api import apps, builds, config, deployments, domains, formation, gc, hosts, logs, releases, webhooks
 
 urlpatterns = [
     *apps.urlpatterns,
@@ -13,4 +13,5 @@ urlpatterns = [
     *hosts.urlpatterns,
     *deployments.urlpatterns,
     *domains.urlpatterns,
+    *webhooks.urlpatterns,
 ]

@@ -2,6 +2,7 @@
 
 from deployments.models.apps import App, ConfigVar, Formation, HealthcheckKind
 from deployments.models.builds import Build, BuildStatus, SourceKind
+from deployments.models.hooks import Delivery, DeliveryStatus, Drain, Webhook
 from deployments.models.hosts import LIVE_STATES, Container, ContainerState, DockerHost, HostStatus
 from deployments.models.installation import Installation
 from deployments.models.logs import LogCheckpoint, LogDrop, LogLine, LogSink, SinkKind
@@ -17,11 +18,14 @@ __all__ = [
     "ConfigVar",
     "Container",
     "ContainerState",
+    "Delivery",
+    "DeliveryStatus",
     "Deployment",
     "DeploymentKind",
     "DeploymentStatus",
     "DockerHost",
     "Domain",
+    "Drain",
     "Formation",
     "GcRun",
     "HealthcheckKind",
@@ -37,4 +41,5 @@ __all__ = [
     "RoutingState",
     "SinkKind",
     "SourceKind",
+    "Webhook",
 ]

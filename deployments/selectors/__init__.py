@@ -13,6 +13,7 @@ from deployments.selectors.apps import (
 from deployments.selectors.builds import build_for_viewer, build_get, build_list, build_release_versions
 from deployments.selectors.domains import domain_get, domain_list
 from deployments.selectors.gc import gc_run_list
+from deployments.selectors.hooks import delivery_get, delivery_list, drain_get, drain_list, webhook_get, webhook_list
 from deployments.selectors.hosts import host_get, host_list
 from deployments.selectors.logs import LogTarget, log_checkpoint_get, log_dropped_count, log_target_resolve
 from deployments.selectors.rollouts import (
@@ -34,12 +35,16 @@ __all__ = [
     "build_release_versions",
     "config_list",
     "container_get",
+    "delivery_get",
+    "delivery_list",
     "deployment_for_viewer",
     "deployment_get",
     "deployment_list",
     "deployments_stale",
     "domain_get",
     "domain_list",
+    "drain_get",
+    "drain_list",
     "formation_list",
     "gc_run_list",
     "host_get",
@@ -50,4 +55,6 @@ __all__ = [
     "release_get",
     "release_latest",
     "release_list",
+    "webhook_get",
+    "webhook_list",
 ]

@@ -39,6 +39,7 @@ from deployments.services.build_archives import archives_dir, build_archives_pru
 from deployments.services.build_cancel import CancelWatch, build_cancelled, canceller_name
 from deployments.services.build_input import check_build_args, check_image_ref, own_image
 from deployments.services.releases import release_deploy_build
+from deployments.services.webhooks import webhook_build_event
 from portal.errors import ApplicationError, Invalid
 from tenants.audit import audit_record
 
@@ -304,6 +305,7 @@ def _fail(build: Build, error: Exception, log: BuildLog) -> bool:
     audit_record(
         actor=build.created_by, tenant=build.app.tenant, action="build.fail", target=build, diff={"error": reason}
     )
+    webhook_build_event(build=build, status=BuildStatus.FAILED, error=reason)
     log.status(BuildStatus.FAILED, error=reason)
     return True
 
@@ -359,6 +361,7 @@ def _finish_succeeded(build: Build, result: _Result) -> str:
             target=build,
             diff={"image": result.image, "digest": result.digest},
         )
+        webhook_build_event(build=build, status=BuildStatus.SUCCEEDED)
         try:
             with transaction.atomic():
                 release_deploy_build(build=build, actor=build.created_by)

@@ -42,6 +42,7 @@ from deployments.services.containers import (
 from deployments.services.hosts import host_spec
 from deployments.services.placement import place
 from deployments.services.progress import Recorder, publish
+from deployments.services.webhooks import webhook_release_event
 from portal.errors import ApplicationError
 from tenants.audit import audit_record
 
@@ -420,7 +421,8 @@ class RolloutExecution(Execution):
         releases = Release.objects.filter(pk=self.release.pk)
         if pending:
             releases = releases.filter(status=ReleaseStatus.PENDING)
-        releases.update(status=status, error=error[:5000], finished_at=timezone.now())
+        if releases.update(status=status, error=error[:5000], finished_at=timezone.now()):
+            webhook_release_event(release=self.release, status=status, error=error)
 
 
 class ScaleExecution(Execution):
