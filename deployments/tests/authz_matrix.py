@@ -368,3 +368,67 @@ ROWS += [
         then=_gc_recorded,
     ),
 ]
+
+
+# Webhooks and their deliveries (the URL is a public address literal: saving it resolves nothing, sends nothing)
+
+WEBHOOKS = "/api/v1/tenants/{tenant}/webhooks/"
+WEBHOOK = WEBHOOKS + "{webhook}/"
+PUBLIC_HOOK = "https://1.1.1.1/hooks"
+
+
+def _webhook_with_delivery(tenant, owner):
+    from deployments.models import Delivery
+    from deployments.services.webhooks import webhook_create
+
+    webhook, _secret = webhook_create(tenant=tenant, url=PUBLIC_HOOK, events=["app.created"], actor=owner)
+    delivery = Delivery.objects.create(tenant=tenant, webhook=webhook, event="app.created", payload={}, status="failed")
+    return {"webhook": webhook.pk, "delivery": delivery.pk}
+
+
+def make_webhook(world, caller):
+    return _webhook_with_delivery(world.tenant, world.users["owner"])
+
+
+def make_foreign_webhook(world, caller):
+    return _webhook_with_delivery(world.other_tenant, world.users["other_owner"])
+
+
+def _webhook_created(world, params, response):
+    assert response.json()["secret"].startswith("whsec_")
+    assert response.json()["events"] == ["release.failed"]
+
+
+ROWS += [
+    Row("GET", WEBHOOKS, tenant_rule(Scope.READ), setup=make_webhook),
+    Row(
+        "POST",
+        WEBHOOKS,
+        tenant_rule(Scope.ADMIN, ok=201),
+        body={"url": PUBLIC_HOOK, "events": ["release.failed"]},
+        then=_webhook_created,
+    ),
+    Row("GET", WEBHOOK, tenant_rule(Scope.READ), setup=make_webhook),
+    Row("PATCH", WEBHOOK, tenant_rule(Scope.ADMIN), setup=make_webhook, body={"active": False}),
+    Row("DELETE", WEBHOOK, tenant_rule(Scope.ADMIN, ok=204), setup=make_webhook),
+    Row("GET", WEBHOOK + "deliveries/", tenant_rule(Scope.READ), setup=make_webhook),
+    Row("POST", WEBHOOK + "deliveries/{delivery}/redeliver/", tenant_rule(Scope.ADMIN, ok=201), setup=make_webhook),
+    Row("GET", WEBHOOK, tenant_rule(Scope.READ, ok=404), setup=make_foreign_webhook, name=FOREIGN),
+    Row(
+        "PATCH",
+        WEBHOOK,
+        tenant_rule(Scope.ADMIN, ok=404),
+        setup=make_foreign_webhook,
+        body={"active": False},
+        name=FOREIGN,
+    ),
+    Row("DELETE", WEBHOOK, tenant_rule(Scope.ADMIN, ok=404), setup=make_foreign_webhook, name=FOREIGN),
+    Row("GET", WEBHOOK + "deliveries/", tenant_rule(Scope.READ, ok=404), setup=make_foreign_webhook, name=FOREIGN),
+    Row(
+        "POST",
+        WEBHOOK + "deliveries/{delivery}/redeliver/",
+        tenant_rule(Scope.ADMIN, ok=404),
+        setup=make_foreign_webhook,
+        name=FOREIGN,
+    ),
+]

@@ -155,7 +155,7 @@ def test_the_guard_runs_again_at_delivery_time(settings, loopback_allowed, recei
         ("172.17.0.1", "a private address"),
         ("224.0.0.1", "a multicast address"),
         ("::ffff:127.0.0.1", "a loopback address"),
-        ("0.0.0.0", "a private address"),
+        ("0.0.0.0", "a private address"),  # noqa: S104 - an address refused, not one bound
     ],
 )
 def test_address_refusals(address, refusal):
