@@ -1,6 +1,19 @@
 """API routes of the deployment domain: each area keeps its own urlpatterns in its module."""
 
-from deployments.api import apps, builds, config, deployments, domains, formation, gc, hosts, logs, releases, webhooks
+from deployments.api import (
+    apps,
+    builds,
+    config,
+    deployments,
+    domains,
+    drains,
+    formation,
+    gc,
+    hosts,
+    logs,
+    releases,
+    webhooks,
+)
 
 urlpatterns = [
     *apps.urlpatterns,
@@ -14,4 +27,5 @@ urlpatterns = [
     *deployments.urlpatterns,
     *domains.urlpatterns,
     *webhooks.urlpatterns,
+    *drains.urlpatterns,
 ]
