@@ -432,3 +432,49 @@ ROWS += [
         name=FOREIGN,
     ),
 ]
+
+
+# Log drains (a public address literal: adding one resolves nothing and sends nothing inside the savepoint)
+
+DRAINS = APP + "drains/"
+PUBLIC_DRAIN = "syslog+tls://1.1.1.1:6514"
+
+
+def _app_with_drain(world, tenant, owner, slug):
+    from deployments.services.drains import drain_add
+
+    app = app_create(tenant=tenant, slug=slug, actor=owner)
+    return drain_add(app=app, url=PUBLIC_DRAIN, actor=owner)
+
+
+def make_drain(world, caller):
+    drain = _app_with_drain(world, world.tenant, world.users["owner"], "web")
+    return {"app": "web", "drain": drain.pk}
+
+
+def make_foreign_drain(world, caller):
+    """Globex's app `theirs` with a drain, and acme's own app `web`: the drain named under acme's app."""
+    drain = _app_with_drain(world, world.other_tenant, world.users["other_owner"], "theirs")
+    _app(world)
+    return {"app": "web", "drain": drain.pk}
+
+
+def _drain_added(world, params, response):
+    assert (response.json()["url"], response.json()["dropped"]) == (PUBLIC_DRAIN, 0)
+
+
+ROWS += [
+    Row("GET", DRAINS, tenant_rule(Scope.READ), setup=make_drain),
+    Row(
+        "POST", DRAINS, tenant_rule(Scope.ADMIN, ok=201), setup=make_app, body={"url": PUBLIC_DRAIN}, then=_drain_added
+    ),
+    Row("DELETE", DRAINS + "{drain}/", tenant_rule(Scope.ADMIN, ok=204), setup=make_drain),
+    Row("DELETE", DRAINS + "{drain}/", tenant_rule(Scope.ADMIN, ok=404), setup=make_foreign_drain, name=FOREIGN),
+    Row(
+        "GET",
+        "/api/v1/tenants/{tenant}/apps/theirs/drains/",
+        tenant_rule(Scope.READ, ok=404),
+        setup=make_foreign_drain,
+        name=FOREIGN,
+    ),
+]
