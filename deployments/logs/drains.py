@@ -19,13 +19,14 @@ from collections import deque
 from django.conf import settings
 from django.db import close_old_connections, connection
 
+from deployments.logs import store
 from deployments.logs.records import LogRecord
-from deployments.services import drains as services
-from deployments.services.outbound import Target, connect, http_post, outbound_target, tls_context
+from deployments.outbound import Target, connect, http_post, outbound_target, tls_context
 from portal.errors import Invalid
 
 logger = logging.getLogger(__name__)
 
+SCHEMES = {"syslog": None, "syslog+tls": None, "https": 443}  # URL scheme -> default port
 SD_ID = "berth@32473"
 BATCH_FRAMES = 500
 IN_FLIGHT_SECONDS = 5.0
@@ -74,7 +75,7 @@ def octet_frame(message: bytes) -> bytes:
 class Sender:
     """One drain's queue and the thread that empties it into the receiver."""
 
-    def __init__(self, spec: services.DrainSpec, *, bound: int):
+    def __init__(self, spec: store.DrainSpec, *, bound: int):
         self.spec = spec
         self.bound = bound
         self.pending: deque[bytes] = deque()
@@ -142,7 +143,7 @@ class Sender:
 
     def _target(self) -> Target:
         # Checked before every connection: the name may resolve elsewhere than when the drain was added.
-        return outbound_target(self.spec.url, schemes=services.SCHEMES)
+        return outbound_target(self.spec.url, schemes=SCHEMES)
 
     def _send(self, batch: list[bytes]) -> None:
         target = self._target() if self._sock is None else None
@@ -214,7 +215,7 @@ class Sender:
         if not (dropped or delivered or self.error is not None):
             return
         try:
-            services.drain_counts_record(drain_id=self.spec.id, delivered=delivered, dropped=dropped, error=self.error)
+            store.drain_counts_record(drain_id=self.spec.id, delivered=delivered, dropped=dropped, error=self.error)
         except Exception:
             close_old_connections()
             with self._condition:
@@ -228,7 +229,7 @@ class DrainForwarder:
 
     def __init__(self, *, bound: int | None = None, specs_of=None):
         self.bound = bound or settings.BERTH_DRAIN_BUFFER_LINES
-        self._specs_of = specs_of or services.drain_specs
+        self._specs_of = specs_of or store.drain_specs
         self._apps: dict[int, tuple[float, list[int]]] = {}
         self._senders: dict[int, Sender] = {}
         self._lock = threading.Lock()

@@ -1,26 +1,14 @@
 """Log drains: where an app's lines are forwarded (syslog over TCP or TLS, HTTPS batches), and their counters."""
 
-from dataclasses import dataclass
-
 from django.db import IntegrityError, transaction
-from django.db.models import F
 
+from deployments.logs.drains import SCHEMES
 from deployments.models import App, Drain
-from deployments.services.outbound import outbound_target, tls_context
+from deployments.outbound import outbound_target, tls_context
 from portal.errors import Conflict, Invalid
 from tenants.audit import audit_record
 
-SCHEMES = {"syslog": None, "syslog+tls": None, "https": 443}
 MAX_DRAINS_PER_APP = 5
-
-
-@dataclass(frozen=True)
-class DrainSpec:
-    """What the collector needs to forward to one drain."""
-
-    id: int
-    url: str
-    ca_certificate: str
 
 
 @transaction.atomic
@@ -51,17 +39,3 @@ def drain_add(*, app: App, url: str, actor, ca_certificate: str = "") -> Drain:
 def drain_remove(*, drain: Drain, actor) -> None:
     audit_record(actor=actor, tenant=drain.app.tenant, action="drain.remove", target=drain, diff={"url": drain.url})
     drain.delete()
-
-
-def drain_specs(*, app_id: int) -> list[DrainSpec]:
-    """The drains of an app, as the collector forwards to them."""
-    rows = Drain.objects.filter(app_id=app_id).values_list("id", "url", "ca_certificate")
-    return [DrainSpec(id=pk, url=url, ca_certificate=ca) for pk, url, ca in rows]
-
-
-def drain_counts_record(*, drain_id: int, delivered: int, dropped: int, error: str | None) -> None:
-    """Add to a drain's counters what its sender did since the last call (`error`: None leaves it as it is)."""
-    changes = {"delivered": F("delivered") + delivered, "dropped": F("dropped") + dropped}
-    if error is not None:
-        changes["last_error"] = error[:500]
-    Drain.objects.filter(pk=drain_id).update(**changes)

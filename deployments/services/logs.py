@@ -1,106 +1,11 @@
-"""Logs: where a tenant's lines go, what the collector stored, what it dropped, and reading them back."""
+"""Logs: pointing a tenant's lines at a sink. The collector's reads and writes are in deployments/logs/store.py."""
 
-import contextlib
-from datetime import datetime
-
-from django.conf import settings
 from django.db import transaction
-from django.db.models import F
-from django.utils import timezone
 
 from deployments import crypto
-from deployments.engine.client import EngineSpec
-from deployments.logs.sinks import DatabaseSink, LogQuery, OpenSearchSink, sink_for
-from deployments.models import App, DockerHost, LogCheckpoint, LogDrop, LogSink
-from deployments.services.hosts import host_spec
-from portal.errors import NotFound
+from deployments.models import LogSink
 from tenants.audit import audit_record
 from tenants.models import Tenant
-
-LOCAL_ENGINE = EngineSpec(name="local", url="unix:///var/run/docker.sock")
-MAX_PAGE = 1000
-
-
-# Reads
-
-
-def log_sink_get(*, tenant_id: int):
-    """Return the sink object a tenant's lines go to."""
-    tenant = Tenant.objects.get(pk=tenant_id)
-    return sink_for(tenant=tenant, sink=LogSink.objects.filter(tenant=tenant).first())
-
-
-def log_search(
-    *,
-    tenant: Tenant,
-    app: App,
-    q: str = "",
-    process: str = "",
-    release: int | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    after: str = "",
-    before: str = "",
-    limit: int = 100,
-) -> list[dict]:
-    """Return an app's lines in cursor order: after `after` the oldest, otherwise the newest `limit` matching."""
-    if app.tenant_id != tenant.pk:
-        raise NotFound()
-    query = LogQuery(
-        app_id=app.pk,
-        q=q,
-        process=process,
-        release=release,
-        since=since,
-        until=until,
-        after=after,
-        before=before,
-        limit=max(1, min(limit, MAX_PAGE)),
-    )
-    return log_sink_get(tenant_id=tenant.pk).search(query)
-
-
-def log_hosts() -> list[EngineSpec]:
-    """Return the engines to collect from: every registered host, or the local engine when none is registered."""
-    return [host_spec(host) for host in DockerHost.objects.order_by("name")] or [LOCAL_ENGINE]
-
-
-# Writes
-
-
-def log_checkpoints_save(*, host: str, positions: dict[tuple[str, str], tuple[int, int, int, int]]) -> None:
-    """Record how far each (container, stream) is stored: {key: (tenant_id, app_id, timestamp_ns, count)}.
-
-    Called inside the database sink's transaction, so lines and checkpoint commit together.
-    """
-    now = timezone.now()
-    for (container, stream), (tenant_id, app_id, timestamp_ns, count) in positions.items():
-        LogCheckpoint.objects.update_or_create(
-            host=host,
-            container=container,
-            stream=stream,
-            defaults={
-                "tenant_id": tenant_id,
-                "app_id": app_id,
-                "timestamp_ns": timestamp_ns,
-                "count_at_timestamp": count,
-                "updated_at": now,
-            },
-        )
-
-
-@transaction.atomic
-def log_drops_record(*, counts: dict[int, tuple[int, int]]) -> None:
-    """Add dropped lines to each app's counter: {app_id: (tenant_id, how_many)}."""
-    now = timezone.now()
-    for app_id, (tenant_id, dropped) in counts.items():
-        if not App.objects.filter(pk=app_id).exists():
-            continue
-        drop, created = LogDrop.objects.select_for_update().get_or_create(
-            app_id=app_id, defaults={"tenant_id": tenant_id, "dropped": dropped, "last_dropped_at": now}
-        )
-        if not created:
-            LogDrop.objects.filter(pk=drop.pk).update(dropped=F("dropped") + dropped, last_dropped_at=now)
 
 
 @transaction.atomic
@@ -132,28 +37,3 @@ def log_sink_set(
         diff={"kind": kind, "url": url, "index_prefix": index_prefix, "retention_days": retention_days},
     )
     return sink
-
-
-def log_prune(*, now: datetime | None = None) -> dict[str, int]:
-    """Apply every tenant's retention: delete old database lines, drop old OpenSearch indices.
-
-    Returns {tenant slug: lines or indices removed}. An unreachable OpenSearch is skipped until the next run.
-    """
-    from deployments.logs.sinks import SinkUnavailable
-
-    removed: dict[str, int] = {}
-    default_days = LogSink._meta.get_field("retention_days").default
-    sinks = {sink.tenant_id: sink for sink in LogSink.objects.all()}
-    for tenant in Tenant.objects.order_by("slug"):
-        sink_row = sinks.get(tenant.pk)
-        days = sink_row.retention_days if sink_row else default_days
-        sink = sink_for(tenant=tenant, sink=sink_row)
-        count = DatabaseSink().prune(
-            tenant_id=tenant.pk, retention_days=days, max_lines_per_app=settings.BERTH_LOG_DB_MAX_LINES_PER_APP
-        )
-        if isinstance(sink, OpenSearchSink):
-            with contextlib.suppress(SinkUnavailable):
-                count += len(sink.prune(retention_days=days, today=now))
-        if count:
-            removed[tenant.slug] = count
-    return removed

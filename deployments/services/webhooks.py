@@ -22,7 +22,8 @@ from django.utils import timezone
 
 from deployments import crypto
 from deployments.models import Delivery, DeliveryStatus, Webhook
-from deployments.services.outbound import http_post, outbound_target
+from deployments.outbound import http_post, outbound_target
+from deployments.services.queue import task_enqueue
 from portal.errors import Invalid
 from tenants.audit import audit_record
 from tenants.models import Tenant
@@ -115,10 +116,8 @@ def webhook_emit(*, tenant_id: int, event: str, data: dict) -> None:
     }
 
     def enqueue():
-        from deployments.tasks import webhook_fanout_run
-
         try:
-            webhook_fanout_run.enqueue(tenant_id=tenant_id, payload=payload)
+            task_enqueue("webhook_fanout_run", tenant_id=tenant_id, payload=payload)
         except Exception:
             # An event must never fail the change it announces.
             logger.exception("could not queue webhook event %s of tenant %s", event, tenant_id)
@@ -151,12 +150,7 @@ def webhook_fanout(*, tenant_id: int, payload: dict) -> list[Delivery]:
 
 
 def _enqueue_attempt(*, delivery_id: int, delay: float) -> None:
-    from deployments.tasks import delivery_attempt_run
-
-    task = delivery_attempt_run
-    if delay > 0:
-        task = task.using(run_after=timezone.now() + timedelta(seconds=delay))
-    task.enqueue(delivery_id=delivery_id)
+    task_enqueue("delivery_attempt_run", delivery_id=delivery_id, delay=delay)
 
 
 def retry_delay(attempt: int) -> float:

@@ -9,9 +9,9 @@ import pytest
 from django_tasks_db.models import DBTaskResult
 
 from deployments.models import Delivery, DeliveryStatus, Webhook
+from deployments.outbound import address_refusal
 from deployments.services import webhooks
 from deployments.services.apps import app_create
-from deployments.services.outbound import address_refusal
 from deployments.tests.hooks.receivers import Receiver, run_due_tasks
 from portal.errors import Invalid
 
