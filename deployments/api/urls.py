@@ -10,6 +10,7 @@ from deployments.api import (
     formation,
     gc,
     hosts,
+    log_sink,
     logs,
     releases,
     webhooks,
@@ -28,4 +29,5 @@ urlpatterns = [
     *domains.urlpatterns,
     *webhooks.urlpatterns,
     *drains.urlpatterns,
+    *log_sink.urlpatterns,
 ]

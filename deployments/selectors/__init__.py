@@ -13,7 +13,15 @@ from deployments.selectors.apps import (
 from deployments.selectors.builds import build_for_viewer, build_get, build_list, build_release_versions
 from deployments.selectors.domains import domain_get, domain_list
 from deployments.selectors.gc import gc_run_list
-from deployments.selectors.hooks import delivery_get, delivery_list, drain_get, drain_list, webhook_get, webhook_list
+from deployments.selectors.hooks import (
+    delivery_get,
+    delivery_list,
+    drain_get,
+    drain_list,
+    log_sink_of,
+    webhook_get,
+    webhook_list,
+)
 from deployments.selectors.hosts import host_get, host_list
 from deployments.selectors.logs import LogTarget, log_checkpoint_get, log_dropped_count, log_target_resolve
 from deployments.selectors.rollouts import (
@@ -51,6 +59,7 @@ __all__ = [
     "host_list",
     "log_checkpoint_get",
     "log_dropped_count",
+    "log_sink_of",
     "log_target_resolve",
     "release_get",
     "release_latest",

@@ -1,8 +1,8 @@
-"""Reads of webhooks, their deliveries and an app's drains, always through the tenant that owns them."""
+"""Reads of webhooks, their deliveries, an app's drains and a tenant's log sink, always through the tenant."""
 
 from django.db.models import QuerySet
 
-from deployments.models import App, Delivery, Drain, Webhook
+from deployments.models import App, Delivery, Drain, LogSink, Webhook
 from portal.errors import NotFound
 from tenants.models import Tenant
 
@@ -49,3 +49,8 @@ def drain_get(*, app: App, pk) -> Drain:
     if drain is None:
         raise NotFound(f"No drain {pk} on this app.")
     return drain
+
+
+def log_sink_of(*, tenant: Tenant) -> LogSink | None:
+    """The tenant's sink row; None means the database."""
+    return LogSink.objects.filter(tenant=tenant).first()

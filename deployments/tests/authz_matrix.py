@@ -478,3 +478,24 @@ ROWS += [
         name=FOREIGN,
     ),
 ]
+
+
+# The tenant's log sink (admins only). Without BERTH_OUTBOUND_ALLOW a loopback cluster is refused (400, nothing
+# changed) before any connection; tests/api/test_log_sink.py sets a real one.
+
+LOG_SINK = "/api/v1/tenants/{tenant}/log-sink/"
+
+
+def make_log_sink(world, caller):
+    from deployments.models import SinkKind
+    from deployments.services.logs import log_sink_set
+
+    log_sink_set(actor=world.users["owner"], tenant=world.tenant, kind=SinkKind.OPENSEARCH, url="http://127.0.0.1:9")
+    return {}
+
+
+ROWS += [
+    Row("GET", LOG_SINK, tenant_rule(Scope.ADMIN), setup=make_log_sink),
+    Row("PUT", LOG_SINK, tenant_rule(Scope.ADMIN, ok=400), body={"url": "http://127.0.0.1:9/"}),
+    Row("DELETE", LOG_SINK, tenant_rule(Scope.ADMIN, ok=204), setup=make_log_sink),
+]
