@@ -272,3 +272,6 @@ BERTH_WEBHOOK_MAX_ATTEMPTS = env.int("BERTH_WEBHOOK_MAX_ATTEMPTS", default=6)
 BERTH_WEBHOOK_RETRY_BASE_SECONDS = env.float("BERTH_WEBHOOK_RETRY_BASE_SECONDS", default=15.0)
 BERTH_WEBHOOK_TIMEOUT = env.float("BERTH_WEBHOOK_TIMEOUT", default=10.0)
 BERTH_DRAIN_BUFFER_LINES = env.int("BERTH_DRAIN_BUFFER_LINES", default=20000)
+# A one-off process (`berth run`) is killed after this many seconds; keep it within BERTH_ORPHAN_GRACE_SECONDS, past
+# which the reconciler would take a run container for an orphan.
+BERTH_RUN_TIMEOUT = env.int("BERTH_RUN_TIMEOUT", default=290)

@@ -13,6 +13,7 @@ from deployments.api import (
     log_sink,
     logs,
     releases,
+    runs,
     webhooks,
 )
 
@@ -30,4 +31,5 @@ urlpatterns = [
     *webhooks.urlpatterns,
     *drains.urlpatterns,
     *log_sink.urlpatterns,
+    *runs.urlpatterns,
 ]

@@ -2,7 +2,7 @@
 
 from deployments.models.apps import App, ConfigVar, Formation, HealthcheckKind
 from deployments.models.builds import Build, BuildStatus, SourceKind
-from deployments.models.hooks import Delivery, DeliveryStatus, Drain, Webhook
+from deployments.models.hooks import Delivery, DeliveryStatus, Drain, Run, RunStatus, Webhook
 from deployments.models.hosts import LIVE_STATES, Container, ContainerState, DockerHost, HostStatus
 from deployments.models.installation import Installation
 from deployments.models.logs import LogCheckpoint, LogDrop, LogLine, LogSink, SinkKind
@@ -39,6 +39,8 @@ __all__ = [
     "ReleaseStatus",
     "RouterNode",
     "RoutingState",
+    "Run",
+    "RunStatus",
     "SinkKind",
     "SourceKind",
     "Webhook",

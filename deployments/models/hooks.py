@@ -81,3 +81,37 @@ class Drain(models.Model):
 
     def __str__(self) -> str:
         return f"{self.app} -> {self.url}"
+
+
+class RunStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"  # exited 0
+    FAILED = "failed", "Failed"  # exited non-zero, timed out, or could not start
+
+
+class Run(models.Model):
+    """A one-off process of an app's current release (`heroku run`): who ran what, where, and how it ended."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="runs")
+    release = models.ForeignKey("deployments.Release", on_delete=models.PROTECT, related_name="runs")
+    number = models.PositiveIntegerField(help_text="1, 2, 3... per app; the process is named run.<number>.")
+    command = models.JSONField(help_text="The argument vector.")
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.PENDING)
+    exit_code = models.IntegerField(null=True, blank=True)
+    output = models.TextField(blank=True, help_text="The end of what it printed (stdout and stderr).")
+    error = models.TextField(blank=True)
+    host = models.ForeignKey("deployments.DockerHost", null=True, blank=True, on_delete=models.SET_NULL)
+    engine_id = models.CharField(max_length=64, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [models.UniqueConstraint(fields=["app", "number"], name="run_unique_number_per_app")]
+
+    def __str__(self) -> str:
+        return f"{self.app} run.{self.number}: {self.status}"

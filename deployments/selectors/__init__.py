@@ -19,6 +19,8 @@ from deployments.selectors.hooks import (
     drain_get,
     drain_list,
     log_sink_of,
+    run_get,
+    run_list,
     webhook_get,
     webhook_list,
 )
@@ -64,6 +66,8 @@ __all__ = [
     "release_get",
     "release_latest",
     "release_list",
+    "run_get",
+    "run_list",
     "webhook_get",
     "webhook_list",
 ]

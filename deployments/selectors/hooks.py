@@ -1,8 +1,8 @@
-"""Reads of webhooks, their deliveries, an app's drains and a tenant's log sink, always through the tenant."""
+"""Reads of webhooks, deliveries, drains, one-off runs and a tenant's log sink, always through the tenant."""
 
 from django.db.models import QuerySet
 
-from deployments.models import App, Delivery, Drain, LogSink, Webhook
+from deployments.models import App, Delivery, Drain, LogSink, Run, Webhook
 from portal.errors import NotFound
 from tenants.models import Tenant
 
@@ -54,3 +54,14 @@ def drain_get(*, app: App, pk) -> Drain:
 def log_sink_of(*, tenant: Tenant) -> LogSink | None:
     """The tenant's sink row; None means the database."""
     return LogSink.objects.filter(tenant=tenant).first()
+
+
+def run_list(*, app: App) -> QuerySet[Run]:
+    return Run.objects.filter(tenant_id=app.tenant_id, app=app).select_related("release", "created_by")
+
+
+def run_get(*, app: App, number) -> Run:
+    run = run_list(app=app).filter(number=_pk(number)).first()
+    if run is None:
+        raise NotFound(f"No run {number} of this app.")
+    return run

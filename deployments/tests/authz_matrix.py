@@ -499,3 +499,57 @@ ROWS += [
     Row("PUT", LOG_SINK, tenant_rule(Scope.ADMIN, ok=400), body={"url": "http://127.0.0.1:9/"}),
     Row("DELETE", LOG_SINK, tenant_rule(Scope.ADMIN, ok=204), setup=make_log_sink),
 ]
+
+
+# One-off runs (on_commit never fires inside the savepoint, so no container starts)
+
+RUNS = APP + "runs/"
+
+
+def _app_with_image(world, tenant, owner, slug):
+    from deployments.models import Run
+
+    app = app_create(tenant=tenant, slug=slug, actor=owner)
+    build = BuildFactory(app=app, number=1, image="berth-test/httpd:latest")
+    Release.objects.filter(app=app, version=1).update(build=build)  # a test fixture, below the immutability guard
+    release = Release.objects.get(app=app, version=1)
+    App.objects.filter(pk=app.pk).update(current_release=release)
+    Run.objects.create(tenant=tenant, app=app, release=release, number=1, command=["true"], created_by=owner)
+    return app
+
+
+def make_app_with_run(world, caller):
+    _app_with_image(world, world.tenant, world.users["owner"], "web")
+    return {"app": "web", "run": 1}
+
+
+def make_foreign_run(world, caller):
+    _app_with_image(world, world.other_tenant, world.users["other_owner"], "theirs")
+    return {"app": "theirs", "run": 1}
+
+
+def _run_queued(world, params, response):
+    assert (response.json()["number"], response.json()["status"], response.json()["process"]) == (2, "pending", "run.2")
+
+
+ROWS += [
+    Row("GET", RUNS, tenant_rule(Scope.READ), setup=make_app_with_run),
+    Row(
+        "POST",
+        RUNS,
+        tenant_rule(Scope.DEPLOY, ok=201),
+        setup=make_app_with_run,
+        body={"command": ["sh", "-c", "echo hi"]},
+        then=_run_queued,
+    ),
+    Row("GET", RUNS + "{run}/", tenant_rule(Scope.READ), setup=make_app_with_run),
+    Row("GET", RUNS + "{run}/", tenant_rule(Scope.READ, ok=404), setup=make_foreign_run, name=FOREIGN),
+    Row(
+        "POST",
+        RUNS,
+        tenant_rule(Scope.DEPLOY, ok=404),
+        setup=make_foreign_run,
+        body={"command": ["true"]},
+        name=FOREIGN,
+    ),
+]
