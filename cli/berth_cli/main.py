@@ -8,12 +8,12 @@ import sys
 from dataclasses import dataclass
 
 from berth_cli import __version__, output, settings
-from berth_cli.commands import apps, auth, builds, config, domains, hosts, logs, ps, releases, tenants, tokens
+from berth_cli.commands import apps, auth, builds, config, domains, hooks, hosts, logs, ps, releases, tenants, tokens
 from berth_cli.errors import UsageError
 from berth_cli.http import ApiError, Client
 
 EXIT_OK, EXIT_API, EXIT_USAGE = 0, 1, 2
-MODULES = [auth, tenants, tokens, apps, config, domains, builds, releases, ps, logs, hosts]
+MODULES = [auth, tenants, tokens, apps, config, domains, builds, releases, ps, logs, hosts, hooks]
 
 
 @dataclass(frozen=True)

@@ -103,5 +103,5 @@ def test_every_verb_takes_json():
         for name, sub in verbs.choices.items()
         if not any("--json" in action.option_strings for action in sub._actions)
     ]
-    assert len(verbs.choices) == 43
+    assert len(verbs.choices) == 51
     assert without_json == []
