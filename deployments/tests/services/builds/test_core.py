@@ -270,7 +270,7 @@ def test_a_build_waits_while_another_build_of_the_app_runs(app, developer, djang
     from django.utils import timezone
     from django_tasks_db.models import DBTaskResult
 
-    from deployments.services.builds import REQUEUE_SECONDS
+    from deployments.services.builds.core import REQUEUE_SECONDS
     from deployments.tests.factories import BuildFactory
 
     BuildFactory(app=app, number=1, status=BuildStatus.RUNNING, started_at=timezone.now())
@@ -288,7 +288,7 @@ def test_a_build_waits_while_another_build_of_the_app_runs(app, developer, djang
     assert waiting.started_at is None
     task = DBTaskResult.objects.get()
     assert (task.task_path, task.queue_name, task.args_kwargs["args"], task.status) == (
-        "deployments.builds.tasks.build_run",
+        "deployments.tasks.build_run",
         "builds",
         [waiting.pk],
         "READY",
