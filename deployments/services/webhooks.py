@@ -35,7 +35,6 @@ EVENTS = (
     "app.deleted",
     "build.succeeded",
     "build.failed",
-    "release.created",
     "release.succeeded",
     "release.failed",
 )
