@@ -6,8 +6,9 @@ stored stay where they are: the database keeps them under its retention, an Open
 """
 
 from django.db import transaction
+from opensearchpy import OpenSearch
+from opensearchpy.exceptions import OpenSearchException
 
-from deployments.logs.sinks import OpenSearchSink
 from deployments.models import LogSink, SinkKind
 from deployments.outbound import outbound_target
 from deployments.services.logs import log_sink_set
@@ -16,16 +17,14 @@ from tenants.audit import audit_record
 from tenants.models import Tenant
 
 SCHEMES = {"https": 443, "http": 80}
+REACH_TIMEOUT = 5
 
 
-def _check_reachable(*, url: str, tenant: Tenant, index_prefix: str, username: str, password: str) -> None:
-    from opensearchpy.exceptions import OpenSearchException
-
+def _check_reachable(*, url: str, username: str, password: str) -> None:
     auth = (username, password) if username else None
-    sink = OpenSearchSink(url=url, tenant=tenant.slug, prefix=index_prefix, http_auth=auth)
-    sink.client.transport.timeout = 5
+    client = OpenSearch(hosts=[url], http_auth=auth, timeout=REACH_TIMEOUT, max_retries=0, retry_on_timeout=False)
     try:
-        sink.client.info()
+        client.info()
     except (OpenSearchException, OSError) as exc:
         raise Unavailable(
             f"OpenSearch at {url} does not answer ({exc.__class__.__name__}); the sink was not changed.",
@@ -51,7 +50,7 @@ def log_sink_configure(
     current = LogSink.objects.filter(tenant=tenant).first()
     if username and not password and current is not None and current.credentials:
         raise Invalid("Give the password again with the user name.", fields={"password": ["Required."]})
-    _check_reachable(url=url, tenant=tenant, index_prefix=index_prefix, username=username, password=password)
+    _check_reachable(url=url, username=username, password=password)
     return log_sink_set(
         actor=actor,
         tenant=tenant,
