@@ -11,9 +11,11 @@ from django.db import connection
 
 from deployments.logs.collector import Writer
 from deployments.logs.drains import DrainForwarder, octet_frame, syslog_message
-from deployments.models import Drain
+from deployments.models import Drain, LogLine
 from deployments.services.drains import drain_add
+from deployments.tests.factories import AppFactory, TenantFactory, UserFactory
 from deployments.tests.hooks.receivers import SyslogListener, self_signed_certificate
+from deployments.tests.logs.docker_helpers import unique
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -197,3 +199,35 @@ def test_past_the_bound_what_is_dropped_is_counted_and_shown(loopback_allowed, a
     assert received[:100] == list(range(1, 101))
     shown = api(alice).get("/api/v1/tenants/acme/apps/web/drains/").json()["results"]
     assert [(row["url"], row["dropped"]) for row in shown] == [(listener.url, dropped)]
+
+
+@pytest.mark.docker
+def test_a_real_containers_lines_reach_the_drain_through_the_collector(
+    loopback_allowed, containers, collector, sample_image
+):
+    # given a tenant and app with unique slugs (dockerd is shared) and a drain to a local listener
+    tenant = TenantFactory(slug=unique("drain"))
+    app = AppFactory(tenant=tenant, slug="web")
+    listener = SyslogListener().start()
+    drain_add(app=app, url=listener.url, actor=UserFactory())
+
+    # when a worker container prints 10,000 numbered lines (and two of its own on stderr)
+    engine_id = containers.run(
+        sample_image("worker"), tenant=tenant.slug, app="web", lines_count=10_000, lines_interval=0, lines_exit=1
+    )
+
+    def stdout():
+        return [m for m in listener.unique() if b'stream="stdout"' in m]
+
+    arrived = _wait(lambda: len(stdout()) >= 10_000 and len(listener.unique()) >= 10_002, timeout=120)
+    listener.stop()
+
+    # then
+    stored = LogLine.objects.filter(app=app).count()
+    assert arrived, (len(listener.unique()), stored, Drain.objects.get().last_error)
+    assert _numbers(stdout()) == list(range(1, 10_001))
+    header = f" web.{tenant.slug} web worker.1 log [berth@32473 ".encode()
+    assert all(m.startswith(b"<14>1 ") and header in m for m in stdout())
+    errors = [m for m in listener.unique() if b'stream="stderr"' in m]
+    assert [m.startswith(b"<11>1 ") for m in errors] == [True, True]
+    assert all(f'container="{engine_id[:12]}"'.encode() in m for m in listener.unique())
