@@ -102,6 +102,11 @@ def tls_context(ca_certificate: str = "") -> ssl.SSLContext:
 def connect(target: Target, *, timeout: float, tls: ssl.SSLContext | None = None) -> socket.socket:
     """Open a TCP connection to the checked address (TLS with the URL's host name when `tls` is given)."""
     sock = socket.create_connection((target.address, target.port), timeout=timeout)
+    if sock.getsockname() == sock.getpeername():
+        # TCP's simultaneous open: with nothing listening on a local port of the ephemeral range, the kernel may pick
+        # that very port as the source, and the socket talks to itself. Nothing listens: refuse as the kernel would.
+        sock.close()
+        raise ConnectionRefusedError(f"nothing listens on {target.address}:{target.port}")
     if tls is not None:
         try:
             sock = tls.wrap_socket(sock, server_hostname=target.host)
