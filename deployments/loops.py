@@ -16,7 +16,7 @@ from deployments.logs.supervisor import run_collectors
 from deployments.services.builds import build_archives_collect
 from deployments.services.gc import gc_run_all
 from deployments.services.hosts import host_register_local, hosts_heartbeat
-from deployments.services.reconcile import reconcile
+from deployments.services.rollouts import reconcile
 from deployments.services.routes import router_loop
 
 logger = logging.getLogger(__name__)

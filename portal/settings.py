@@ -94,6 +94,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "tenants.permissions.template_context",
             ],
         },
     },
@@ -218,6 +219,11 @@ BERTH_APPS_DOMAIN = env.str("BERTH_APPS_DOMAIN", default="localhost")
 BERTH_PORT = env.int("BERTH_PORT", default=8000)
 BERTH_ROUTER_PORT = env.int("BERTH_ROUTER_PORT", default=8080)
 BERTH_ROUTER_SCHEME = env.str("BERTH_ROUTER_SCHEME", default="http")
+# Which engine and router the services drive: the real ones ("docker", "nginx"), or in-memory fakes ("fake") for unit
+# tests and for trying Berth without dockerd or nginx (deployments/engine/fake.py, deployments/router/fake.py; the fakes
+# live in one process, so the embedded mode's worker and web server must share it).
+BERTH_ENGINE = env.str("BERTH_ENGINE", default="docker")
+BERTH_ROUTER = env.str("BERTH_ROUTER", default="nginx")
 # Routers: whether this process applies route changes to its own nginx (the embedded mode; false on workers of a
 # deployment with separate router machines), the name a router reports under (default host:port), and how long a
 # switch waits for every live router to serve it.

@@ -64,7 +64,13 @@ class AppPagination(CursorPagination):
 class AppViewSet(TenantScopedViewSet):
     """A tenant's apps. Deleting one takes the admin scope."""
 
-    scope_map = {**TenantScopedViewSet.scope_map, "POST": ["write"], "PATCH": ["write"], "DELETE": ["admin"]}
+    permission_actions = {
+        "list": "app.view",
+        "create": "app.create",
+        "retrieve": "app.view",
+        "partial_update": "app.update",
+        "destroy": "app.delete",
+    }
     serializer_class = AppOutput
     pagination_class = AppPagination
     lookup_url_kwarg = "app"

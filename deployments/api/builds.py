@@ -104,7 +104,12 @@ class BuildDetailOutput(BuildOutput):
 class BuildViewSet(TenantScopedViewSet):
     """An app's builds. Creating one queues it; follow it on GET .../builds/{number}/ or the build WebSocket."""
 
-    scope_map = {"GET": ["read"], "HEAD": ["read"], "OPTIONS": ["read"], "POST": ["deploy"]}
+    permission_actions = {
+        "list": "build.view",
+        "retrieve": "build.view",
+        "create": "app.deploy",
+        "cancel": "build.cancel",
+    }
     serializer_class = BuildOutput
 
     def list(self, request, tenant, app):

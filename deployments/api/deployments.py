@@ -54,7 +54,7 @@ class ContainerListOutput(serializers.Serializer):
 class DeploymentViewSet(TenantScopedViewSet):
     """Rollouts of an app's releases, newest first; each carries its steps with timestamps."""
 
-    scope_map = {"GET": ["read"]}
+    permission_actions = {"list": "deployment.view", "retrieve": "deployment.view"}
     serializer_class = DeploymentOutput
 
     def list(self, request, tenant, app):
@@ -72,7 +72,7 @@ class DeploymentViewSet(TenantScopedViewSet):
 class ContainerViewSet(TenantScopedViewSet):
     """An app's containers as the engines report them now; restart one in place."""
 
-    scope_map = {"GET": ["read"], "POST": ["deploy"]}
+    permission_actions = {"list": "container.view", "restart": "container.restart"}
     serializer_class = ContainerOutput
     pagination_class = None
 

@@ -44,7 +44,12 @@ class DomainPagination(CursorPagination):
 class DomainViewSet(TenantScopedViewSet):
     """An app's custom domains. Adding or removing one takes the write scope; the router picks it up shortly after."""
 
-    scope_map = {**TenantScopedViewSet.scope_map, "POST": ["write"], "DELETE": ["write"]}
+    permission_actions = {
+        "list": "domain.view",
+        "retrieve": "domain.view",
+        "create": "domain.add",
+        "destroy": "domain.remove",
+    }
     serializer_class = DomainOutput
     pagination_class = DomainPagination
     lookup_url_kwarg = "domain"

@@ -32,7 +32,7 @@ class DrainPagination(CursorPagination):
 class DrainViewSet(TenantScopedViewSet):
     """An app's drains; adding or removing one takes the admin scope, since its lines then leave the platform."""
 
-    scope_map = {**TenantScopedViewSet.scope_map, "POST": ["admin"], "DELETE": ["admin"]}
+    permission_actions = {"list": "drain.view", "create": "drain.manage", "destroy": "drain.manage"}
     serializer_class = DrainOutput
     pagination_class = DrainPagination
 

@@ -57,7 +57,7 @@ def formation_data(rows) -> dict:
 class FormationViewSet(TenantScopedViewSet):
     """An app's formation. Scaling alone is not a release; any other change creates one."""
 
-    scope_map = {**TenantScopedViewSet.scope_map, "PATCH": ["write"]}
+    permission_actions = {"retrieve": "formation.view", "partial_update": "formation.update"}
     pagination_class = None
 
     @extend_schema(responses={200: FORMATION_SCHEMA})

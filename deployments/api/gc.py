@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from deployments.models import GcRun
 from deployments.selectors import gc_run_list, host_get
 from deployments.services import gc as services
-from tenants.permissions import StaffPermission
+from tenants.permissions import ActionGatedMixin
 
 
 class GcRunOutput(serializers.ModelSerializer):
@@ -23,10 +23,11 @@ class GcRunInput(serializers.Serializer):
     dry_run = serializers.BooleanField()
 
 
-class GcRunViewSet(viewsets.GenericViewSet):
+class GcRunViewSet(ActionGatedMixin, viewsets.GenericViewSet):
     """Garbage collection of one Docker host (staff only): POST runs it now and answers the recorded run."""
 
-    permission_classes = [StaffPermission]
+    permission_actions = {"list": "host.view", "create": "host.manage"}
+    metadata_action = "host.view"
     serializer_class = GcRunOutput
 
     def list(self, request, name):

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from deployments import selectors
 from deployments.models import DockerHost
 from deployments.services import hosts as services
-from tenants.permissions import StaffPermission
+from tenants.permissions import ActionGatedMixin
 
 
 class HostOutput(serializers.ModelSerializer):
@@ -63,10 +63,17 @@ class HostUpdateInput(serializers.Serializer):
     status = serializers.CharField(required=False, help_text="ready, or draining: no new placements")
 
 
-class HostViewSet(viewsets.GenericViewSet):
+class HostViewSet(ActionGatedMixin, viewsets.GenericViewSet):
     """The fleet's Docker hosts (staff only). Setting `status` to `draining` stops new placements on a host."""
 
-    permission_classes = [StaffPermission]
+    permission_actions = {
+        "list": "host.view",
+        "retrieve": "host.view",
+        "create": "host.manage",
+        "partial_update": "host.manage",
+        "destroy": "host.manage",
+    }
+    metadata_action = "host.view"
     serializer_class = HostOutput
     lookup_url_kwarg = "name"
 

@@ -44,7 +44,7 @@ def _out(sink: LogSink | None) -> dict:
 class LogSinkViewSet(TenantScopedViewSet):
     """Where the tenant's logs go; tenant admins only, since it names a cluster and its credentials."""
 
-    scope_map = {"GET": ["admin"], "HEAD": ["admin"], "OPTIONS": ["read"], "PUT": ["admin"], "DELETE": ["admin"]}
+    permission_actions = {"retrieve": "logsink.view", "update": "logsink.manage", "destroy": "logsink.manage"}
     serializer_class = LogSinkOutput
 
     def retrieve(self, request, tenant):

@@ -58,7 +58,7 @@ class LogViewSet(TenantScopedViewSet):
     `next` follows the newest line returned (poll it for new lines); `previous` pages back in time.
     """
 
-    scope_map = {"GET": ["read"]}
+    permission_actions = {"list": "app.logs"}
     serializer_class = LogPageOutput
     pagination_class = None
 

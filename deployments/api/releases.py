@@ -70,7 +70,7 @@ class ReleasePagination(CursorPagination):
 class ReleaseViewSet(TenantScopedViewSet):
     """An app's releases, newest first, and rollback to an earlier succeeded one."""
 
-    scope_map = {**TenantScopedViewSet.scope_map, "POST": ["deploy"]}
+    permission_actions = {"list": "release.view", "retrieve": "release.view", "rollback": "release.rollback"}
     serializer_class = ReleaseOutput
     pagination_class = ReleasePagination
 

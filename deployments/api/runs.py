@@ -50,7 +50,7 @@ class RunPagination(CursorPagination):
 class RunViewSet(TenantScopedViewSet):
     """An app's one-off processes; starting one takes the deploy scope (it runs with the app's secrets)."""
 
-    scope_map = {**TenantScopedViewSet.scope_map, "POST": ["deploy"]}
+    permission_actions = {"list": "run.view", "retrieve": "run.view", "create": "run.create"}
     serializer_class = RunOutput
     pagination_class = RunPagination
 

@@ -59,7 +59,13 @@ class IdPagination(CursorPagination):
 class WebhookViewSet(TenantScopedViewSet):
     """A tenant's webhooks; changing them takes the admin scope, since they send the tenant's events outside."""
 
-    scope_map = {**TenantScopedViewSet.scope_map, "POST": ["admin"], "PATCH": ["admin"], "DELETE": ["admin"]}
+    permission_actions = {
+        "list": "webhook.view",
+        "retrieve": "webhook.view",
+        "create": "webhook.manage",
+        "partial_update": "webhook.manage",
+        "destroy": "webhook.manage",
+    }
     serializer_class = WebhookOutput
     pagination_class = IdPagination
 
@@ -97,7 +103,7 @@ class WebhookViewSet(TenantScopedViewSet):
 class DeliveryViewSet(TenantScopedViewSet):
     """Every attempt of every delivery of a webhook, newest first; a redelivery takes the admin scope."""
 
-    scope_map = {**TenantScopedViewSet.scope_map, "POST": ["admin"]}
+    permission_actions = {"list": "webhook.view", "redeliver": "webhook.manage"}
     serializer_class = DeliveryOutput
     pagination_class = IdPagination
 

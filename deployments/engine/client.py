@@ -4,6 +4,7 @@ This package is the only code that imports `docker`.
 """
 
 import contextlib
+import functools
 import ssl
 import tempfile
 import threading
@@ -15,6 +16,7 @@ import docker
 import docker.errors
 import docker.tls
 import requests.exceptions
+from django.conf import settings
 
 DEFAULT_TIMEOUT = 30
 
@@ -84,6 +86,21 @@ def _tls_config(spec: EngineSpec) -> docker.tls.TLSConfig | None:
     )
 
 
+def fakeable(function):
+    """Send calls of this engine function to the in-memory engine (engine/fake.py) when BERTH_ENGINE is "fake"."""
+
+    @functools.wraps(function)
+    def call(*args, **kwargs):
+        if settings.BERTH_ENGINE == "fake":
+            # Imported at the call: the fake engine is built on this package's modules, which import this one.
+            from deployments.engine import fake
+
+            return getattr(fake.installed(), function.__name__)(*args, **kwargs)
+        return function(*args, **kwargs)
+
+    return call
+
+
 def client_for(spec: EngineSpec, *, timeout: int = DEFAULT_TIMEOUT) -> docker.DockerClient:
     """Return the cached client of this engine (one per host and timeout)."""
     key = (
@@ -150,6 +167,7 @@ def translated(host: str, what: str) -> Iterator[None]:
         ) from exc
 
 
+@fakeable
 def ping(spec: EngineSpec, *, timeout: int = 5) -> dict:
     """Return the engine's version and load, or raise EngineError when it does not answer."""
     with translated(spec.name, "Ping"):

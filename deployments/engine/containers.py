@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import docker.errors
 import docker.types
 
-from deployments.engine.client import EngineError, EngineSpec, client_for, translated
+from deployments.engine.client import EngineError, EngineSpec, client_for, fakeable, translated
 from deployments.engine.labels import MANAGED_LABEL
 
 # A crashing process is restarted a few times by the engine, then left for the reconciler to judge.
@@ -70,6 +70,7 @@ def _hardened_kwargs(spec: RunSpec, *, restart: bool) -> dict:
     return kwargs
 
 
+@fakeable
 def network_ensure(engine: EngineSpec, *, name: str, labels: dict[str, str]) -> None:
     """Create the bridge network `name` unless it exists (a tenant's own network on this host)."""
     with translated(engine.name, f"Network {name}"):
@@ -84,12 +85,14 @@ def network_ensure(engine: EngineSpec, *, name: str, labels: dict[str, str]) -> 
                 raise EngineError(f"Network {name} could not be created on {engine.name}: {exc.explanation}") from exc
 
 
+@fakeable
 def network_remove(engine: EngineSpec, *, name: str) -> None:
     with translated(engine.name, f"Network {name}"):
         for network in client_for(engine).networks.list(names=[name]):
             network.remove()
 
 
+@fakeable
 def image_ensure(engine: EngineSpec, *, image: str, timeout: int = 300) -> None:
     """Make sure `image` is on the host: present, or pulled when its reference names a registry."""
     with translated(engine.name, f"Image {image}"):
@@ -117,6 +120,7 @@ def image_ensure(engine: EngineSpec, *, image: str, timeout: int = 300) -> None:
             ) from exc
 
 
+@fakeable
 def container_start(engine: EngineSpec, spec: RunSpec) -> Started:
     """Create and start a hardened long-running container; remove it again when it does not start."""
     with translated(engine.name, f"Container {spec.name}"):
@@ -137,6 +141,7 @@ def container_start(engine: EngineSpec, spec: RunSpec) -> Started:
         return Started(engine_id=container.id, host_port=host_port)
 
 
+@fakeable
 def container_state(engine: EngineSpec, *, engine_id: str) -> dict:
     """Return {"status", "exit_code", "restart_count", "oom_killed"} of a container."""
     with translated(engine.name, "Container state"):
@@ -150,6 +155,7 @@ def container_state(engine: EngineSpec, *, engine_id: str) -> dict:
         }
 
 
+@fakeable
 def container_logs_tail(engine: EngineSpec, *, engine_id: str, lines: int = 20) -> str:
     """Return the last lines a container printed, to explain why it failed ('' when unavailable)."""
     try:
@@ -160,6 +166,7 @@ def container_logs_tail(engine: EngineSpec, *, engine_id: str, lines: int = 20) 
         return ""
 
 
+@fakeable
 def container_exec(engine: EngineSpec, *, engine_id: str, command: list[str], timeout: int = 10) -> int:
     """Run `command` inside a running container and return its exit code."""
     with translated(engine.name, "Health check command"):
@@ -168,6 +175,7 @@ def container_exec(engine: EngineSpec, *, engine_id: str, command: list[str], ti
         return result.exit_code
 
 
+@fakeable
 def container_stop(engine: EngineSpec, *, engine_id: str, grace: int = 10, remove: bool = True) -> None:
     """Stop a container (SIGTERM, `grace` seconds, SIGKILL) and remove it; a missing one is already gone."""
     try:
@@ -181,6 +189,7 @@ def container_stop(engine: EngineSpec, *, engine_id: str, grace: int = 10, remov
             raise
 
 
+@fakeable
 def container_remove(engine: EngineSpec, *, engine_id: str) -> None:
     """Remove a container at once (SIGKILL); a missing one is already gone."""
     try:
@@ -191,11 +200,13 @@ def container_remove(engine: EngineSpec, *, engine_id: str) -> None:
             raise
 
 
+@fakeable
 def container_restart(engine: EngineSpec, *, engine_id: str, grace: int = 10) -> None:
     with translated(engine.name, "Restart container"):
         client_for(engine, timeout=grace + 30).api.restart(engine_id, timeout=grace)
 
 
+@fakeable
 def containers_list(engine: EngineSpec, *, labels: dict[str, str], all_states: bool = True) -> list[dict]:
     """Return the containers carrying every label in `labels`, as plain dicts."""
     filters = {"label": [f"{key}={value}" for key, value in labels.items()]}
@@ -219,6 +230,7 @@ def containers_list(engine: EngineSpec, *, labels: dict[str, str], all_states: b
     return result
 
 
+@fakeable
 def oneoff_run(engine: EngineSpec, spec: RunSpec, *, timeout: int) -> tuple[int, str]:
     """Run a one-off hardened container to completion; return (exit code, its last output). Always removed."""
     with translated(engine.name, f"Release command {spec.name}"):
@@ -244,6 +256,7 @@ def oneoff_run(engine: EngineSpec, spec: RunSpec, *, timeout: int) -> tuple[int,
             container.remove(force=True)
 
 
+@fakeable
 def inspect(engine: EngineSpec, *, engine_id: str) -> dict:
     """Return the engine's full inspection of a container (for audits and hardening checks)."""
     with translated(engine.name, "Inspect container"):

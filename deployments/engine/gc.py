@@ -14,7 +14,7 @@ from datetime import datetime
 
 import docker.errors
 
-from deployments.engine.client import EngineError, EngineSpec, client_for, translated
+from deployments.engine.client import EngineError, EngineSpec, client_for, fakeable, translated
 
 GC_TIMEOUT = 120
 # Classic-builder history lines of instructions that change only the image config (no layer).
@@ -131,6 +131,7 @@ def _image(api, row: dict) -> EngineImage:
     )
 
 
+@fakeable
 def inventory(spec: EngineSpec, *, inspect_label: str) -> Inventory:
     """Return every container and every top-level image of the engine.
 
@@ -162,6 +163,7 @@ def inventory(spec: EngineSpec, *, inspect_label: str) -> Inventory:
     return Inventory(containers=containers, images=images)
 
 
+@fakeable
 def container_remove(spec: EngineSpec, *, engine_id: str) -> None:
     """Remove a stopped container; the engine refuses one that runs again. A missing one is already gone."""
     try:
@@ -172,6 +174,7 @@ def container_remove(spec: EngineSpec, *, engine_id: str) -> None:
             raise
 
 
+@fakeable
 def image_remove(spec: EngineSpec, *, image: EngineImage) -> None:
     """Remove every name of `image`, then the image itself; a missing image is already gone."""
     api = client_for(spec, timeout=GC_TIMEOUT).api
@@ -184,6 +187,7 @@ def image_remove(spec: EngineSpec, *, image: EngineImage) -> None:
                 raise
 
 
+@fakeable
 def build_cache_reclaimable(spec: EngineSpec) -> int | None:
     """Return the bytes of build cache a prune would free, or None when the engine keeps no build cache."""
     with translated(spec.name, "Disk usage"):
@@ -196,6 +200,7 @@ def build_cache_reclaimable(spec: EngineSpec) -> int | None:
     )
 
 
+@fakeable
 def build_cache_prune(spec: EngineSpec) -> int | None:
     """Prune the engine's unused build cache and return the bytes freed, or None when the engine has no such API."""
     try:

@@ -18,7 +18,11 @@ from deployments.engine import runs as engine_runs
 from deployments.engine.client import EngineError
 from deployments.engine.labels import TENANT_LABEL
 from deployments.models import App, Run, RunStatus
-from deployments.services.containers import (
+from deployments.services.hosts import host_spec
+from deployments.services.queue import task_enqueue
+from deployments.services.releases import app_lock
+from deployments.services.rollouts.placement import place
+from deployments.services.rollouts.plan import (
     Planned,
     container_name,
     release_env,
@@ -27,10 +31,6 @@ from deployments.services.containers import (
     run_spec,
     tenant_network,
 )
-from deployments.services.hosts import host_spec
-from deployments.services.placement import place
-from deployments.services.queue import task_enqueue
-from deployments.services.releases import app_lock
 from portal.errors import ApplicationError, Conflict, Invalid
 from tenants.audit import audit_record
 

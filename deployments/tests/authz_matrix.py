@@ -1,6 +1,6 @@
 """Authorization rows of the apps, builds, releases, rollouts, logs and hosts routes.
 
-The format is defined in tenants/tests/authz.py; tenants/tests/test_authorization_matrix.py runs these rows with
+The format is defined in tenants/tests/authz.py; portal/tests/test_authorization_matrix.py runs these rows with
 the tenants rows and fails when a route under /api/v1/ answers a method no row calls. One Row per route and
 method (more when the outcome depends on the body). Every caller gets a fresh world (a savepoint per call):
 `other_owner` and `token_other_tenant` must get 404 and a refused call must leave every table of tenants,

@@ -84,12 +84,13 @@ def _names(module: str, *prefixes: str) -> bool:
 
 def package_of(module: str) -> str | None:
     """Return the deployments package a module belongs to: its first component under deployments/, except that each
-    sub-package of services/ is a package of its own, and so is each module of realtime/ (it holds both the publisher
-    that services and the collector call, and the consumers that call them)."""
+    sub-package and each module of services/ is a node of its own (the services that queue rollouts and builds sit
+    above those sub-packages, the hosts, routes and queue services they use sit below them), and so is each module of
+    realtime/ (it holds both the publisher that services and the collector call, and the consumers that call them)."""
     parts = module.split(".")
     if parts[0] != "deployments" or len(parts) < 2:
         return None
-    if parts[1] == "services" and len(parts) >= 3 and (ROOT / "deployments" / "services" / parts[2]).is_dir():
+    if parts[1] == "services" and len(parts) >= 3:
         return f"services.{parts[2]}"
     if parts[1] == "realtime" and len(parts) >= 3:
         return f"realtime.{parts[2]}"

@@ -23,20 +23,14 @@ from deployments.services import releases as release_services
 from deployments.services.builds import build_cancel
 from deployments.services.routes import app_hostname
 from portal.errors import ApplicationError, NotFound
-from tenants.models import Scope, Tenant
-from tenants.permissions import caller_scopes
-from tenants.selectors import tenant_get_by_slug
+from tenants.models import Tenant
+from tenants.permissions import Permissions, ui_tenant_gate
 
 
-def _tenant(request, slug: str, scope: str = Scope.READ) -> tuple[Tenant, frozenset[str]]:
-    """The tenant if the user may see it (404 otherwise, as in the API) and the user's scopes on it."""
-    tenant = tenant_get_by_slug(slug=slug)
-    scopes = caller_scopes(request, tenant) if tenant else frozenset()
-    if Scope.READ not in scopes:
-        raise Http404("No such tenant.")
-    if scope not in scopes:
-        raise Http404("Your role does not allow this.")
-    return tenant, scopes
+def _tenant(request, slug: str, action: str) -> tuple[Tenant, Permissions]:
+    """The tenant when the user may do `action` on it (404 otherwise), and what the user may do there."""
+    can = ui_tenant_gate(request, slug=slug, action=action)
+    return can.tenant, can
 
 
 def _error_text(exc: Exception) -> str:
@@ -50,15 +44,15 @@ def _error_text(exc: Exception) -> str:
 @login_required
 @require_GET
 def tenant_detail(request, tenant):
-    tenant, scopes = _tenant(request, tenant)
+    tenant, can = _tenant(request, tenant, "app.view")
     apps = selectors.app_list(tenant=tenant)
-    return render(request, "deployments/tenant.html", {"tenant": tenant, "apps": apps, "scopes": scopes})
+    return render(request, "deployments/tenant.html", {"tenant": tenant, "apps": apps, "can": can})
 
 
 @login_required
 @require_POST
 def app_create(request, tenant):
-    tenant, _ = _tenant(request, tenant, Scope.WRITE)
+    tenant, _ = _tenant(request, tenant, "app.create")
     try:
         app = app_services.app_create(tenant=tenant, slug=request.POST.get("slug", "").strip(), actor=request.user)
     except (ApplicationError, ValidationError) as exc:
@@ -71,12 +65,12 @@ def app_create(request, tenant):
 @login_required
 @require_GET
 def app_detail(request, tenant, app):
-    tenant, scopes = _tenant(request, tenant)
+    tenant, can = _tenant(request, tenant, "app.view")
     app = selectors.app_get(tenant=tenant, slug=app)
     context = {
         "tenant": tenant,
         "app": app,
-        "scopes": scopes,
+        "can": can,
         "url": app_services.app_url(app=app),
         "releases": selectors.release_list(app=app)[:20],
         "config": config_services.config_masked(app=app),
@@ -90,12 +84,13 @@ def app_detail(request, tenant, app):
     return render(request, "deployments/app.html", context)
 
 
-def _app_action(request, tenant: str, app: str, scope: str, action) -> HttpResponse:
+def _app_action(request, tenant: str, app: str, permission: str, action) -> HttpResponse:
     """Run one write on the app for a form post, then come back to the app page with its outcome as a message.
 
-    `action(app)` calls a service and returns the success message; a refusal becomes an error message.
+    `permission` names the entry of tenants.permissions.ACTIONS the post needs; `action(app)` calls a service and
+    returns the success message; a refusal becomes an error message.
     """
-    tenant, _ = _tenant(request, tenant, scope)
+    tenant, _ = _tenant(request, tenant, permission)
     app = selectors.app_get(tenant=tenant, slug=app)
     try:
         messages.success(request, action(app))
@@ -119,7 +114,7 @@ def app_config_set(request, tenant, app):
         release = config_services.config_update(app=app, values=body, actor=request.user)
         return f"v{release.version}: {release.summary}"
 
-    return _app_action(request, tenant, app, Scope.WRITE, action)
+    return _app_action(request, tenant, app, "config.update", action)
 
 
 @login_required
@@ -130,7 +125,7 @@ def app_rollback(request, tenant, app):
         release = release_services.release_rollback(app=app, version=version, actor=request.user)
         return f"v{release.version}: {release.summary}"
 
-    return _app_action(request, tenant, app, Scope.DEPLOY, action)
+    return _app_action(request, tenant, app, "release.rollback", action)
 
 
 @login_required
@@ -143,7 +138,7 @@ def app_scale(request, tenant, app):
         formation_services.formation_update(app=app, values={process_type: {"quantity": quantity}}, actor=request.user)
         return f"Scaled {process_type} to {quantity}."
 
-    return _app_action(request, tenant, app, Scope.WRITE, action)
+    return _app_action(request, tenant, app, "formation.update", action)
 
 
 @login_required
@@ -158,11 +153,10 @@ def app_build_cancel(request, tenant, app, number):
         build = build_cancel(build=build, actor=request.user)
         return f"Build #{build.number} {build.status}."
 
-    # The API's cancel is a POST on the builds route, which takes the deploy scope: the same here.
-    return _app_action(request, tenant, app, Scope.DEPLOY, action)
+    return _app_action(request, tenant, app, "build.cancel", action)
 
 
-def _domains_outcome(request, tenant, app, scopes, *, notice: str = "", error: str = "", hostname: str = ""):
+def _domains_outcome(request, tenant, app, can, *, notice: str = "", error: str = "", hostname: str = ""):
     """Answer a domain form with its outcome.
 
     htmx gets the domains card back, the outcome next to the form; a plain post (no JavaScript) comes back to the
@@ -172,7 +166,7 @@ def _domains_outcome(request, tenant, app, scopes, *, notice: str = "", error: s
         context = {
             "tenant": tenant,
             "app": app,
-            "scopes": scopes,
+            "can": can,
             "domains": selectors.domain_list(app=app),
             "dns_target": app_hostname(app=app),
             "domain_notice": notice,
@@ -191,35 +185,35 @@ def _domains_outcome(request, tenant, app, scopes, *, notice: str = "", error: s
 @login_required
 @require_POST
 def app_domain_add(request, tenant, app):
-    tenant, scopes = _tenant(request, tenant, Scope.WRITE)
+    tenant, can = _tenant(request, tenant, "domain.add")
     app = selectors.app_get(tenant=tenant, slug=app)
     hostname = request.POST.get("hostname", "")
     try:
         domain = domain_services.domain_add(app=app, hostname=hostname, actor=request.user)
     except ApplicationError as exc:
-        return _domains_outcome(request, tenant, app, scopes, error=_error_text(exc), hostname=hostname)
+        return _domains_outcome(request, tenant, app, can, error=_error_text(exc), hostname=hostname)
     notice = f"Added {domain.hostname}: point its DNS at {app_hostname(app=app)} (a CNAME record)."
-    return _domains_outcome(request, tenant, app, scopes, notice=notice)
+    return _domains_outcome(request, tenant, app, can, notice=notice)
 
 
 @login_required
 @require_POST
 def app_domain_remove(request, tenant, app):
-    tenant, scopes = _tenant(request, tenant, Scope.WRITE)
+    tenant, can = _tenant(request, tenant, "domain.remove")
     app = selectors.app_get(tenant=tenant, slug=app)
     hostname = request.POST.get("hostname", "")
     try:
         domain = selectors.domain_get(app=app, hostname=hostname)
     except NotFound:
         # Removed meanwhile (another tab, the API): say so on the card rather than answer a bare 404.
-        return _domains_outcome(request, tenant, app, scopes, error=f"{app.slug} has no domain {hostname}.")
+        return _domains_outcome(request, tenant, app, can, error=f"{app.slug} has no domain {hostname}.")
     domain_services.domain_remove(domain=domain, actor=request.user)
-    return _domains_outcome(request, tenant, app, scopes, notice=f"Removed {domain.hostname}.")
+    return _domains_outcome(request, tenant, app, can, notice=f"Removed {domain.hostname}.")
 
 
 @login_required
 @require_GET
 def app_logs(request, tenant, app):
-    tenant, _ = _tenant(request, tenant)
+    tenant, _ = _tenant(request, tenant, "app.logs")
     app = selectors.app_get(tenant=tenant, slug=app)
     return render(request, "deployments/logs.html", {"tenant": tenant, "app": app})

@@ -3,41 +3,29 @@
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
 from portal.errors import Invalid, NotFound
 from tenants import selectors, services
 from tenants.api import serializers as s
 from tenants.api.base import TenantScopedViewSet
-from tenants.models import Role, Scope
-from tenants.permissions import caller_scopes, staff_allows, tenant_role, token_of
+from tenants.models import Role
+from tenants.permissions import ActionGatedMixin, token_of
 
 TENANT_PARAM = OpenApiParameter("tenant", str, OpenApiParameter.PATH, description="The tenant's slug.")
 USERNAME_PARAM = OpenApiParameter("username", str, OpenApiParameter.PATH, description="The member's username.")
 TOKEN_PARAM = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The token's id.")
 
 
-class _UserScopePermission(BasePermission):
-    """Routes outside a tenant: the caller needs the scopes in `scope_map` (a token narrows them)."""
-
-    def has_permission(self, request, view) -> bool:
-        if not getattr(request.user, "is_authenticated", False):
-            return False
-        needed = view.scope_map.get(request.method, [Scope.ADMIN])
-        held = caller_scopes(request, None)
-        return all(scope in held for scope in needed)
-
-
 def _roles_for(user) -> dict[int, str]:
     return {membership.tenant_id: membership.role for membership in selectors.membership_list_for(user=user)}
 
 
-class TenantViewSet(viewsets.GenericViewSet):
+class TenantViewSet(ActionGatedMixin, viewsets.GenericViewSet):
     """Tenants the caller belongs to (staff: every tenant); creating one makes the caller its owner."""
 
-    permission_classes = [_UserScopePermission]
-    scope_map = {"GET": ["read"], "POST": ["write"]}
+    permission_actions = {"list": "tenant.list", "create": "tenant.create"}
+    metadata_action = "tenant.list"
     serializer_class = s.TenantOutput
 
     def list(self, request):
@@ -51,9 +39,6 @@ class TenantViewSet(viewsets.GenericViewSet):
 
     @extend_schema(request=s.TenantCreateInput, responses={201: s.TenantOutput})
     def create(self, request):
-        token = token_of(request)
-        if token is not None and token.tenant_id is not None:
-            self.permission_denied(request, message="A tenant-restricted token cannot create tenants.")
         data = s.TenantCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         tenant = services.tenant_create(actor=request.user, **data.validated_data)
@@ -65,12 +50,17 @@ class TenantViewSet(viewsets.GenericViewSet):
 class TenantDetailViewSet(TenantScopedViewSet):
     """One tenant: members read it, admins rename it, staff change its quotas, owners delete it."""
 
-    # PATCH and DELETE look deeper in the action: quotas are for staff, who only read tenants otherwise.
-    scope_map = {"GET": ["read"], "PATCH": ["read"], "DELETE": ["admin"]}
+    # A PATCH renames (admins), changes quotas (staff, who only read tenants otherwise), or both: see the body.
+    permission_actions = {
+        "retrieve": "tenant.view",
+        "partial_update": ("tenant.rename", "tenant.set_quotas"),
+        "destroy": "tenant.delete",
+    }
     serializer_class = s.TenantOutput
 
     def _out(self, tenant) -> Response:
-        role = tenant_role(self.request, tenant)
+        membership = selectors.membership_get(tenant=tenant, user=self.request.user)
+        role = Role(membership.role) if membership else None
         return Response(s.TenantOutput(tenant, context={"roles": {tenant.id: role}}).data)
 
     def retrieve(self, request, tenant):
@@ -82,17 +72,15 @@ class TenantDetailViewSet(TenantScopedViewSet):
         data.is_valid(raise_exception=True)
         quotas = dict(data.validated_data)
         name = quotas.pop("name", None)
-        if quotas and not staff_allows(request, Scope.ADMIN):
-            self.permission_denied(request, message="Only platform staff may change quotas.")
-        if (name is not None or not quotas) and Scope.ADMIN not in caller_scopes(request, self.tenant):
-            self.permission_denied(request, message="Renaming a tenant needs the admin scope.")
+        if quotas:
+            self.authorize("tenant.set_quotas")
+        if name is not None or not quotas:
+            self.authorize("tenant.rename")
         updated = services.tenant_update(actor=request.user, tenant=self.tenant, name=name, quotas=quotas)
         return self._out(updated)
 
     @extend_schema(responses={204: None})
     def destroy(self, request, tenant):
-        if tenant_role(request, self.tenant) != Role.OWNER:
-            self.permission_denied(request, message="Only an owner may delete a tenant.")
         services.tenant_delete(actor=request.user, tenant=self.tenant)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -101,8 +89,13 @@ class TenantDetailViewSet(TenantScopedViewSet):
 class MemberViewSet(TenantScopedViewSet):
     """Members of a tenant and their roles."""
 
-    # Anyone may leave (DELETE of oneself); removing someone else takes `admin`, checked in destroy().
-    scope_map = {"GET": ["read"], "POST": ["admin"], "PATCH": ["admin"], "DELETE": ["read"]}
+    # A DELETE of oneself is leaving, which any member may; removing someone else takes an admin.
+    permission_actions = {
+        "list": "member.list",
+        "create": "member.add",
+        "partial_update": "member.update",
+        "destroy": ("member.leave", "member.remove"),
+    }
     serializer_class = s.MemberOutput
 
     def list(self, request, tenant):
@@ -135,21 +128,24 @@ class MemberViewSet(TenantScopedViewSet):
     @extend_schema(parameters=[USERNAME_PARAM], responses={204: None})
     def destroy(self, request, tenant, username):
         membership = selectors.membership_get_by_username(tenant=self.tenant, username=username)
-        if membership.user_id != request.user.pk and Scope.ADMIN not in caller_scopes(request, self.tenant):
-            self.permission_denied(request, message="Removing another member needs the admin scope.")
+        self.authorize("member.leave" if membership.user_id == request.user.pk else "member.remove")
         services.member_remove(actor=request.user, tenant=self.tenant, membership=membership)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class TokenViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class TokenViewSet(ActionGatedMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     """The caller's own API tokens. A token is shown once, when created.
 
     A tenant-restricted token sees and manages only the tokens restricted to the same tenant. Any token may revoke
     itself; revoking another one takes `admin`.
     """
 
-    permission_classes = [_UserScopePermission]
-    scope_map = {"GET": ["read"], "POST": ["admin"], "DELETE": ["read"]}
+    permission_actions = {
+        "list": "token.list",
+        "create": "token.create",
+        "destroy": ("token.revoke_self", "token.revoke"),
+    }
+    metadata_action = "token.list"
     serializer_class = s.TokenOutput
 
     def _restricted_to(self) -> int | None:
@@ -185,8 +181,7 @@ class TokenViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             raise Http404("No such token.") from None
         token = selectors.token_get(user=request.user, token_id=token_id, restricted_to=self._restricted_to())
         current = token_of(request)
-        if (current is None or current.pk != token.pk) and Scope.ADMIN not in caller_scopes(request, None):
-            self.permission_denied(request, message="Revoking another token needs the admin scope.")
+        self.authorize("token.revoke_self" if current is not None and current.pk == token.pk else "token.revoke")
         services.token_revoke(actor=request.user, token=token)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -195,7 +190,7 @@ class TokenViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 class AuditViewSet(mixins.ListModelMixin, TenantScopedViewSet):
     """The tenant's audit trail, newest first (admins)."""
 
-    scope_map = {"GET": ["admin"]}
+    permission_actions = {"list": "audit.list"}
     serializer_class = s.AuditEventOutput
 
     def get_queryset(self):

@@ -25,6 +25,12 @@ successful call (still inside the savepoint) to assert what it did.
 per-caller overrides, e.g. `tenant_rule("admin", ok=204, min_role="owner")` for "owners only", or
 `tenant_rule("read", ok=204, owner=409)` where the owner meets a conflict. A caller missing from `expect` is an
 error, so adding a caller forces every row to say what it gets.
+
+Pages (the customer UI and the staff console) have rows too, run with `run_row(row, world, page=True)`: there an
+expected value may also be LOGIN (a redirect to a login page: anonymous callers, and tokens, which open no page) or
+ADMITTED (past Django admin's own gate: whatever the admin then answers, but neither a login page nor an error of
+the server). A refused page (LOGIN or a status >= 400) must change nothing either; it owes no JSON error shape.
+The page rules are page_rule, console_rule, session_rule and public_rule.
 """
 
 from __future__ import annotations
@@ -195,7 +201,43 @@ def user_rule(ok: int = 200, **overrides: int) -> dict[str, int]:
     return _override(expect, overrides)
 
 
-def _override(expect: dict[str, int], overrides: Mapping[str, int]) -> dict[str, int]:
+# Outcomes of a page besides its status (see the module's docstring).
+LOGIN = "login"
+ADMITTED = "admitted"
+_TOKEN_CALLERS = ("staff_token_read", "token_read", "token_tenant", "token_other_tenant", "token_expired")
+
+
+def page_rule(scope: str, ok: int = 200, *, min_role: str | None = None, **overrides) -> dict:
+    """A page inside {tenant} that needs `scope` (and `min_role`): as tenant_rule, but a member refused gets 404
+    (a form the page never showed them), and anonymous callers and tokens go to the login page.
+    """
+    expect = {
+        name: 404 if status == 403 else status for name, status in tenant_rule(scope, ok, min_role=min_role).items()
+    }
+    expect.update({name: LOGIN for name in ("anonymous", *_TOKEN_CALLERS)})
+    return _override(expect, overrides)
+
+
+def session_rule(ok: int = 200, **overrides) -> dict:
+    """A page outside tenants for every signed-in user (on their own data); anyone else goes to the login page."""
+    expect = {name: ok for name in CALLERS}
+    expect.update({name: LOGIN for name in ("anonymous", *_TOKEN_CALLERS)})
+    return _override(expect, overrides)
+
+
+def console_rule(ok: int | str = 200, **overrides) -> dict:
+    """A staff console page: staff sessions get `ok`; everyone else the login page (to sign in as staff)."""
+    expect = {name: LOGIN for name in CALLERS}
+    expect["staff"] = ok
+    return _override(expect, overrides)
+
+
+def public_rule(ok: int = 200, **overrides) -> dict:
+    """A page anyone may open, signed in or not."""
+    return _override({name: ok for name in CALLERS}, overrides)
+
+
+def _override(expect: dict, overrides: Mapping) -> dict:
     unknown = set(overrides) - set(CALLERS)
     if unknown:
         raise ValueError(f"unknown callers: {sorted(unknown)}")
@@ -287,7 +329,8 @@ def call(caller: Caller, method: str, url: str, body: Any = None, format: str = 
         headers["HTTP_AUTHORIZATION"] = f"Bearer {caller.token}"
     elif caller.user is not None:
         client.force_login(caller.user)
-    if format == "multipart" and method == "POST":
+    if format in ("multipart", "form") and method == "POST":
+        # A page's form posts as a browser does (multipart is what the test client sends for a dict).
         return client.post(url, data=body or {}, **headers)
     data = json.dumps(body) if body is not None else ""
     return client.generic(method, url, data=data, content_type="application/json", **headers)
@@ -309,8 +352,31 @@ def _error_shape_problem(response) -> str | None:
     return None
 
 
-def run_row(row: Row, world: World) -> list[str]:
-    """Call the row's route as every caller; return the mismatches (empty when the server matches the table)."""
+_LOGIN_PAGES = ("/login/", "/console/admin/login/")
+
+
+def page_outcome(response) -> int | str:
+    """LOGIN for a redirect to a login page, else the status."""
+    if response.status_code == 302 and response["Location"].split("?")[0] in _LOGIN_PAGES:
+        return LOGIN
+    return response.status_code
+
+
+def _matches(expected: int | str, outcome: int | str) -> bool:
+    if expected == ADMITTED:
+        return outcome != LOGIN and outcome < 500
+    return outcome == expected
+
+
+def _refusal(expected: int | str) -> bool:
+    return expected == LOGIN or (isinstance(expected, int) and expected >= 400)
+
+
+def run_row(row: Row, world: World, *, page: bool = False) -> list[str]:
+    """Call the row's route as every caller; return the mismatches (empty when the server matches the table).
+
+    `page`: the row is a page's (see the module's docstring), not an API route's.
+    """
     mismatches = []
     for caller in world.callers.values():
         expected = row.expect[caller.name]
@@ -320,14 +386,15 @@ def run_row(row: Row, world: World) -> list[str]:
                 params.update(row.setup(world, caller) or {})
             url = row.url.format(**params)
             body = row.body(world, params) if callable(row.body) else _fill(row.body, params)
-            before = database_snapshot() if expected >= 400 else None
-            response = call(caller, row.method, url, body, row.format)
+            before = database_snapshot() if _refusal(expected) else None
+            response = call(caller, row.method, url, body, "form" if page else row.format)
+            outcome = page_outcome(response) if page else response.status_code
             prefix = f"{row.id} as {caller.name}: "
-            if response.status_code != expected:
-                mismatches.append(f"{prefix}expected {expected}, got {response.status_code} {response.content[:200]!r}")
+            if not _matches(expected, outcome):
+                mismatches.append(f"{prefix}expected {expected}, got {outcome} {response.content[:200]!r}")
                 continue
-            if expected >= 400:
-                problem = _error_shape_problem(response)
+            if _refusal(expected):
+                problem = None if page else _error_shape_problem(response)
                 if problem:
                     mismatches.append(prefix + problem)
                 changed = _snapshot_diff(before, database_snapshot())
@@ -343,10 +410,12 @@ def run_row(row: Row, world: World) -> list[str]:
 
 def _walk(patterns, prefix: str = "") -> Iterator[tuple[str, Any]]:
     for pattern in patterns:
+        # Joined as ResolverMatch.route joins them (a regex's leading ^ dropped), so a row's route compares equal.
+        route = prefix + str(pattern.pattern).removeprefix("^")
         if isinstance(pattern, URLResolver):
-            yield from _walk(pattern.url_patterns, prefix + str(pattern.pattern))
+            yield from _walk(pattern.url_patterns, route)
         elif isinstance(pattern, URLPattern):
-            yield prefix + str(pattern.pattern), pattern.callback
+            yield route, pattern.callback
 
 
 def _methods(callback) -> set[str]:
@@ -360,7 +429,19 @@ def _methods(callback) -> set[str]:
             for method in view_class.http_method_names
             if method not in ("options", "head", "trace") and hasattr(view_class, method)
         }
-    return {"GET"}
+    allowed = _required_methods(callback)
+    return {method for method in allowed if method != "HEAD"} if allowed else {"GET"}
+
+
+def _required_methods(callback) -> set[str]:
+    """The methods of a function view decorated with require_http_methods (require_GET, require_POST...)."""
+    while callback is not None:
+        code = getattr(callback, "__code__", None)
+        if code is not None and "request_method_list" in code.co_freevars:
+            cell = callback.__closure__[code.co_freevars.index("request_method_list")]
+            return {method.upper() for method in cell.cell_contents}
+        callback = getattr(callback, "__wrapped__", None)
+    return set()
 
 
 def api_routes(prefix: str = "api/v1/") -> dict[str, set[str]]:
@@ -369,6 +450,20 @@ def api_routes(prefix: str = "api/v1/") -> dict[str, set[str]]:
     for route, callback in _walk(get_resolver().url_patterns):
         # DRF routers repeat each route with a `.json` suffix; the view and its permissions are the same.
         if route.startswith(prefix) and "(?P<format>" not in route:
+            routes.setdefault(route, set()).update(_methods(callback))
+    return routes
+
+
+# Routes that are no page: the API (its own matrix), its schema and docs, and the public health probes
+# (portal/tests/test_health.py).
+NOT_PAGES = ("api/", "healthz", "readyz")
+
+
+def page_routes() -> dict[str, set[str]]:
+    """Map every URL pattern of a page (every route outside NOT_PAGES) to the methods it answers."""
+    routes: dict[str, set[str]] = {}
+    for route, callback in _walk(get_resolver().url_patterns):
+        if not route.startswith(NOT_PAGES):
             routes.setdefault(route, set()).update(_methods(callback))
     return routes
 
@@ -385,12 +480,13 @@ def row_route(row: Row) -> str:
     return resolve(row.url.format_map(_AnyValue()).split("?")[0]).route
 
 
-def uncovered_routes(rows: list[Row], prefix: str = "api/v1/") -> list[str]:
-    """The `METHOD route` pairs under `prefix` that no row calls."""
+def uncovered_routes(rows: list[Row], prefix: str = "api/v1/", *, pages: bool = False) -> list[str]:
+    """The `METHOD route` pairs under `prefix` (or of every page, with `pages`) that no row calls."""
     covered = {(row_route(row), row.method.upper()) for row in rows}
+    routes = page_routes() if pages else api_routes(prefix)
     return sorted(
         f"{method} /{route}"
-        for route, methods in api_routes(prefix).items()
+        for route, methods in routes.items()
         for method in methods
         if (route, method) not in covered
     )

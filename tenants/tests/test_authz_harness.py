@@ -45,3 +45,13 @@ def test_a_route_without_rows_is_reported():
     assert "GET /api/v1/tenants/" in uncovered_routes([])
     assert "GET /api/v1/tenants/" not in uncovered_routes(one_row)
     assert "POST /api/v1/tenants/" in uncovered_routes(one_row)
+
+
+def test_a_page_route_without_rows_is_reported():
+    one_row = [Row("POST", "/t/{tenant}/apps/", tenant_rule(Scope.WRITE))]
+
+    assert "POST /t/<str:tenant>/apps/" in uncovered_routes([], pages=True)
+    assert "GET /console/hosts/" in uncovered_routes([], pages=True)
+    assert "POST /t/<str:tenant>/apps/" not in uncovered_routes(one_row, pages=True)
+    # The API is no page: its own matrix covers it.
+    assert not any(route.startswith(("GET /api/", "POST /api/")) for route in uncovered_routes([], pages=True))

@@ -6,10 +6,10 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from deployments.engine.fake import FakeEngine, container, image
 from deployments.models import GcRun
 from deployments.services import gc as services
 from deployments.tests.factories import DockerHostFactory, MembershipFactory, UserFactory
-from deployments.tests.gc.fake_engine import FakeEngine, container, image
 from tenants.models import AuditEvent, Role
 
 pytestmark = pytest.mark.django_db

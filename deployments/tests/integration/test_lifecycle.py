@@ -23,10 +23,9 @@ from deployments.models import (
     ReleaseStatus,
 )
 from deployments.services.apps import app_delete
-from deployments.services.containers import Planned, container_name, release_processes, run_spec
 from deployments.services.hosts import host_heartbeat, host_spec
-from deployments.services.reconcile import reconcile
-from deployments.services.rollouts import deployment_execute, rollout_enqueue, scale_enqueue
+from deployments.services.rollouts import deployment_execute, reconcile, rollout_enqueue, scale_enqueue
+from deployments.services.rollouts.plan import Planned, container_name, release_processes, run_spec
 from deployments.tests.factories import FormationFactory, MembershipFactory, UserFactory, web_formation
 from deployments.tests.integration.conftest import engine_containers
 

@@ -6,11 +6,10 @@ from django.utils import timezone
 from deployments.engine import containers as docker_ops
 from deployments.engine.labels import INSTALLATION_LABEL, TENANT_LABEL
 from deployments.models import Container, ContainerState, Deployment, DeploymentStatus, DockerHost, HostStatus
-from deployments.services.containers import Planned, container_name, release_processes, run_spec, tenant_network
 from deployments.services.hosts import host_spec
 from deployments.services.installation import installation_id
-from deployments.services.reconcile import reconcile
-from deployments.services.rollouts import deployment_execute, rollout_enqueue
+from deployments.services.rollouts import deployment_execute, reconcile, rollout_enqueue
+from deployments.services.rollouts.plan import Planned, container_name, release_processes, run_spec, tenant_network
 from deployments.tests.integration.conftest import engine_containers
 from tenants.models import AuditEvent
 

@@ -8,10 +8,10 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from deployments import loops
+from deployments.engine.fake import FakeEngine, container, image
 from deployments.models import GcRun
 from deployments.services import gc as services
 from deployments.tests.factories import DockerHostFactory
-from deployments.tests.gc.fake_engine import FakeEngine, container, image
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.db import connections
 
 from deployments.models import Deployment
+from deployments.realtime.events import deployment_publish as publish
 from deployments.realtime.routing import websocket_urlpatterns
-from deployments.services.progress import publish
 from deployments.tests.factories import AppFactory, MembershipFactory, ReleaseFactory, TenantFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.anyio]

@@ -7,12 +7,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from deployments.engine.fake import FakeEngine, container, image
 from deployments.engine.labels import APP_LABEL
 from deployments.models import GcRun, ReleaseStatus
 from deployments.services import gc as services
 from deployments.services.gc import GcPolicy, Keep, normalize_reference, reclaimed_bytes
 from deployments.tests.factories import AppFactory, BuildFactory, DockerHostFactory, ReleaseFactory, UserFactory
-from deployments.tests.gc.fake_engine import FakeEngine, container, image
 from tenants.models import AuditEvent
 
 NOW = timezone.now()

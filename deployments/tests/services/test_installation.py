@@ -6,8 +6,8 @@ import pytest
 
 from deployments.engine.labels import DEPLOYMENT_LABEL, INSTALLATION_LABEL
 from deployments.models import Installation
-from deployments.services.containers import labels_for
 from deployments.services.installation import installation_id
+from deployments.services.rollouts.plan import labels_for
 from deployments.tests.factories import ReleaseFactory
 
 pytestmark = pytest.mark.django_db

@@ -20,3 +20,6 @@ def members():
     member_add(actor=owner, tenant=tenant, user=viewer, role=Role.VIEWER)
     app = app_create(tenant=tenant, slug="web", actor=owner)
     return {"owner": owner, "developer": developer, "viewer": viewer, "app": app}
+
+
+from tenants.tests.authz import authz_world  # noqa: E402, F401 (a fixture of the page matrix, used by name)

@@ -26,10 +26,11 @@ from deployments.engine.labels import (
 )
 from deployments.models import LIVE_STATES, App, Container, ContainerState, Deployment, DockerHost, HostStatus
 from deployments.selectors import deployments_stale
-from deployments.services.containers import STOP_GRACE
 from deployments.services.hosts import host_spec
 from deployments.services.installation import installation_id
-from deployments.services.rollouts import ACTIVE, STALE_AFTER, deployment_recover, scale_enqueue
+from deployments.services.rollouts.containers import STOP_GRACE
+from deployments.services.rollouts.enqueue import ACTIVE, scale_enqueue
+from deployments.services.rollouts.recovery import STALE_AFTER, deployment_recover
 from tenants.audit import audit_record
 from tenants.models import Tenant
 

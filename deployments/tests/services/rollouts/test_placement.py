@@ -3,7 +3,7 @@
 import pytest
 
 from deployments.models import Container, ContainerState, HostStatus
-from deployments.services.placement import PlacementError, place
+from deployments.services.rollouts.placement import PlacementError, place
 from deployments.tests.factories import AppFactory, DockerHostFactory, ReleaseFactory
 
 pytestmark = pytest.mark.django_db

@@ -1,0 +1,274 @@
+"""A deployment's plan: what each process runs as, which containers start where, which go, and the quota it meets.
+
+Planning reads the database and writes only the Deployment row's `plan`; it never calls an engine. A Plan is frozen:
+the steps that follow record what happened in the database instead of writing into the plan.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shlex
+from dataclasses import dataclass
+
+from django.db.models import Count, Sum
+
+from deployments import crypto
+from deployments.engine import containers as docker_ops
+from deployments.engine.labels import (
+    APP_LABEL,
+    DEPLOYMENT_LABEL,
+    INDEX_LABEL,
+    INSTALLATION_LABEL,
+    PROCESS_LABEL,
+    RELEASE_LABEL,
+    TENANT_LABEL,
+)
+from deployments.models import (
+    LIVE_STATES,
+    App,
+    Container,
+    Deployment,
+    DockerHost,
+    Formation,
+    HealthcheckKind,
+    Release,
+)
+from deployments.models.apps import WEB_PROCESS
+from deployments.services.installation import installation_id
+from deployments.services.rollouts.errors import RolloutFailed
+from deployments.services.rollouts.placement import place
+from portal.errors import Invalid
+from tenants.models import Tenant
+
+WEB = WEB_PROCESS  # the process the router serves
+CONTAINER_PORT = 5000
+PROCESS_DEFAULTS = {
+    "quantity": 1,
+    "memory_mb": 256,
+    "cpu": 0.5,
+    "command": "",
+    "healthcheck_kind": HealthcheckKind.HTTP,
+    "healthcheck": "/",
+    "healthcheck_timeout": 60,
+}
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One container a deployment starts: where, and as what; `row_id` once its Container row exists."""
+
+    process_type: str
+    index: int
+    host: DockerHost
+    name: str
+    settings: dict
+    row_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a deployment does: start `new` from `image`, then stop `leaving` (the old release, or the extra ones)."""
+
+    image: str
+    new: tuple[Planned, ...]
+    leaving: tuple[Container, ...]
+
+
+def release_image(*, release: Release) -> str:
+    build = release.build
+    image = ""
+    if build is not None:
+        image = build.image or (build.source or {}).get("image", "")
+    if not image:
+        raise Invalid(f"Release v{release.version} has no image: its build did not produce one.")
+    return image
+
+
+def release_processes(*, release: Release) -> dict[str, dict]:
+    """Return {process_type: settings}: the release's formation snapshot, with the app's current quantities.
+
+    Quantities change by scaling without a new release, so the live Formation rows win for `quantity`.
+    """
+    processes: dict[str, dict] = {}
+    build_types = (release.build.process_types or {}) if release.build else {}
+    for process_type, snapshot in (release.formation or {}).items():
+        processes[process_type] = {**PROCESS_DEFAULTS, **(snapshot or {})}
+        if not processes[process_type]["command"] and build_types.get(process_type):
+            processes[process_type]["command"] = build_types[process_type]
+    for row in Formation.objects.filter(app_id=release.app_id):
+        current = processes.get(row.process_type)
+        if current is None:
+            current = processes[row.process_type] = {
+                **PROCESS_DEFAULTS,
+                "command": row.command or build_types.get(row.process_type, ""),
+                "memory_mb": row.memory_mb,
+                "cpu": float(row.cpu),
+                "healthcheck_kind": row.healthcheck_kind,
+                "healthcheck": row.healthcheck,
+                "healthcheck_timeout": row.healthcheck_timeout,
+            }
+        current["quantity"] = row.quantity
+    for values in processes.values():
+        values["cpu"] = float(values["cpu"])
+        values["memory_mb"] = int(values["memory_mb"])
+        values["quantity"] = int(values["quantity"])
+    return processes
+
+
+def release_env(*, release: Release, process_type: str, port: int | None) -> dict[str, str]:
+    """Return the container's environment; secrets are decrypted here, just before the engine call, and nowhere else."""
+    env = {}
+    for key, item in (release.config or {}).items():
+        value = item.get("value", "") if isinstance(item, dict) else str(item)
+        if isinstance(item, dict) and item.get("secret"):
+            value = crypto.decrypt(value)
+        env[key] = value
+    app = release.app
+    env.update(
+        {
+            "BERTH_TENANT": app.tenant.slug,
+            "BERTH_APP": app.slug,
+            "BERTH_RELEASE": f"v{release.version}",
+            "BERTH_PROCESS": process_type,
+        }
+    )
+    env["PORT"] = str(port or CONTAINER_PORT)
+    return env
+
+
+def tenant_network(*, tenant: Tenant) -> str:
+    return f"berth-{tenant.slug}"
+
+
+def container_name(*, release: Release, process_type: str, index: int) -> str:
+    app = release.app
+    return f"berth-{app.tenant.slug}-{app.slug}-v{release.version}-{process_type}-{index}-{secrets.token_hex(3)}"
+
+
+def labels_for(*, release: Release, process_type: str, index: int, deployment_id: int | None) -> dict[str, str]:
+    app = release.app
+    labels = {
+        TENANT_LABEL: app.tenant.slug,
+        APP_LABEL: app.slug,
+        RELEASE_LABEL: str(release.version),
+        PROCESS_LABEL: process_type,
+        INDEX_LABEL: str(index),
+        INSTALLATION_LABEL: installation_id(),
+    }
+    if deployment_id:
+        labels[DEPLOYMENT_LABEL] = str(deployment_id)
+    return labels
+
+
+def run_spec(*, release: Release, planned: Planned, image: str, deployment_id: int | None) -> docker_ops.RunSpec:
+    web = planned.process_type == WEB
+    values = planned.settings
+    return docker_ops.RunSpec(
+        name=planned.name,
+        image=image,
+        command=shlex.split(values["command"]) if values.get("command") else None,
+        env=release_env(release=release, process_type=planned.process_type, port=CONTAINER_PORT),
+        labels=labels_for(
+            release=release, process_type=planned.process_type, index=planned.index, deployment_id=deployment_id
+        ),
+        network=tenant_network(tenant=release.app.tenant),
+        memory_mb=values["memory_mb"],
+        cpu=values["cpu"],
+        port=CONTAINER_PORT if web else None,
+        bind_ip=planned.host.address,
+    )
+
+
+def quota_check(*, app: App, processes: dict[str, dict]) -> None:
+    tenant = app.tenant
+    wanted = sum(values["quantity"] for values in processes.values())
+    memory = sum(values["quantity"] * values["memory_mb"] for values in processes.values())
+    others = Container.objects.filter(app__tenant=tenant, state__in=LIVE_STATES).exclude(app=app)
+    used = others.aggregate(count=Count("id"), memory=Sum("memory_mb"))
+    used_count, used_memory = used["count"] or 0, used["memory"] or 0
+    if used_count + wanted > tenant.max_containers:
+        raise RolloutFailed(
+            f"The formation asks for {wanted} containers, but tenant {tenant.slug}'s quota allows "
+            f"{tenant.max_containers} and its other apps run {used_count}: scale down, or ask for a larger quota."
+        )
+    if used_memory + memory > tenant.max_memory_mb:
+        raise RolloutFailed(
+            f"The formation asks for {memory} MB of memory, but tenant {tenant.slug}'s quota allows "
+            f"{tenant.max_memory_mb} MB and its other apps use {used_memory} MB: scale down or lower the memory."
+        )
+
+
+def _plan_save(
+    *,
+    deployment: Deployment,
+    image: str,
+    processes: dict[str, dict],
+    wanted: list[tuple[str, int, int]],
+    hosts: list[DockerHost],
+    leaving: tuple[str, list[Container]],
+) -> Plan:
+    """Place `wanted` on `hosts`, and record the plan with the containers that go under `leaving`'s key."""
+    new = tuple(
+        Planned(
+            process_type=process_type,
+            index=index,
+            host=host,
+            name=container_name(release=deployment.release, process_type=process_type, index=index),
+            settings=processes[process_type],
+        )
+        for (process_type, index, _memory), host in zip(wanted, hosts, strict=True)
+    )
+    key, going = leaving
+    deployment.plan = {
+        "image": image,
+        "containers": [{"process": p.process_type, "index": p.index, "host": p.host.name, "name": p.name} for p in new],
+        key: [c.pk for c in going],
+    }
+    deployment.save(update_fields=["plan"])
+    return Plan(image=image, new=new, leaving=tuple(going))
+
+
+def rollout_plan(*, deployment: Deployment) -> Plan:
+    """Plan the rollout of the deployment's release: every process's containers anew, replacing all live ones."""
+    release, app = deployment.release, deployment.app
+    processes = release_processes(release=release)
+    if WEB not in processes:
+        raise RolloutFailed(
+            f"Release v{release.version} has no web process, so the router has nothing to send traffic to: "
+            "add a `web:` line to the Procfile (or a web entry to the formation)."
+        )
+    image = release_image(release=release)
+    quota_check(app=app, processes=processes)
+    old = list(
+        Container.objects.filter(app=app, state__in=LIVE_STATES).exclude(deployment=deployment).select_related("host")
+    )
+    wanted = [
+        (process_type, index, values["memory_mb"])
+        for process_type, values in sorted(processes.items())
+        for index in range(1, values["quantity"] + 1)
+    ]
+    hosts = place(app_id=app.pk, wanted=wanted, leaving={c.pk for c in old})
+    return _plan_save(
+        deployment=deployment, image=image, processes=processes, wanted=wanted, hosts=hosts, leaving=("replaces", old)
+    )
+
+
+def scale_plan(*, deployment: Deployment) -> Plan:
+    """Plan a scale of the current release: start the missing indexes, stop those past the formation's quantity."""
+    release, app = deployment.release, deployment.app
+    processes = release_processes(release=release)
+    image = release_image(release=release)
+    quota_check(app=app, processes=processes)
+    live = list(Container.objects.filter(app=app, release=release, state__in=LIVE_STATES).select_related("host"))
+    wanted, extra = [], []
+    for process_type, values in sorted(processes.items()):
+        have = {c.index: c for c in live if c.process_type == process_type}
+        for index in range(1, values["quantity"] + 1):
+            if index not in have:
+                wanted.append((process_type, index, values["memory_mb"]))
+        extra += [c for index, c in have.items() if index > values["quantity"]]
+    extra += [c for c in live if c.process_type not in processes]
+    hosts = place(app_id=app.pk, wanted=wanted, leaving={c.pk for c in extra}) if wanted else []
+    return _plan_save(
+        deployment=deployment, image=image, processes=processes, wanted=wanted, hosts=hosts, leaving=("stops", extra)
+    )

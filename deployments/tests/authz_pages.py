@@ -1,0 +1,137 @@
+"""Authorization rows of the customer pages of a tenant and of the hosts console (format: tenants/tests/authz.py).
+
+Pages refuse a member whose role does not allow the action with 404 (the page never showed them the form), send
+anonymous callers and API tokens (which open no page) to the login page, and answer a successful form post with a
+redirect back to the app page (302). The setups are the API rows' (deployments/tests/authz_matrix.py).
+"""
+
+from deployments.models import App, Build, BuildStatus, Domain, Formation, Release
+from deployments.tests.authz_matrix import (
+    make_app,
+    make_app_with_domain,
+    make_app_with_earlier_release,
+    make_app_with_pending_build,
+    make_foreign_app,
+    make_foreign_build,
+)
+from tenants.models import Scope
+from tenants.tests.authz import Row, console_rule, page_rule
+
+TENANT = "/t/{tenant}/"
+APP = "/t/{tenant}/apps/{app}/"
+FOREIGN = "another tenant's object"
+
+
+def _app_created(world, params, response):
+    assert response["Location"] == f"/t/{world.tenant.slug}/apps/newapp/"
+    assert App.objects.filter(tenant=world.tenant, slug="newapp").count() == 1
+
+
+def _config_set(world, params, response):
+    latest = Release.objects.filter(app__tenant=world.tenant, app__slug="web").order_by("-version").first()
+    assert (latest.version, sorted(latest.config)) == (2, ["KEY"])
+
+
+def _rolled_back(world, params, response):
+    latest = Release.objects.filter(app__tenant=world.tenant, app__slug="web").order_by("-version").first()
+    assert (latest.version, latest.rollback_of) == (3, 1)
+
+
+def _scaled(world, params, response):
+    assert Formation.objects.get(app__tenant=world.tenant, app__slug="web", process_type="web").quantity == 2
+
+
+def _cancelled(world, params, response):
+    assert Build.objects.get(app__tenant=world.tenant, app__slug="web", number=1).status == BuildStatus.CANCELLED
+
+
+def _domain_added(world, params, response):
+    assert list(Domain.objects.filter(app__tenant=world.tenant).values_list("hostname", flat=True)) == [
+        "shop.example.com"
+    ]
+
+
+def _domain_removed(world, params, response):
+    assert not Domain.objects.filter(hostname="www.example.com").exists()
+
+
+ROWS = [
+    Row("GET", TENANT, page_rule(Scope.READ)),
+    Row("POST", TENANT + "apps/", page_rule(Scope.WRITE, ok=302), body={"slug": "newapp"}, then=_app_created),
+    Row("GET", APP, page_rule(Scope.READ), setup=make_app),
+    Row("GET", APP + "logs/", page_rule(Scope.READ), setup=make_app),
+    Row(
+        "POST",
+        APP + "config/",
+        page_rule(Scope.WRITE, ok=302),
+        setup=make_app,
+        body={"key": "KEY", "value": "value"},
+        then=_config_set,
+    ),
+    Row(
+        "POST",
+        APP + "rollback/",
+        page_rule(Scope.DEPLOY, ok=302),
+        setup=make_app_with_earlier_release,
+        body={"version": "1"},
+        then=_rolled_back,
+    ),
+    Row(
+        "POST",
+        APP + "scale/",
+        page_rule(Scope.WRITE, ok=302),
+        setup=make_app,
+        body={"process_type": "web", "quantity": "2"},
+        then=_scaled,
+    ),
+    Row(
+        "POST",
+        APP + "builds/1/cancel/",
+        page_rule(Scope.DEPLOY, ok=302),
+        setup=make_app_with_pending_build,
+        then=_cancelled,
+    ),
+    Row(
+        "POST",
+        APP + "domains/",
+        page_rule(Scope.WRITE, ok=302),
+        setup=make_app,
+        body={"hostname": "shop.example.com"},
+        then=_domain_added,
+    ),
+    Row(
+        "POST",
+        APP + "domains/remove/",
+        page_rule(Scope.WRITE, ok=302),
+        setup=make_app_with_domain,
+        body={"hostname": "www.example.com"},
+        then=_domain_removed,
+    ),
+    # Another tenant's app named under {tenant}: 404 to every member, and nothing changes.
+    Row("GET", APP, page_rule(Scope.READ, ok=404), setup=make_foreign_app, name=FOREIGN),
+    Row(
+        "POST",
+        APP + "config/",
+        page_rule(Scope.WRITE, ok=404),
+        setup=make_foreign_app,
+        body={"key": "K", "value": "v"},
+        name=FOREIGN,
+    ),
+    Row(
+        "POST",
+        APP + "builds/1/cancel/",
+        page_rule(Scope.DEPLOY, ok=404),
+        setup=make_foreign_build,
+        name=FOREIGN,
+    ),
+    Row(
+        "POST",
+        APP + "domains/remove/",
+        page_rule(Scope.WRITE, ok=404),
+        setup=make_foreign_app,
+        body={"hostname": "theirs.example.com"},
+        name=FOREIGN,
+    ),
+    # The hosts console: staff only; anyone else is sent to sign in as staff.
+    Row("GET", "/console/hosts/", console_rule()),
+]
