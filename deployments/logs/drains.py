@@ -117,6 +117,10 @@ class Sender:
                     if not self.pending:
                         self._condition.wait(timeout=0.5)
                     batch = [self.pending[i] for i in range(min(BATCH_FRAMES, len(self.pending)))]
+                if not batch and self.in_flight and self._sock is not None and self._peer_closed():
+                    # Idle, but what was written last may have gone into a connection the receiver then dropped.
+                    self._failed(ConnectionResetError("the receiver closed the connection"))
+                    continue
                 self._expire_in_flight()
                 if batch:
                     try:
@@ -174,7 +178,18 @@ class Sender:
         if not readable:
             return False
         if isinstance(self._sock, ssl.SSLSocket):
-            return True  # a TLS close_notify or the end: the receiver sends nothing else
+            # TLS 1.3 servers send session tickets after the handshake: read what is there without blocking; only
+            # the end of the stream (or a close_notify) means the receiver went away.
+            timeout = self._sock.gettimeout()
+            self._sock.setblocking(False)
+            try:
+                return self._sock.recv(1024) == b""
+            except ssl.SSLWantReadError:
+                return False
+            except OSError:
+                return True
+            finally:
+                self._sock.settimeout(timeout)
         try:
             return self._sock.recv(1, socket.MSG_PEEK) == b""
         except (BlockingIOError, OSError):

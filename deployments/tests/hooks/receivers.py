@@ -115,6 +115,9 @@ class SyslogListener:
                 conn, _ = server.accept()
             except (TimeoutError, OSError):
                 continue
+            if not self._running.is_set():
+                conn.close()  # accepted from the backlog while stopping: a receiver that is down takes nothing
+                continue
             conn.settimeout(None)
             if self.tls is not None:
                 try:
