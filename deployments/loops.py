@@ -13,6 +13,7 @@ from django.db import close_old_connections
 from django_tasks_db.management.commands.db_worker import Worker
 
 from deployments.logs.supervisor import run_collectors
+from deployments.metrics.supervisor import run_samplers
 from deployments.services.builds import build_archives_collect
 from deployments.services.gc import gc_run_all
 from deployments.services.hosts import host_register_local, hosts_heartbeat
@@ -98,6 +99,11 @@ def _run_log_collectors() -> None:
     run_collectors(threading.Event())
 
 
+def _run_metrics_samplers() -> None:
+    # One sampler per registered DockerHost (the local engine when none); downsampling every interval.
+    run_samplers(threading.Event())
+
+
 def background_loops() -> list[tuple[str, callable]]:
     """The loops embedded mode runs: (name, target)."""
     return [
@@ -106,6 +112,7 @@ def background_loops() -> list[tuple[str, callable]]:
         ("router", run_router),
         ("heartbeat", run_heartbeat),
         ("logs-collector", _run_log_collectors),
+        ("metrics-sampler", _run_metrics_samplers),
         ("gc", _run_gc),
     ]
 

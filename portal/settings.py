@@ -281,3 +281,17 @@ BERTH_DRAIN_BUFFER_LINES = env.int("BERTH_DRAIN_BUFFER_LINES", default=20000)
 # A one-off process (`berth run`) is killed after this many seconds; keep it within BERTH_ORPHAN_GRACE_SECONDS, past
 # which the reconciler would take a run container for an orphan.
 BERTH_RUN_TIMEOUT = env.int("BERTH_RUN_TIMEOUT", default=290)
+# Metrics (deployments/metrics/): seconds between two recorded samples of a container, how long each resolution is
+# kept (raw samples, then 1-minute rows, then 1-hour rows), how often downsampling runs (seconds; 0: never), and
+# the token a Prometheus scraper sends to read /metrics (staff tokens always may; empty: staff only).
+BERTH_METRICS_INTERVAL = env.float("BERTH_METRICS_INTERVAL", default=10.0)
+BERTH_METRICS_RAW_HOURS = env.float("BERTH_METRICS_RAW_HOURS", default=6)
+BERTH_METRICS_MINUTE_DAYS = env.float("BERTH_METRICS_MINUTE_DAYS", default=7)
+BERTH_METRICS_HOUR_DAYS = env.float("BERTH_METRICS_HOUR_DAYS", default=396)
+BERTH_METRICS_DOWNSAMPLE_INTERVAL = env.int("BERTH_METRICS_DOWNSAMPLE_INTERVAL", default=300)
+BERTH_METRICS_TOKEN = env.str("BERTH_METRICS_TOKEN", default="")
+if BERTH_METRICS_INTERVAL <= 0:
+    raise ImproperlyConfigured(f"BERTH_METRICS_INTERVAL must be positive, not {BERTH_METRICS_INTERVAL}")
+
+# Capacity: how much of a host's memory the formations placed on it may commit (1.0: no overcommit).
+BERTH_OVERCOMMIT_RATIO = env.float("BERTH_OVERCOMMIT_RATIO", default=1.0)

@@ -88,6 +88,8 @@ ACTIONS: dict[str, Need] = {
     "logsink.manage": _ADMIN,
     "run.view": _READ,
     "run.create": _DEPLOY,
+    "metrics.view": _READ,
+    "usage.view": _READ,
     # The fleet (staff).
     "host.view": Need(Scope.READ, staff=True, message="Only platform staff may do this."),
     "host.manage": Need(Scope.ADMIN, staff=True, message="Only platform staff may do this."),

@@ -9,7 +9,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("deployments", "0007_routers"),
+        ("deployments", "0010_metrics"),
         ("tenants", "0002_audit_outlives_tenant"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -6,6 +6,7 @@ from deployments.models.hooks import Delivery, DeliveryStatus, Drain, Run, RunSt
 from deployments.models.hosts import LIVE_STATES, Container, ContainerState, DockerHost, HostStatus
 from deployments.models.installation import Installation
 from deployments.models.logs import LogCheckpoint, LogDrop, LogLine, LogSink, SinkKind
+from deployments.models.metrics import ContainerEvent, ContainerEventKind, MetricSample, Resolution, Usage, UsageMark
 from deployments.models.releases import Release, ReleaseStatus
 from deployments.models.rollouts import Deployment, DeploymentKind, DeploymentStatus, Domain, GcRun
 from deployments.models.routers import RouterNode, RoutingState
@@ -17,6 +18,8 @@ __all__ = [
     "BuildStatus",
     "ConfigVar",
     "Container",
+    "ContainerEvent",
+    "ContainerEventKind",
     "ContainerState",
     "Delivery",
     "DeliveryStatus",
@@ -35,13 +38,17 @@ __all__ = [
     "LogDrop",
     "LogLine",
     "LogSink",
+    "MetricSample",
     "Release",
     "ReleaseStatus",
+    "Resolution",
     "RouterNode",
     "RoutingState",
     "Run",
     "RunStatus",
     "SinkKind",
     "SourceKind",
+    "Usage",
+    "UsageMark",
     "Webhook",
 ]

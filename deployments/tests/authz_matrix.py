@@ -553,3 +553,19 @@ ROWS += [
         name=FOREIGN,
     ),
 ]
+
+
+# Metrics and usage
+
+
+def _usage_csv(world, params, response):
+    assert response["Content-Type"].startswith("text/csv")
+    assert response.content.decode().splitlines()[0].startswith("month,app,process_type,")
+
+
+ROWS += [
+    Row("GET", APP + "metrics/", tenant_rule(Scope.READ), setup=make_app),
+    Row("GET", "/api/v1/tenants/{tenant}/usage/", tenant_rule(Scope.READ)),
+    Row("GET", "/api/v1/tenants/{tenant}/usage/?format=csv", tenant_rule(Scope.READ), name="csv", then=_usage_csv),
+    Row("GET", HOST + "metrics/", staff_rule(), setup=make_host),
+]

@@ -1,8 +1,19 @@
 """Factories of the deployment domain (and the tenants it needs): apps, builds, releases, formations, hosts."""
 
 import factory
+from django.utils import timezone
 
-from deployments.models import App, Build, BuildStatus, ConfigVar, DockerHost, Formation, Release, SourceKind
+from deployments.models import (
+    App,
+    Build,
+    BuildStatus,
+    ConfigVar,
+    DockerHost,
+    Formation,
+    MetricSample,
+    Release,
+    SourceKind,
+)
 from tenants.tests import factories as tenant_factories
 from tenants.tests.factories import MembershipFactory as MembershipFactory
 from tenants.tests.factories import UserFactory as UserFactory
@@ -91,3 +102,29 @@ class DockerHostFactory(factory.django.DjangoModelFactory):
 
     name = factory.Sequence(lambda n: f"host{n}")
     engine_url = "unix:///var/run/docker.sock"
+
+
+class MetricSampleFactory(factory.django.DjangoModelFactory):
+    """A raw sample of container c1 of `app`: 10 s at 25 % of a 0.5-core limit and 100 MiB of 256 MiB."""
+
+    class Meta:
+        model = MetricSample
+        exclude = ("app",)
+
+    app = factory.SubFactory(AppFactory)
+    at = factory.LazyFunction(timezone.now)
+    host = "h1"
+    container = "c1"
+    tenant_id = factory.LazyAttribute(lambda sample: sample.app.tenant_id)
+    tenant_slug = factory.LazyAttribute(lambda sample: sample.app.tenant.slug)
+    app_id = factory.LazyAttribute(lambda sample: sample.app.pk)
+    app_slug = factory.LazyAttribute(lambda sample: sample.app.slug)
+    process_type = "web"
+    index = 1
+    seconds = 10
+    cpu_percent = 25.0
+    cpu_limit = 0.5
+    cpu_seconds = factory.LazyAttribute(lambda sample: sample.cpu_percent / 100 * sample.seconds)
+    memory_bytes = 100 * 1024 * 1024
+    memory_max_bytes = factory.SelfAttribute("memory_bytes")
+    memory_limit_bytes = 256 * 1024 * 1024

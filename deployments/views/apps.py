@@ -4,16 +4,21 @@ Forms post to the same services the API uses; errors come back as messages on th
 sent by htmx, next to the form on the domains card.
 """
 
+import datetime as dt
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from deployments import selectors
 from deployments.models.apps import WEB_PROCESS
+from deployments.selectors import metrics as metrics_selectors
 from deployments.services import apps as app_services
 from deployments.services import config as config_services
 from deployments.services import containers as container_services
@@ -79,6 +84,8 @@ def app_detail(request, tenant, app):
         "deployments": selectors.deployment_list(app=app)[:5],
         "domains": selectors.domain_list(app=app),
         "dns_target": app_hostname(app=app),
+        "badge": metrics_selectors.app_badge(app=app, since=timezone.now() - dt.timedelta(hours=24)),
+        "metrics_refresh": settings.BERTH_METRICS_INTERVAL,
     }
     context["containers"], context["unreachable"] = container_services.container_list(app=app)
     return render(request, "deployments/app.html", context)

@@ -1,9 +1,14 @@
-"""Where new containers go: spread an app across ready hosts, least loaded first, within each host's capacity."""
+"""Where new containers go: spread an app across ready hosts, least loaded first, within each host's capacity.
+
+A host's memory capacity is what its formations may commit: capacity_memory_mb times BERTH_OVERCOMMIT_RATIO
+(1.0 by default, so the memory limits of the containers placed on a host never add up to more than it has).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db.models import Count, Sum
 
 from deployments.models import LIVE_STATES, Container, DockerHost, HostStatus
@@ -23,16 +28,25 @@ class HostLoad:
     memory_mb: int
     of_app: int
 
+    @property
+    def memory_capacity_mb(self) -> int:
+        return int(self.host.capacity_memory_mb * settings.BERTH_OVERCOMMIT_RATIO)
+
     def fits(self, memory_mb: int) -> bool:
         return (
             self.containers + 1 <= self.host.capacity_containers
-            and self.memory_mb + memory_mb <= self.host.capacity_memory_mb
+            and self.memory_mb + memory_mb <= self.memory_capacity_mb
         )
+
+    def free(self) -> str:
+        slots = max(0, self.host.capacity_containers - self.containers)
+        memory = max(0, self.memory_capacity_mb - self.memory_mb)
+        return f"{self.host.name}: {memory} of {self.memory_capacity_mb} MB, {slots} containers"
 
     def key(self) -> tuple:
         # Spread first (fewest of this app's containers), then least loaded, then a stable order.
         load = max(
-            self.containers / max(self.host.capacity_containers, 1), self.memory_mb / self.host.capacity_memory_mb
+            self.containers / max(self.host.capacity_containers, 1), self.memory_mb / max(self.memory_capacity_mb, 1)
         )
         return (self.of_app, load, self.host.name)
 
@@ -67,9 +81,10 @@ def place(*, app_id: int, wanted: list[tuple[str, int, int]], leaving: set[int] 
     for process_type, index, memory_mb in wanted:
         candidates = sorted((load for load in loads if load.fits(memory_mb)), key=HostLoad.key)
         if not candidates:
+            free = "; ".join(load.free() for load in loads)
             raise PlacementError(
                 f"No ready host has room for {process_type}.{index} ({memory_mb} MB): "
-                f"the fleet's container or memory capacity is used up. Scale down or add a host."
+                f"the fleet's container or memory capacity is used up (free: {free}). Scale down or add a host."
             )
         best = candidates[0]
         best.containers += 1

@@ -2,7 +2,7 @@
 
 import pytest
 
-from deployments.models import Container, ContainerState, HostStatus
+from deployments.models import Container, ContainerState, DockerHost, HostStatus
 from deployments.services.rollouts.placement import PlacementError, place
 from deployments.tests.factories import AppFactory, DockerHostFactory, ReleaseFactory
 
@@ -58,8 +58,8 @@ def test_capacity_is_respected_and_containers_being_replaced_free_their_room():
     chosen = place(app_id=app.pk, wanted=[("web", 1, 64), ("web", 2, 64)], leaving=leaving)
 
     assert raised.value.message == (
-        "No ready host has room for web.1 (64 MB): the fleet's container or memory capacity is used up. "
-        "Scale down or add a host."
+        "No ready host has room for web.1 (64 MB): the fleet's container or memory capacity is used up "
+        "(free: small: 16256 of 16384 MB, 0 containers). Scale down or add a host."
     )
     assert [h.name for h in chosen] == ["small", "small"]
 
@@ -70,6 +70,28 @@ def test_memory_capacity_is_respected():
 
     with pytest.raises(PlacementError):
         place(app_id=app.pk, wanted=[("web", 1, 64), ("web", 2, 64)])
+
+
+def test_the_overcommit_ratio_scales_what_formations_may_commit_and_a_refusal_says_what_is_free_where(settings):
+    app = AppFactory()
+    DockerHostFactory(name="a", capacity_memory_mb=1000)
+    DockerHostFactory(name="b", capacity_memory_mb=500)
+    _run(AppFactory(), DockerHost.objects.get(name="b"), 1, 200)
+
+    # given no overcommit, 1,300 MB fit (800 on a, 300 on b) and 1,400 do not
+    settings.BERTH_OVERCOMMIT_RATIO = 1.0
+    assert [h.name for h in place(app_id=app.pk, wanted=[("web", 1, 800), ("web", 2, 300)])] == ["a", "b"]
+    with pytest.raises(PlacementError) as raised:
+        place(app_id=app.pk, wanted=[("web", 1, 800), ("web", 2, 600)])
+    assert raised.value.message == (
+        "No ready host has room for web.2 (600 MB): the fleet's container or memory capacity is used up "
+        "(free: a: 200 of 1000 MB, 99 containers; b: 300 of 500 MB, 99 containers). Scale down or add a host."
+    )
+
+    # when hosts may commit one and a half times their memory, the same formation fits (b's 750 MB still do not
+    # take 600 more beside its 200, a's 1,500 do)
+    settings.BERTH_OVERCOMMIT_RATIO = 1.5
+    assert [h.name for h in place(app_id=app.pk, wanted=[("web", 1, 800), ("web", 2, 600)])] == ["a", "a"]
 
 
 def test_no_ready_host_is_a_clear_error():
