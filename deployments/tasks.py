@@ -12,6 +12,8 @@ from deployments.services.containers import app_teardown
 from deployments.services.queue import task_register
 from deployments.services.rollouts import deployment_execute
 from deployments.services.routes import routes_switch, routing_bump
+from deployments.services.runs import run_execute
+from deployments.services.webhooks import delivery_attempt, webhook_fanout
 
 
 @task_register
@@ -53,3 +55,24 @@ def build_run(build_id: int) -> None:
 def certificate_order_run(certificate_id: int) -> None:
     """Order or renew a custom domain's certificate from the ACME directory; a certificate gone is left alone."""
     certificate_order(certificate_id=certificate_id)
+
+
+@task_register
+@task()
+def webhook_fanout_run(tenant_id: int, payload: dict) -> None:
+    """Turn an emitted event into one delivery per subscribed webhook."""
+    webhook_fanout(tenant_id=tenant_id, payload=payload)
+
+
+@task_register
+@task()
+def delivery_attempt_run(delivery_id: int) -> None:
+    """Make one attempt of a webhook delivery; a delivery gone or already done is left alone."""
+    delivery_attempt(delivery_id=delivery_id)
+
+
+@task_register
+@task()
+def run_execute_run(run_id: int) -> None:
+    """Run a queued one-off process to its end; a run gone or already started is left alone."""
+    run_execute(run_id=run_id)

@@ -83,6 +83,15 @@ ACTIONS: dict[str, Need] = {
     "certificate.remove": _WRITE,
     "router.view": _READ,
     "router.update": _WRITE,
+    # Reaching out: webhooks and drains send the tenant's events and lines outside, a run executes with its secrets.
+    "webhook.view": _READ,
+    "webhook.manage": _ADMIN,  # create, change, delete, redeliver
+    "drain.view": _READ,
+    "drain.manage": _ADMIN,
+    "logsink.view": _ADMIN,  # names a cluster and whether it holds credentials
+    "logsink.manage": _ADMIN,
+    "run.view": _READ,
+    "run.create": _DEPLOY,
     "metrics.view": _READ,
     "usage.view": _READ,
     # The fleet (staff).

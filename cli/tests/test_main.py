@@ -103,5 +103,7 @@ def test_every_verb_takes_json():
         for name, sub in verbs.choices.items()
         if not any("--json" in action.option_strings for action in sub._actions)
     ]
-    assert len(verbs.choices) == 51  # 43, router, router:set, maintenance:on/off, certs, certs:add/acme/remove
+    # 43, four router verbs (router, router:set, maintenance:on/off), four certs verbs, and eight of runs, webhooks,
+    # drains and the log sink (run, webhooks, webhooks:add, webhooks:deliveries, drains, drains:add/remove, logs:sink)
+    assert len(verbs.choices) == 59
     assert without_json == []

@@ -7,13 +7,17 @@ from deployments.api import (
     config,
     deployments,
     domains,
+    drains,
     formation,
     gc,
     hosts,
+    log_sink,
     logs,
     metrics,
     releases,
     router,
+    runs,
+    webhooks,
 )
 
 urlpatterns = [
@@ -30,4 +34,8 @@ urlpatterns = [
     *domains.urlpatterns,
     *certificates.urlpatterns,
     *router.urlpatterns,
+    *webhooks.urlpatterns,
+    *drains.urlpatterns,
+    *log_sink.urlpatterns,
+    *runs.urlpatterns,
 ]

@@ -23,6 +23,7 @@ from deployments import selectors
 from deployments.engine import logs as engine
 from deployments.engine.client import EngineError, EngineSpec
 from deployments.logs import store
+from deployments.logs.drains import DrainForwarder
 from deployments.logs.records import LineSplitter, LogRecord, Position
 from deployments.logs.sinks import SinkUnavailable
 from deployments.realtime.events import log_lines_publish
@@ -54,7 +55,7 @@ class TenantBuffer:
 class Writer:
     """Batch lines per tenant into its sink; on success save checkpoints and publish; on failure keep and retry."""
 
-    def __init__(self, *, host: str, bound: int | None = None, sink_of=None):
+    def __init__(self, *, host: str, bound: int | None = None, sink_of=None, drains: DrainForwarder | None = None):
         self.host = host
         self.bound = bound or settings.BERTH_LOG_BUFFER_LINES
         self._sink_of = sink_of or store.log_sink_get
@@ -62,6 +63,7 @@ class Writer:
         self._condition = threading.Condition()
         self._pending = 0
         self.stored = 0
+        self.drains = drains if drains is not None else DrainForwarder()
 
     def add(self, record: LogRecord) -> None:
         self.add_many([record])
@@ -100,6 +102,7 @@ class Writer:
                 self.flush()
             self.flush()
         finally:
+            self.drains.stop()
             connection.close()
 
     def flush(self) -> None:
@@ -169,6 +172,7 @@ class Writer:
                 buffer.records.popleft()
             self._pending -= len(batch)
         self.stored += len(batch)
+        self.drains.offer(batch)
         by_app: dict[int, list[dict]] = defaultdict(list)
         for record in batch:
             by_app[record.app_id].append(record.as_message())

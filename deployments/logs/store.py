@@ -5,6 +5,7 @@ It imports no service, so the collector, the consumer and the services all build
 """
 
 from contextlib import suppress
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
@@ -14,7 +15,7 @@ from django.utils import timezone
 
 from deployments.engine.client import LOCAL_ENGINE, EngineSpec
 from deployments.logs.sinks import DatabaseSink, LogQuery, OpenSearchSink, SinkUnavailable, sink_for
-from deployments.models import App, DockerHost, LogCheckpoint, LogDrop, LogSink
+from deployments.models import App, DockerHost, Drain, LogCheckpoint, LogDrop, LogSink
 from deployments.selectors.hosts import host_spec
 from portal.errors import NotFound
 from tenants.models import Tenant
@@ -119,3 +120,29 @@ def log_prune(*, now: datetime | None = None) -> dict[str, int]:
         if count:
             removed[tenant.slug] = count
     return removed
+
+
+# Drains: what the collector forwards to, and what each drain delivered and dropped
+
+
+@dataclass(frozen=True)
+class DrainSpec:
+    """What the collector needs to forward to one drain."""
+
+    id: int
+    url: str
+    ca_certificate: str
+
+
+def drain_specs(*, app_id: int) -> list[DrainSpec]:
+    """The drains of an app, as the collector forwards to them."""
+    rows = Drain.objects.filter(app_id=app_id).values_list("id", "url", "ca_certificate")
+    return [DrainSpec(id=pk, url=url, ca_certificate=ca) for pk, url, ca in rows]
+
+
+def drain_counts_record(*, drain_id: int, delivered: int, dropped: int, error: str | None) -> None:
+    """Add to a drain's counters what its sender did since the last call (`error`: None leaves it as it is)."""
+    changes = {"delivered": F("delivered") + delivered, "dropped": F("dropped") + dropped}
+    if error is not None:
+        changes["last_error"] = error[:500]
+    Drain.objects.filter(pk=drain_id).update(**changes)

@@ -10,6 +10,7 @@ from deployments.models.certificates import (
     CertificateState,
     DefaultCertificate,
 )
+from deployments.models.hooks import Delivery, DeliveryStatus, Drain, Run, RunStatus, Webhook
 from deployments.models.hosts import LIVE_STATES, Container, ContainerState, DockerHost, HostStatus
 from deployments.models.installation import Installation
 from deployments.models.logs import LogCheckpoint, LogDrop, LogLine, LogSink, SinkKind
@@ -34,11 +35,14 @@ __all__ = [
     "ContainerEventKind",
     "ContainerState",
     "DefaultCertificate",
+    "Delivery",
+    "DeliveryStatus",
     "Deployment",
     "DeploymentKind",
     "DeploymentStatus",
     "DockerHost",
     "Domain",
+    "Drain",
     "Formation",
     "GcRun",
     "HealthcheckKind",
@@ -55,8 +59,11 @@ __all__ = [
     "RouterNode",
     "RouterSettings",
     "RoutingState",
+    "Run",
+    "RunStatus",
     "SinkKind",
     "SourceKind",
     "Usage",
     "UsageMark",
+    "Webhook",
 ]

@@ -14,6 +14,17 @@ from deployments.selectors.builds import build_for_viewer, build_get, build_list
 from deployments.selectors.certificates import default_certificate_get
 from deployments.selectors.domains import domain_get, domain_list
 from deployments.selectors.gc import gc_run_list
+from deployments.selectors.hooks import (
+    delivery_get,
+    delivery_list,
+    drain_get,
+    drain_list,
+    log_sink_of,
+    run_get,
+    run_list,
+    webhook_get,
+    webhook_list,
+)
 from deployments.selectors.hosts import host_get, host_list
 from deployments.selectors.logs import LogTarget, log_checkpoint_get, log_dropped_count, log_target_resolve
 from deployments.selectors.rollouts import (
@@ -37,21 +48,30 @@ __all__ = [
     "config_list",
     "container_get",
     "default_certificate_get",
+    "delivery_get",
+    "delivery_list",
     "deployment_for_viewer",
     "deployment_get",
     "deployment_list",
     "deployments_stale",
     "domain_get",
     "domain_list",
+    "drain_get",
+    "drain_list",
     "formation_list",
     "gc_run_list",
     "host_get",
     "host_list",
     "log_checkpoint_get",
     "log_dropped_count",
+    "log_sink_of",
     "log_target_resolve",
     "release_get",
     "release_latest",
     "release_list",
     "router_settings_get",
+    "run_get",
+    "run_list",
+    "webhook_get",
+    "webhook_list",
 ]

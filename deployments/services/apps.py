@@ -9,6 +9,7 @@ from deployments.models.apps import WEB_PROCESS
 from deployments.services import rollouts
 from deployments.services.releases import actor_name, release_next, tenant_lock
 from deployments.services.routes import app_hostname
+from deployments.services.webhooks import webhook_app_event
 from portal.errors import Conflict, QuotaExceeded
 from tenants.audit import audit_record
 from tenants.models import Tenant
@@ -44,6 +45,7 @@ def app_create(*, tenant: Tenant, slug: str, actor, description: str = "") -> Ap
     )
     audit_record(actor=actor, tenant=tenant, action="app.create", target=app, diff={"slug": slug})
     release_next(app=app, actor=actor, summary=f"{actor_name(actor)} created {slug}")
+    webhook_app_event(app=app, event="app.created")
     return app
 
 
@@ -84,6 +86,7 @@ def app_delete(*, app: App, actor) -> None:
         diff={"slug": app.slug, "releases": app.releases.count(), "containers": len(containers)},
     )
     tenant_slug, app_slug = app.tenant.slug, app.slug
+    webhook_app_event(app=app, event="app.deleted")
     # Releases protect their builds; remove them first so the cascade from App can delete builds.
     app.releases.all().delete()
     app.delete()

@@ -19,7 +19,7 @@ def task_register(task: Task) -> Task:
     return task
 
 
-def task_enqueue(name: str, *args, delay: int = 0, **kwargs) -> None:
+def task_enqueue(name: str, *args, delay: float = 0, **kwargs) -> None:
     """Queue the task `name`, at once or `delay` seconds from now."""
     task = _tasks[name]
     if delay:

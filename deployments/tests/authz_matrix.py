@@ -469,6 +469,191 @@ ROWS += [
 ]
 
 
+# Webhooks and their deliveries (the URL is a public address literal: saving it resolves nothing, sends nothing)
+
+WEBHOOKS = "/api/v1/tenants/{tenant}/webhooks/"
+WEBHOOK = WEBHOOKS + "{webhook}/"
+PUBLIC_HOOK = "https://1.1.1.1/hooks"
+
+
+def _webhook_with_delivery(tenant, owner):
+    from deployments.models import Delivery
+    from deployments.services.webhooks import webhook_create
+
+    webhook, _secret = webhook_create(tenant=tenant, url=PUBLIC_HOOK, events=["app.created"], actor=owner)
+    delivery = Delivery.objects.create(tenant=tenant, webhook=webhook, event="app.created", payload={}, status="failed")
+    return {"webhook": webhook.pk, "delivery": delivery.pk}
+
+
+def make_webhook(world, caller):
+    return _webhook_with_delivery(world.tenant, world.users["owner"])
+
+
+def make_foreign_webhook(world, caller):
+    return _webhook_with_delivery(world.other_tenant, world.users["other_owner"])
+
+
+def _webhook_created(world, params, response):
+    assert response.json()["secret"].startswith("whsec_")
+    assert response.json()["events"] == ["release.failed"]
+
+
+ROWS += [
+    Row("GET", WEBHOOKS, tenant_rule(Scope.READ), setup=make_webhook),
+    Row(
+        "POST",
+        WEBHOOKS,
+        tenant_rule(Scope.ADMIN, ok=201),
+        body={"url": PUBLIC_HOOK, "events": ["release.failed"]},
+        then=_webhook_created,
+    ),
+    Row("GET", WEBHOOK, tenant_rule(Scope.READ), setup=make_webhook),
+    Row("PATCH", WEBHOOK, tenant_rule(Scope.ADMIN), setup=make_webhook, body={"active": False}),
+    Row("DELETE", WEBHOOK, tenant_rule(Scope.ADMIN, ok=204), setup=make_webhook),
+    Row("GET", WEBHOOK + "deliveries/", tenant_rule(Scope.READ), setup=make_webhook),
+    Row("POST", WEBHOOK + "deliveries/{delivery}/redeliver/", tenant_rule(Scope.ADMIN, ok=201), setup=make_webhook),
+    Row("GET", WEBHOOK, tenant_rule(Scope.READ, ok=404), setup=make_foreign_webhook, name=FOREIGN),
+    Row(
+        "PATCH",
+        WEBHOOK,
+        tenant_rule(Scope.ADMIN, ok=404),
+        setup=make_foreign_webhook,
+        body={"active": False},
+        name=FOREIGN,
+    ),
+    Row("DELETE", WEBHOOK, tenant_rule(Scope.ADMIN, ok=404), setup=make_foreign_webhook, name=FOREIGN),
+    Row("GET", WEBHOOK + "deliveries/", tenant_rule(Scope.READ, ok=404), setup=make_foreign_webhook, name=FOREIGN),
+    Row(
+        "POST",
+        WEBHOOK + "deliveries/{delivery}/redeliver/",
+        tenant_rule(Scope.ADMIN, ok=404),
+        setup=make_foreign_webhook,
+        name=FOREIGN,
+    ),
+]
+
+
+# Log drains (a public address literal: adding one resolves nothing and sends nothing inside the savepoint)
+
+DRAINS = APP + "drains/"
+PUBLIC_DRAIN = "syslog+tls://1.1.1.1:6514"
+
+
+def _app_with_drain(world, tenant, owner, slug):
+    from deployments.services.drains import drain_add
+
+    app = app_create(tenant=tenant, slug=slug, actor=owner)
+    return drain_add(app=app, url=PUBLIC_DRAIN, actor=owner)
+
+
+def make_drain(world, caller):
+    drain = _app_with_drain(world, world.tenant, world.users["owner"], "web")
+    return {"app": "web", "drain": drain.pk}
+
+
+def make_foreign_drain(world, caller):
+    """Globex's app `theirs` with a drain, and acme's own app `web`: the drain named under acme's app."""
+    drain = _app_with_drain(world, world.other_tenant, world.users["other_owner"], "theirs")
+    _app(world)
+    return {"app": "web", "drain": drain.pk}
+
+
+def _drain_added(world, params, response):
+    assert (response.json()["url"], response.json()["dropped"]) == (PUBLIC_DRAIN, 0)
+
+
+ROWS += [
+    Row("GET", DRAINS, tenant_rule(Scope.READ), setup=make_drain),
+    Row(
+        "POST", DRAINS, tenant_rule(Scope.ADMIN, ok=201), setup=make_app, body={"url": PUBLIC_DRAIN}, then=_drain_added
+    ),
+    Row("DELETE", DRAINS + "{drain}/", tenant_rule(Scope.ADMIN, ok=204), setup=make_drain),
+    Row("DELETE", DRAINS + "{drain}/", tenant_rule(Scope.ADMIN, ok=404), setup=make_foreign_drain, name=FOREIGN),
+    Row(
+        "GET",
+        "/api/v1/tenants/{tenant}/apps/theirs/drains/",
+        tenant_rule(Scope.READ, ok=404),
+        setup=make_foreign_drain,
+        name=FOREIGN,
+    ),
+]
+
+
+# The tenant's log sink (admins only). Without BERTH_OUTBOUND_ALLOW a loopback cluster is refused (400, nothing
+# changed) before any connection; tests/api/test_log_sink.py sets a real one.
+
+LOG_SINK = "/api/v1/tenants/{tenant}/log-sink/"
+
+
+def make_log_sink(world, caller):
+    from deployments.models import SinkKind
+    from deployments.services.logs import log_sink_set
+
+    log_sink_set(actor=world.users["owner"], tenant=world.tenant, kind=SinkKind.OPENSEARCH, url="http://127.0.0.1:9")
+    return {}
+
+
+ROWS += [
+    Row("GET", LOG_SINK, tenant_rule(Scope.ADMIN), setup=make_log_sink),
+    Row("PUT", LOG_SINK, tenant_rule(Scope.ADMIN, ok=400), body={"url": "http://127.0.0.1:9/"}),
+    Row("DELETE", LOG_SINK, tenant_rule(Scope.ADMIN, ok=204), setup=make_log_sink),
+]
+
+
+# One-off runs (on_commit never fires inside the savepoint, so no container starts)
+
+RUNS = APP + "runs/"
+
+
+def _app_with_image(world, tenant, owner, slug):
+    from deployments.models import Run
+
+    app = app_create(tenant=tenant, slug=slug, actor=owner)
+    build = BuildFactory(app=app, number=1, image="berth-test/httpd:latest")
+    Release.objects.filter(app=app, version=1).update(build=build)  # a test fixture, below the immutability guard
+    release = Release.objects.get(app=app, version=1)
+    App.objects.filter(pk=app.pk).update(current_release=release)
+    Run.objects.create(tenant=tenant, app=app, release=release, number=1, command=["true"], created_by=owner)
+    return app
+
+
+def make_app_with_run(world, caller):
+    _app_with_image(world, world.tenant, world.users["owner"], "web")
+    return {"app": "web", "run": 1}
+
+
+def make_foreign_run(world, caller):
+    _app_with_image(world, world.other_tenant, world.users["other_owner"], "theirs")
+    return {"app": "theirs", "run": 1}
+
+
+def _run_queued(world, params, response):
+    assert (response.json()["number"], response.json()["status"], response.json()["process"]) == (2, "pending", "run.2")
+
+
+ROWS += [
+    Row("GET", RUNS, tenant_rule(Scope.READ), setup=make_app_with_run),
+    Row(
+        "POST",
+        RUNS,
+        tenant_rule(Scope.DEPLOY, ok=201),
+        setup=make_app_with_run,
+        body={"command": ["sh", "-c", "echo hi"]},
+        then=_run_queued,
+    ),
+    Row("GET", RUNS + "{run}/", tenant_rule(Scope.READ), setup=make_app_with_run),
+    Row("GET", RUNS + "{run}/", tenant_rule(Scope.READ, ok=404), setup=make_foreign_run, name=FOREIGN),
+    Row(
+        "POST",
+        RUNS,
+        tenant_rule(Scope.DEPLOY, ok=404),
+        setup=make_foreign_run,
+        body={"command": ["true"]},
+        name=FOREIGN,
+    ),
+]
+
+
 # Metrics and usage
 
 

@@ -42,6 +42,7 @@ from deployments.services.builds.retention import archives_dir, build_archives_p
 from deployments.services.images import image_repository
 from deployments.services.queue import task_enqueue
 from deployments.services.releases import release_deploy_build
+from deployments.services.webhooks import webhook_build_event
 from portal.errors import ApplicationError, Invalid
 from tenants.audit import audit_record
 
@@ -290,6 +291,7 @@ def _fail(build: Build, error: Exception, log: BuildLog) -> bool:
     audit_record(
         actor=build.created_by, tenant=build.app.tenant, action="build.fail", target=build, diff={"error": reason}
     )
+    webhook_build_event(build=build, status=BuildStatus.FAILED, error=reason)
     log.status(BuildStatus.FAILED, error=reason)
     return True
 
@@ -345,6 +347,7 @@ def _finish_succeeded(build: Build, result: _Result) -> str:
             target=build,
             diff={"image": result.image, "digest": result.digest},
         )
+        webhook_build_event(build=build, status=BuildStatus.SUCCEEDED)
         try:
             with transaction.atomic():
                 release_deploy_build(build=build, actor=build.created_by)

@@ -49,6 +49,7 @@ from deployments.services.rollouts.plan import (
     run_spec,
     tenant_network,
 )
+from deployments.services.webhooks import webhook_release_event
 from tenants.audit import audit_record
 from tenants.models import Tenant
 
@@ -247,7 +248,8 @@ def release_done(*, release: Release, status: str, error: str, pending: bool = F
     releases = Release.objects.filter(pk=release.pk)
     if pending:
         releases = releases.filter(status=ReleaseStatus.PENDING)
-    releases.update(status=status, error=error[:5000], finished_at=timezone.now())
+    if releases.update(status=status, error=error[:5000], finished_at=timezone.now()):
+        webhook_release_event(release=release, status=status, error=error)
 
 
 def old_drain(*, deployment: Deployment, plan: Plan) -> list[str]:
