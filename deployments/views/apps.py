@@ -22,28 +22,9 @@ from deployments.services import formation as formation_services
 from deployments.services import releases as release_services
 from deployments.services.routes import app_hostname
 from portal.api import DomainError
-from tenants.models import Scope, Tenant
-from tenants.permissions import caller_scopes
-from tenants.selectors import tenant_get_by_slug
-
-
-def _tenant(request, slug: str, scope: str = Scope.READ) -> tuple[Tenant, frozenset[str]]:
-    """The tenant if the user may see it (404 otherwise, as in the API) and the user's scopes on it."""
-    tenant = tenant_get_by_slug(slug=slug)
-    scopes = caller_scopes(request, tenant) if tenant else frozenset()
-    if Scope.READ not in scopes:
-        raise Http404("No such tenant.")
-    if scope not in scopes:
-        raise Http404("Your role does not allow this.")
-    return tenant, scopes
-
-
-def _error_text(exc: Exception) -> str:
-    if isinstance(exc, DomainError):
-        return str(exc.detail)
-    if isinstance(exc, ValidationError):
-        return "; ".join(exc.messages)
-    return str(exc)
+from tenants.models import Scope
+from tenants.ui import error_text as _error_text
+from tenants.ui import tenant_for as _tenant
 
 
 @login_required

@@ -1,0 +1,50 @@
+"""What every customer page shares: the tenant the caller may see, and a refusal's readable text."""
+
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.utils.functional import SimpleLazyObject
+
+from portal.api import DomainError
+from tenants.models import Scope, Tenant
+from tenants.permissions import caller_scopes
+from tenants.selectors import tenant_get_by_slug, tenant_list_for
+
+
+def tenant_for(request, slug: str, scope: str = Scope.READ) -> tuple[Tenant, frozenset[str]]:
+    """The tenant if the user may see it (404 otherwise, as in the API) and the user's scopes on it."""
+    tenant = tenant_get_by_slug(slug=slug)
+    scopes = caller_scopes(request, tenant) if tenant else frozenset()
+    if Scope.READ not in scopes:
+        raise Http404("No such tenant.")
+    if scope not in scopes:
+        raise Http404("Your role does not allow this.")
+    return tenant, scopes
+
+
+def error_text(exc: Exception) -> str:
+    if isinstance(exc, DomainError):
+        return str(exc.detail)
+    if isinstance(exc, ValidationError):
+        return "; ".join(exc.messages)
+    return str(exc)
+
+
+def is_htmx(request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def form_errors(form) -> str:
+    """A form's errors as one sentence per field, for a message."""
+    parts = []
+    for name, errors in form.errors.items():
+        label = form.fields[name].label if name in form.fields else "Form"
+        parts.append(f"{label}: {' '.join(errors)}")
+    return "; ".join(parts)
+
+
+def my_teams(request) -> dict:
+    """Template context: the teams of the logged-in user, for the header's team switcher (read only when shown)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"my_teams": ()}
+    return {"my_teams": SimpleLazyObject(lambda: list(tenant_list_for(user=user)))}
