@@ -1,4 +1,4 @@
-"""UI routes: login, logout and the home page."""
+"""UI routes: login, logout, the home page, teams, members, the audit trail, the account and API tokens."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import path
@@ -9,4 +9,15 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="tenants/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),
+    path("teams/", views.team_create, name="ui-team-create"),
+    path("teams/switch/", views.team_switch, name="ui-team-switch"),
+    path("account/", views.account, name="ui-account"),
+    path("account/tokens/", views.token_list, name="ui-tokens"),
+    path("account/tokens/<int:token_id>/revoke/", views.token_revoke, name="ui-token-revoke"),
+    path("t/<str:tenant>/settings/", views.team_settings, name="ui-team-settings"),
+    path("t/<str:tenant>/members/", views.member_list, name="ui-members"),
+    path("t/<str:tenant>/members/add/", views.member_add, name="ui-member-add"),
+    path("t/<str:tenant>/members/<str:username>/role/", views.member_update, name="ui-member-role"),
+    path("t/<str:tenant>/members/<str:username>/remove/", views.member_remove, name="ui-member-remove"),
+    path("t/<str:tenant>/audit/", views.audit_list, name="ui-audit"),
 ]

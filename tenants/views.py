@@ -1,12 +1,256 @@
-"""UI views of tenants."""
+"""UI views of tenants: the team list and switcher, team settings, members and roles, the audit trail, the account
+page (password) and API tokens.
 
+Writes go through tenants.services, which hold the rules (roles never granted above one's own, the last owner kept);
+a refusal comes back as a message on the page.
+"""
+
+from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.contrib.auth.forms import PasswordChangeForm
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from tenants.selectors import tenant_list_for
+from portal.api import DomainError
+from tenants import selectors, services
+from tenants.forms import (
+    AuditFilterForm,
+    MemberAddForm,
+    MemberRoleForm,
+    TeamCreateForm,
+    TeamRenameForm,
+    TokenCreateForm,
+)
+from tenants.models import Role, Scope
+from tenants.permissions import tenant_role
+from tenants.ui import error_text, form_errors, tenant_for
+
+REFUSED = (DomainError, ValidationError)
 
 
 @login_required
+@require_GET
 def home(request):
-    """List the tenants the user belongs to."""
-    return render(request, "tenants/home.html", {"tenants": tenant_list_for(user=request.user)})
+    """List the tenants the user belongs to, with the form to create one."""
+    context = {"tenants": selectors.tenant_list_for(user=request.user), "form": TeamCreateForm()}
+    return render(request, "tenants/home.html", context)
+
+
+@login_required
+@require_POST
+def team_create(request):
+    form = TeamCreateForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"No team created. {form_errors(form)}")
+        return redirect("home")
+    try:
+        tenant = services.tenant_create(
+            actor=request.user, slug=form.cleaned_data["slug"], name=form.cleaned_data["name"]
+        )
+    except REFUSED as exc:
+        messages.error(request, f"No team created: {error_text(exc)}")
+        return redirect("home")
+    messages.success(request, f"Created team {tenant.slug}; you are its owner.")
+    return redirect("ui-tenant", tenant=tenant.slug)
+
+
+@login_required
+@require_GET
+def team_switch(request):
+    """Go to the team picked in the header's switcher (a plain GET form, so it works without JavaScript)."""
+    slug = request.GET.get("team", "")
+    tenant, _ = tenant_for(request, slug)
+    return redirect("ui-tenant", tenant=tenant.slug)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def team_settings(request, tenant):
+    """Rename the team (admins)."""
+    tenant, scopes = tenant_for(request, tenant)
+    form = TeamRenameForm(initial={"name": tenant.name})
+    if request.method == "POST":
+        tenant, scopes = tenant_for(request, tenant.slug, Scope.ADMIN)
+        form = TeamRenameForm(request.POST)
+        if form.is_valid():
+            try:
+                services.tenant_update(actor=request.user, tenant=tenant, name=form.cleaned_data["name"])
+            except REFUSED as exc:
+                messages.error(request, error_text(exc))
+            else:
+                messages.success(request, f"Renamed the team to {form.cleaned_data['name']}.")
+                return redirect("ui-team-settings", tenant=tenant.slug)
+    context = {"tenant": tenant, "scopes": scopes, "form": form, "section": "settings"}
+    return render(request, "tenants/settings.html", context)
+
+
+@login_required
+@require_GET
+def member_list(request, tenant):
+    tenant, scopes = tenant_for(request, tenant)
+    context = {
+        "tenant": tenant,
+        "scopes": scopes,
+        "members": selectors.membership_list(tenant=tenant).order_by("user__username"),
+        "my_role": tenant_role(request, tenant),
+        "roles": Role.choices,
+        "form": MemberAddForm(),
+        "section": "members",
+    }
+    return render(request, "tenants/members.html", context)
+
+
+def _back_to_members(tenant):
+    return redirect("ui-members", tenant=tenant.slug)
+
+
+@login_required
+@require_POST
+def member_add(request, tenant):
+    tenant, _ = tenant_for(request, tenant, Scope.ADMIN)
+    form = MemberAddForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"Nobody added. {form_errors(form)}")
+        return _back_to_members(tenant)
+    username, role = form.cleaned_data["username"], form.cleaned_data["role"]
+    try:
+        user = selectors.user_get_by_username(username=username)
+    except Http404:
+        messages.error(request, f"There is no user {username!r}: ask them to sign up, or invite them by email.")
+        return _back_to_members(tenant)
+    try:
+        services.member_add(actor=request.user, tenant=tenant, user=user, role=role)
+    except REFUSED as exc:
+        messages.error(request, error_text(exc))
+    else:
+        messages.success(request, f"Added {username} as {role}.")
+    return _back_to_members(tenant)
+
+
+@login_required
+@require_POST
+def member_update(request, tenant, username):
+    tenant, _ = tenant_for(request, tenant, Scope.ADMIN)
+    membership = selectors.membership_get_by_username(tenant=tenant, username=username)
+    form = MemberRoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, form_errors(form))
+        return _back_to_members(tenant)
+    try:
+        services.member_update(actor=request.user, tenant=tenant, membership=membership, role=form.cleaned_data["role"])
+    except REFUSED as exc:
+        messages.error(request, error_text(exc))
+    else:
+        messages.success(request, f"{username} is now {form.cleaned_data['role']}.")
+    return _back_to_members(tenant)
+
+
+@login_required
+@require_POST
+def member_remove(request, tenant, username):
+    # Like the API: any member may leave; removing someone else is checked by the service (rank).
+    tenant, _ = tenant_for(request, tenant)
+    membership = selectors.membership_get_by_username(tenant=tenant, username=username)
+    try:
+        services.member_remove(actor=request.user, tenant=tenant, membership=membership)
+    except REFUSED as exc:
+        messages.error(request, error_text(exc))
+        return _back_to_members(tenant)
+    if membership.user_id == request.user.pk:
+        messages.success(request, f"You left {tenant.name}.")
+        return redirect("home")
+    messages.success(request, f"Removed {username}.")
+    return _back_to_members(tenant)
+
+
+AUDIT_PAGE_SIZE = 50
+
+
+@login_required
+@require_GET
+def audit_list(request, tenant):
+    """The audit trail (admins, as in the API), filtered by actor, action and date, 50 events a page."""
+    tenant, scopes = tenant_for(request, tenant, Scope.ADMIN)
+    form = AuditFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    events = selectors.audit_search(
+        tenant=tenant,
+        actor=filters.get("actor", ""),
+        action=filters.get("action", ""),
+        since=filters.get("since"),
+        until=filters.get("until"),
+    )
+    page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "tenant": tenant,
+        "scopes": scopes,
+        "form": form,
+        "page": page,
+        "query": query.urlencode(),
+        "section": "audit",
+    }
+    return render(request, "tenants/audit.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account(request):
+    """The user's account: change the password (the session stays logged in)."""
+    form = PasswordChangeForm(request.user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        update_session_auth_hash(request, user)
+        messages.success(request, "Your password was changed.")
+        return redirect("ui-account")
+    return render(request, "tenants/account.html", {"form": form})
+
+
+def _token_page(request, form, *, new_token=None, plaintext=""):
+    context = {
+        "tokens": selectors.token_list(user=request.user).order_by("-created_at"),
+        "form": form,
+        "new_token": new_token,
+        "plaintext": plaintext,
+    }
+    return render(request, "tenants/tokens.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def token_list(request):
+    """The user's API tokens; a POST creates one and shows its value this once (never stored, never shown again)."""
+    tenants = selectors.tenant_list_for(user=request.user)
+    form = TokenCreateForm(request.POST or None, tenants=tenants)
+    if request.method == "GET" or not form.is_valid():
+        return _token_page(request, form)
+    slug = form.cleaned_data["tenant"]
+    tenant = tenant_for(request, slug)[0] if slug else None
+    try:
+        token, plaintext = services.token_create(
+            user=request.user,
+            scopes=form.cleaned_data["scopes"],
+            name=form.cleaned_data["name"],
+            tenant=tenant,
+            expires_at=form.expires_at(),
+        )
+    except REFUSED as exc:
+        messages.error(request, f"No token created: {error_text(exc)}")
+        return _token_page(request, form)
+    response = _token_page(request, TokenCreateForm(tenants=tenants), new_token=token, plaintext=plaintext)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_POST
+def token_revoke(request, token_id):
+    token = selectors.token_get(user=request.user, token_id=token_id)
+    services.token_revoke(actor=request.user, token=token)
+    messages.success(request, f"Revoked {token.name or token.prefix}.")
+    return redirect("ui-tokens")

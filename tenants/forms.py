@@ -1,0 +1,54 @@
+"""Forms of the team, member, token and account pages: shapes only, the services decide what is allowed."""
+
+from datetime import timedelta
+
+from django import forms
+from django.utils import timezone
+
+from tenants.models import DNS_LABEL, Role, Scope
+
+TOKEN_EXPIRY_CHOICES = [("7", "7 days"), ("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("", "Never")]
+
+
+class TeamCreateForm(forms.Form):
+    slug = forms.CharField(
+        label="Team slug", max_length=40, validators=[DNS_LABEL], help_text="Lowercase letters, digits and hyphens."
+    )
+    name = forms.CharField(label="Display name", max_length=100, required=False)
+
+
+class TeamRenameForm(forms.Form):
+    name = forms.CharField(label="Display name", max_length=100)
+
+
+class MemberAddForm(forms.Form):
+    username = forms.CharField(label="Username", max_length=150)
+    role = forms.ChoiceField(label="Role", choices=Role.choices, initial=Role.DEVELOPER)
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(label="Role", choices=Role.choices)
+
+
+class TokenCreateForm(forms.Form):
+    name = forms.CharField(label="Name", max_length=100, required=False, help_text="What the token is for.")
+    scopes = forms.MultipleChoiceField(
+        label="Scopes", choices=Scope.choices, widget=forms.CheckboxSelectMultiple, initial=[Scope.READ]
+    )
+    tenant = forms.ChoiceField(label="Restrict to team", required=False)
+    expires_in = forms.ChoiceField(label="Expires", choices=TOKEN_EXPIRY_CHOICES, initial="90", required=False)
+
+    def __init__(self, *args, tenants=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["tenant"].choices = [("", "Any of my teams"), *((t.slug, t.name) for t in tenants)]
+
+    def expires_at(self):
+        days = self.cleaned_data.get("expires_in")
+        return timezone.now() + timedelta(days=int(days)) if days else None
+
+
+class AuditFilterForm(forms.Form):
+    actor = forms.CharField(label="Actor", max_length=150, required=False)
+    action = forms.CharField(label="Action", max_length=64, required=False, help_text="e.g. release or config.reveal")
+    since = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
