@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from deployments.views import apps, builds, console
+from deployments.views import apps, builds, console, settings
 
 urlpatterns = [
     path("console/hosts/", console.host_list, name="console-hosts"),
@@ -19,5 +19,16 @@ urlpatterns = [
     path("t/<str:tenant>/apps/<str:app>/builds/<int:number>/cancel/", apps.app_build_cancel, name="ui-build-cancel"),
     path("t/<str:tenant>/apps/<str:app>/domains/", apps.app_domain_add, name="ui-app-domain-add"),
     path("t/<str:tenant>/apps/<str:app>/domains/remove/", apps.app_domain_remove, name="ui-app-domain-remove"),
+    path("t/<str:tenant>/apps/<str:app>/settings/", settings.app_settings, name="ui-app-settings"),
+    path("t/<str:tenant>/apps/<str:app>/description/", settings.app_description, name="ui-app-description"),
+    path("t/<str:tenant>/apps/<str:app>/formation/", settings.app_formation, name="ui-app-formation"),
+    path("t/<str:tenant>/apps/<str:app>/release-command/", settings.app_release_command, name="ui-app-release-command"),
+    path("t/<str:tenant>/apps/<str:app>/delete/", settings.app_delete, name="ui-app-delete"),
+    path("t/<str:tenant>/apps/<str:app>/config/reveal/", settings.config_reveal, name="ui-app-config-reveal"),
+    path(
+        "t/<str:tenant>/apps/<str:app>/containers/<str:container>/restart/",
+        settings.container_restart,
+        name="ui-container-restart",
+    ),
     path("t/<str:tenant>/apps/<str:app>/logs/", apps.app_logs, name="ui-app-logs"),
 ]

@@ -20,6 +20,7 @@ from deployments.services import containers as container_services
 from deployments.services import domains as domain_services
 from deployments.services import formation as formation_services
 from deployments.services import releases as release_services
+from deployments.services.releases import SECRET_MASK
 from deployments.services.routes import app_hostname
 from portal.api import DomainError
 from tenants.models import Scope
@@ -60,6 +61,7 @@ def app_detail(request, tenant, app):
         "url": app_services.app_url(app=app),
         "releases": selectors.release_list(app=app)[:20],
         "config": config_services.config_masked(app=app),
+        "secret_mask": SECRET_MASK,
         "formation": selectors.formation_list(app=app),
         "builds": selectors.build_list(app=app)[:5],
         "deployments": selectors.deployment_list(app=app)[:5],
