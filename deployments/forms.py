@@ -97,3 +97,48 @@ class ReleaseCommandForm(forms.Form):
         required=False,
         help_text="Runs once before each rollout; empty for none.",
     )
+
+
+_DATETIME_LOCAL = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"]
+
+
+class LogQueryForm(forms.Form):
+    """Filters of the log viewer's history, search and download; times are UTC."""
+
+    q = forms.CharField(label="Text", max_length=200, required=False)
+    process = forms.CharField(label="Process", max_length=30, required=False)
+    release = forms.IntegerField(label="Release", min_value=1, required=False)
+    since = forms.DateTimeField(
+        label="From (UTC)",
+        required=False,
+        input_formats=_DATETIME_LOCAL,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+    until = forms.DateTimeField(
+        label="To (UTC)",
+        required=False,
+        input_formats=_DATETIME_LOCAL,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+    before = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
+
+    def clean_before(self):
+        from deployments.logs.records import valid_cursor
+
+        before = self.cleaned_data["before"]
+        if before and not valid_cursor(before):
+            raise forms.ValidationError("Not a log cursor.")
+        return before
+
+    def clean(self):
+        data = super().clean()
+        if data.get("since") and data.get("until") and data["since"] >= data["until"]:
+            raise forms.ValidationError("The start of the range must come before its end.")
+        return data
+
+    def filters(self) -> dict:
+        data = self.cleaned_data
+        return {
+            key: data.get(key) or None if key in ("release", "since", "until") else data.get(key) or ""
+            for key in ("q", "process", "release", "since", "until")
+        }

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from deployments.views import apps, builds, console, settings
+from deployments.views import apps, builds, console, logs, settings
 
 urlpatterns = [
     path("console/hosts/", console.host_list, name="console-hosts"),
@@ -30,5 +30,7 @@ urlpatterns = [
         settings.container_restart,
         name="ui-container-restart",
     ),
-    path("t/<str:tenant>/apps/<str:app>/logs/", apps.app_logs, name="ui-app-logs"),
+    path("t/<str:tenant>/apps/<str:app>/logs/", logs.app_logs, name="ui-app-logs"),
+    path("t/<str:tenant>/apps/<str:app>/logs/history/", logs.app_log_history, name="ui-app-log-history"),
+    path("t/<str:tenant>/apps/<str:app>/logs/download/", logs.app_log_download, name="ui-app-log-download"),
 ]

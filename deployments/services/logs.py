@@ -1,6 +1,7 @@
 """Logs: where a tenant's lines go, what the collector stored, what it dropped, and reading them back."""
 
 import contextlib
+from collections.abc import Iterator
 from datetime import datetime
 
 from django.conf import settings
@@ -11,6 +12,7 @@ from django.utils import timezone
 
 from deployments import crypto
 from deployments.engine.client import EngineSpec
+from deployments.logs.records import make_cursor
 from deployments.logs.sinks import DatabaseSink, LogQuery, OpenSearchSink, sink_for
 from deployments.models import App, DockerHost, LogCheckpoint, LogDrop, LogSink
 from deployments.services.hosts import host_spec
@@ -58,6 +60,41 @@ def log_search(
         limit=max(1, min(limit, MAX_PAGE)),
     )
     return log_sink_get(tenant_id=tenant.pk).search(query)
+
+
+def log_export(
+    *,
+    tenant: Tenant,
+    app: App,
+    q: str = "",
+    process: str = "",
+    release: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    max_lines: int = 100_000,
+) -> Iterator[dict]:
+    """Yield an app's matching lines oldest first, a page at a time, at most `max_lines` (a download's range)."""
+    # A cursor below every line of `since` (or of all time): the sinks then read forward from there.
+    after = make_cursor(int(since.timestamp() * 1e9) if since else 0, "", "stdout", 0)
+    sent = 0
+    while sent < max_lines:
+        limit = min(MAX_PAGE, max_lines - sent)
+        page = log_search(
+            tenant=tenant,
+            app=app,
+            q=q,
+            process=process,
+            release=release,
+            since=since,
+            until=until,
+            after=after,
+            limit=limit,
+        )
+        yield from page
+        sent += len(page)
+        if len(page) < limit:
+            return
+        after = page[-1]["cursor"]
 
 
 def log_hosts() -> list[EngineSpec]:

@@ -193,11 +193,3 @@ def app_domain_remove(request, tenant, app):
         return _domains_outcome(request, tenant, app, scopes, error=f"{app.slug} has no domain {hostname}.")
     domain_services.domain_remove(domain=domain, actor=request.user)
     return _domains_outcome(request, tenant, app, scopes, notice=f"Removed {domain.hostname}.")
-
-
-@login_required
-@require_GET
-def app_logs(request, tenant, app):
-    tenant, _ = _tenant(request, tenant)
-    app = selectors.app_get(tenant=tenant, slug=app)
-    return render(request, "deployments/logs.html", {"tenant": tenant, "app": app})
