@@ -211,38 +211,44 @@ def account(request):
     return render(request, "tenants/account.html", {"form": form})
 
 
-def _token_page(request, form, *, new_token=None, plaintext=""):
-    context = {
-        "tokens": selectors.token_list(user=request.user).order_by("-created_at"),
-        "form": form,
-        "new_token": new_token,
-        "plaintext": plaintext,
-    }
-    return render(request, "tenants/tokens.html", context)
+NEW_TOKEN_KEY = "berth_new_token"  # noqa: S105 - the session key the new token waits under, not a secret
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def token_list(request):
-    """The user's API tokens; a POST creates one and shows its value this once (never stored, never shown again)."""
+    """The user's API tokens; a POST creates one, and the page after it shows its value this once.
+
+    The value waits in the session between the POST and the GET that shows it (and removes it), so a reload neither
+    shows it again nor creates a second token.
+    """
     tenants = selectors.tenant_list_for(user=request.user)
     form = TokenCreateForm(request.POST or None, tenants=tenants)
-    if request.method == "GET" or not form.is_valid():
-        return _token_page(request, form)
-    slug = form.cleaned_data["tenant"]
-    tenant = tenant_for(request, slug)[0] if slug else None
-    try:
-        token, plaintext = services.token_create(
-            user=request.user,
-            scopes=form.cleaned_data["scopes"],
-            name=form.cleaned_data["name"],
-            tenant=tenant,
-            expires_at=form.expires_at(),
-        )
-    except REFUSED as exc:
-        messages.error(request, f"No token created: {error_text(exc)}")
-        return _token_page(request, form)
-    response = _token_page(request, TokenCreateForm(tenants=tenants), new_token=token, plaintext=plaintext)
+    if request.method == "POST" and form.is_valid():
+        slug = form.cleaned_data["tenant"]
+        tenant = tenant_for(request, slug)[0] if slug else None
+        try:
+            token, plaintext = services.token_create(
+                user=request.user,
+                scopes=form.cleaned_data["scopes"],
+                name=form.cleaned_data["name"],
+                tenant=tenant,
+                expires_at=form.expires_at(),
+            )
+        except REFUSED as exc:
+            messages.error(request, f"No token created: {error_text(exc)}")
+        else:
+            request.session[NEW_TOKEN_KEY] = {"id": token.pk, "plaintext": plaintext}
+            return redirect("ui-tokens")
+    new = request.session.pop(NEW_TOKEN_KEY, None) if request.method == "GET" else None
+    tokens = selectors.token_list(user=request.user).order_by("-created_at")
+    context = {
+        "tokens": tokens,
+        "form": form if request.method == "POST" else TokenCreateForm(tenants=tenants),
+        "new_token": next((t for t in tokens if new and t.pk == new["id"]), None),
+        "plaintext": new["plaintext"] if new else "",
+    }
+    response = render(request, "tenants/tokens.html", context)
     response["Cache-Control"] = "no-store"
     return response
 

@@ -12,10 +12,13 @@
     if (el) el.textContent = text;
   }
 
+  // A status badge: its text and its colour class; other classes on it (such as deployment-status) stay.
   function setBadge(el, status) {
     if (!el) return;
+    el.classList.remove(el.dataset.status || "badge-none");
+    el.classList.add("badge", status);
+    el.dataset.status = status;
     el.textContent = status;
-    el.className = "badge " + status;
   }
 
   // A build's log: stored lines first, then live ones; at the end, the outcome card is fetched (htmx).

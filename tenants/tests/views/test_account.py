@@ -44,20 +44,25 @@ def test_a_token_is_shown_once_with_a_copy_button_and_works(client, team):
     client.force_login(team["developer"])
 
     created = client.post(
-        "/account/tokens/", {"name": "ci", "scopes": ["read", "deploy"], "tenant": "acme", "expires_in": "30"}
+        "/account/tokens/",
+        {"name": "ci", "scopes": ["read", "deploy"], "tenant": "acme", "expires_in": "30"},
+        follow=True,
     )
     plaintext = created.context["plaintext"]
-    later = client.get("/account/tokens/")
+    reloaded = client.get("/account/tokens/")
 
     token = ApiToken.objects.get(user=team["developer"])
+    assert created.redirect_chain == [("/account/tokens/", 302)]
     assert plaintext.startswith("brt_")
     assert f'<code id="new-token">{plaintext}</code>' in created.content.decode()
     assert b'data-copy="#new-token"' in created.content
     assert created["Cache-Control"] == "no-store"
-    assert plaintext not in later.content.decode()
+    assert plaintext not in reloaded.content.decode()
+    assert reloaded.context["plaintext"] == ""
     assert (token.name, token.scopes, token.tenant.slug) == ("ci", ["deploy", "read"], "acme")
     assert 29 <= (token.expires_at - token.created_at).days <= 30
     assert token_authenticate(plaintext=plaintext) == token
+    assert ApiToken.objects.count() == 1
 
 
 def test_a_token_wider_than_the_role_is_refused(client, team):
@@ -80,9 +85,8 @@ def test_a_token_for_a_team_i_am_not_in_is_refused_by_the_form(client, team, dja
 
 def test_revoking_a_token_stops_it_and_only_its_owner_may(client, team):
     client.force_login(team["developer"])
-    plaintext = client.post("/account/tokens/", {"name": "ci", "scopes": ["read"], "expires_in": "7"}).context[
-        "plaintext"
-    ]
+    created = client.post("/account/tokens/", {"name": "ci", "scopes": ["read"], "expires_in": "7"}, follow=True)
+    plaintext = created.context["plaintext"]
     token = ApiToken.objects.get()
 
     client.force_login(team["owner"])
