@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from tenants.models import AuditEvent, Membership, Role, Tenant
+from tenants.services import member_add, tenant_create
 
 pytestmark = pytest.mark.django_db
 
@@ -41,18 +42,22 @@ def test_a_taken_or_malformed_slug_creates_no_team(client, team):
 
 def test_the_switcher_lists_my_teams_and_goes_to_the_one_picked(client, team, django_user_model):
     other = django_user_model.objects.create_user(username="oscar", password="x")
-    from tenants.services import tenant_create
-
     tenant_create(actor=other, slug="globex")
+    lab = tenant_create(actor=other, slug="lab", name="The Lab")
+    member_add(actor=other, tenant=lab, user=team["developer"], role=Role.VIEWER)
     client.force_login(team["developer"])
 
     page = client.get("/").content.decode()
-    picked = client.get("/teams/switch/", {"team": "acme"})
+    picked = client.get("/teams/switch/", {"team": "lab"})
     foreign = client.get("/teams/switch/", {"team": "globex"})
+    client.force_login(team["viewer"])
+    single = client.get("/").content.decode()
 
     assert '<option value="acme">Acme Inc</option>' in page
+    assert '<option value="lab">The Lab</option>' in page
     assert "globex" not in page
-    assert (picked.status_code, picked["Location"]) == (302, "/t/acme/")
+    assert 'id="team-switch"' not in single  # one team: nothing to switch to
+    assert (picked.status_code, picked["Location"]) == (302, "/t/lab/")
     assert foreign.status_code == 404
 
 
