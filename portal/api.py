@@ -1,4 +1,4 @@
-"""API plumbing shared by every app: the error shape and cursor pagination."""
+"""API plumbing shared by every app: the error shape (domain errors become HTTP answers here) and cursor pagination."""
 
 import logging
 
@@ -8,27 +8,22 @@ from django.http import Http404
 from rest_framework import exceptions, pagination, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+
+from portal.errors import ApplicationError, Invalid, Kind, NotFound
 
 logger = logging.getLogger(__name__)
 
 
-class DomainError(exceptions.APIException):
-    """An error a service raises that the caller can act on; becomes the documented error shape."""
-
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_code = "invalid"
-
-    def __init__(self, message: str, *, code: str | None = None, status_code: int | None = None, fields=None):
-        super().__init__(detail=message, code=code or self.default_code)
-        self.code = code or self.default_code
-        self.fields = fields or {}
-        if status_code is not None:
-            self.status_code = status_code
-
-
-class Conflict(DomainError):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
+# The one place a domain error's kind becomes an HTTP status.
+STATUS_OF_KIND = {
+    Kind.NOT_FOUND: status.HTTP_404_NOT_FOUND,
+    Kind.CONFLICT: status.HTTP_409_CONFLICT,
+    Kind.INVALID: status.HTTP_400_BAD_REQUEST,
+    Kind.FORBIDDEN: status.HTTP_403_FORBIDDEN,
+    Kind.QUOTA_EXCEEDED: status.HTTP_422_UNPROCESSABLE_ENTITY,
+    Kind.UNAVAILABLE: status.HTTP_503_SERVICE_UNAVAILABLE,
+}
 
 
 def _flatten(detail) -> dict:
@@ -44,18 +39,20 @@ def exception_handler(exc, context):
     """Render every error as {"error": {"code", "message", "fields"}}."""
     if isinstance(exc, DjangoValidationError):
         fields = exc.message_dict if hasattr(exc, "error_dict") else {}
-        message = "; ".join(exc.messages)
-        exc = DomainError(message, code="invalid", fields=fields)
+        exc = Invalid("; ".join(exc.messages), fields=fields)
     elif isinstance(exc, Http404):
-        exc = exceptions.NotFound()
+        exc = NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    if isinstance(exc, ApplicationError):
+        # What DRF does for its own exceptions: an atomic request must not commit what led to the error.
+        set_rollback()
+        body = {"code": exc.code, "message": exc.message, "fields": exc.fields}
+        return Response({"error": body}, status=STATUS_OF_KIND[exc.kind])
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
-    if isinstance(exc, DomainError):
-        body = {"code": exc.code, "message": str(exc.detail), "fields": exc.fields}
-    elif isinstance(exc, exceptions.ValidationError):
+    if isinstance(exc, exceptions.ValidationError):
         fields = _flatten(exc.detail) if isinstance(exc.detail, dict) else {}
         if isinstance(exc.detail, list):
             message = "; ".join(str(item) for item in exc.detail)
@@ -77,10 +74,6 @@ class CursorPagination(pagination.CursorPagination):
     page_size_query_param = "limit"
     max_page_size = 500
     ordering = "-id"
-
-
-def error_response(code: str, message: str, http_status: int) -> Response:
-    return Response({"error": {"code": code, "message": message, "fields": {}}}, status=http_status)
 
 
 class ErrorBody(serializers.Serializer):

@@ -3,6 +3,7 @@
 from rest_framework import authentication, exceptions
 
 from tenants.selectors import token_authenticate
+from tenants.services import token_mark_used
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
@@ -23,9 +24,6 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         token = token_authenticate(plaintext=plaintext)
         if token is None or not token.user.is_active:
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
-        # Imported here: DRF imports this class while tenants.services is importing DRF (through portal.api).
-        from tenants.services import token_mark_used
-
         token_mark_used(token=token)
         return token.user, token
 

@@ -4,9 +4,9 @@ import re
 
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
-from django.http import Http404
 from django.utils import timezone
 
+from portal.errors import NotFound
 from tenants.models import DNS_LABEL, ApiToken, AuditEvent, Membership, Tenant
 from tenants.tokens import token_lookup_prefix, token_matches
 
@@ -27,13 +27,13 @@ def tenant_list_for(*, user) -> QuerySet[Tenant]:
 
 
 def tenant_get_for(*, user, slug: str) -> Tenant:
-    """The tenant with this slug if the user may see it; a missing and a foreign tenant both raise Http404."""
+    """The tenant with this slug if the user may see it; a missing and a foreign tenant both raise NotFound."""
     if not is_tenant_slug(slug):
-        raise Http404("No such tenant.")
+        raise NotFound()
     try:
         return tenant_list_for(user=user).get(slug=slug)
     except Tenant.DoesNotExist:
-        raise Http404("No such tenant.") from None
+        raise NotFound() from None
 
 
 def tenant_get_by_slug(*, slug: str) -> Tenant | None:
@@ -62,19 +62,19 @@ def membership_list(*, tenant: Tenant) -> QuerySet[Membership]:
 
 def membership_get_by_username(*, tenant: Tenant, username: str) -> Membership:
     if not _USERNAME.match(username):
-        raise Http404("No such member.")
+        raise NotFound()
     membership = membership_list(tenant=tenant).filter(user__username=username).first()
     if membership is None:
-        raise Http404("No such member.")
+        raise NotFound()
     return membership
 
 
 def user_get_by_username(*, username: str):
     if not _USERNAME.match(username):
-        raise Http404("No such user.")
+        raise NotFound()
     user = get_user_model().objects.filter(username=username, is_active=True).first()
     if user is None:
-        raise Http404("No such user.")
+        raise NotFound()
     return user
 
 
@@ -89,7 +89,7 @@ def token_list(*, user, restricted_to: Tenant | int | None = None) -> QuerySet[A
 def token_get(*, user, token_id: int, restricted_to: Tenant | int | None = None) -> ApiToken:
     token = token_list(user=user, restricted_to=restricted_to).filter(pk=token_id).first()
     if token is None:
-        raise Http404("No such token.")
+        raise NotFound()
     return token
 
 

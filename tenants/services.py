@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from portal.api import Conflict, DomainError
+from portal.errors import Conflict, Forbidden, Invalid
 from tenants.audit import audit_record
 from tenants.models import ROLE_RANK, ApiToken, Membership, Role, Scope, Tenant
 from tenants.tokens import token_generate
@@ -48,14 +48,14 @@ _QUOTA_FIELDS = ("max_apps", "max_containers", "max_memory_mb")
 def tenant_update(*, actor, tenant: Tenant, name: str | None = None, quotas: dict | None = None) -> Tenant:
     """Rename a tenant; staff may also change its quotas."""
     if quotas and not actor.is_staff:
-        raise DomainError("Only platform staff may change quotas.", code="forbidden", status_code=403)
+        raise Forbidden("Only platform staff may change quotas.")
     diff = {}
     if name is not None and name != tenant.name:
         diff["name"] = [tenant.name, name]
         tenant.name = name
     for field, value in (quotas or {}).items():
         if field not in _QUOTA_FIELDS:
-            raise DomainError(f"Unknown quota {field!r}.", code="invalid", fields={field: ["Unknown quota."]})
+            raise Invalid(f"Unknown quota {field!r}.", fields={field: ["Unknown quota."]})
         if getattr(tenant, field) != value:
             diff[field] = [getattr(tenant, field), value]
             setattr(tenant, field, value)
@@ -79,9 +79,8 @@ def _role(value: str) -> Role:
     try:
         return Role(value)
     except ValueError:
-        raise DomainError(
+        raise Invalid(
             f"Unknown role {value!r}; use one of {', '.join(Role.values)}.",
-            code="invalid",
             fields={"role": ["Unknown role."]},
         ) from None
 
@@ -95,7 +94,7 @@ def _check_may_grant(*, actor_role: Role | None, actor, role: Role) -> None:
     if actor.is_staff:
         return
     if actor_role is None or ROLE_RANK[role] > ROLE_RANK[actor_role]:
-        raise DomainError("You cannot grant a role above your own.", code="forbidden", status_code=403)
+        raise Forbidden("You cannot grant a role above your own.")
 
 
 def _actor_role(*, tenant: Tenant, actor) -> Role | None:
@@ -136,7 +135,7 @@ def member_update(*, actor, tenant: Tenant, membership: Membership, role: str) -
     actor_role = _actor_role(tenant=tenant, actor=actor)
     _check_may_grant(actor_role=actor_role, actor=actor, role=role)
     if membership.role == Role.OWNER and actor_role != Role.OWNER and not actor.is_staff:
-        raise DomainError("Only an owner may change another owner's role.", code="forbidden", status_code=403)
+        raise Forbidden("Only an owner may change another owner's role.")
     if (
         membership.role == Role.OWNER
         and role != Role.OWNER
@@ -165,7 +164,7 @@ def member_remove(*, actor, tenant: Tenant, membership: Membership) -> None:
     leaving = membership.user_id == actor.pk
     outranked = actor_role is None or ROLE_RANK[Role(membership.role)] > ROLE_RANK[actor_role]
     if not leaving and not actor.is_staff and outranked:
-        raise DomainError("You cannot remove a member above your own role.", code="forbidden", status_code=403)
+        raise Forbidden("You cannot remove a member above your own role.")
     if membership.role == Role.OWNER and _owners_left_without(tenant=tenant, membership=membership) == 0:
         raise Conflict("The last owner cannot leave; make someone else owner first.", code="last_owner")
     audit_record(
@@ -215,32 +214,26 @@ def token_create(
     requested = set(scopes)
     unknown = requested - set(Scope.values)
     if unknown or not requested:
-        raise DomainError(
+        raise Invalid(
             f"Scopes must be a non-empty subset of {', '.join(Scope.values)}.",
-            code="invalid",
             fields={"scopes": ["Invalid scopes."]},
         )
     allowed = _max_scopes_for(user=user, tenant=tenant)
     if via_token is not None:
         allowed &= frozenset(via_token.scopes)
         if via_token.tenant_id is not None and (tenant is None or tenant.id != via_token.tenant_id):
-            raise DomainError(
+            raise Forbidden(
                 "A tenant-restricted token can only create tokens for its tenant.",
-                code="forbidden",
-                status_code=403,
             )
     if not requested <= allowed:
         wider = ", ".join(sorted(requested - allowed))
-        raise DomainError(
+        raise Forbidden(
             f"Scopes wider than your role: {wider}.",
             code="scope_too_wide",
-            status_code=403,
             fields={"scopes": [f"Not allowed: {wider}."]},
         )
     if expires_at is not None and expires_at <= timezone.now():
-        raise DomainError(
-            "The expiry must be in the future.", code="invalid", fields={"expires_at": ["Must be in the future."]}
-        )
+        raise Invalid("The expiry must be in the future.", fields={"expires_at": ["Must be in the future."]})
     plaintext, prefix, digest = token_generate()
     token = ApiToken(
         user=user,

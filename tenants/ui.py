@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.utils.functional import SimpleLazyObject
 
-from portal.api import DomainError
+from portal.errors import ApplicationError
 from tenants.models import Scope, Tenant
 from tenants.permissions import caller_scopes
 from tenants.selectors import tenant_get_by_slug, tenant_list_for
@@ -22,8 +22,8 @@ def tenant_for(request, slug: str, scope: str = Scope.READ) -> tuple[Tenant, fro
 
 
 def error_text(exc: Exception) -> str:
-    if isinstance(exc, DomainError):
-        return str(exc.detail)
+    if isinstance(exc, ApplicationError):
+        return exc.message
     if isinstance(exc, ValidationError):
         return "; ".join(exc.messages)
     return str(exc)

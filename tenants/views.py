@@ -11,11 +11,10 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from portal.api import DomainError
+from portal.errors import ApplicationError, NotFound
 from tenants import selectors, services
 from tenants.forms import (
     AuditFilterForm,
@@ -29,7 +28,7 @@ from tenants.models import Role, Scope
 from tenants.permissions import tenant_role
 from tenants.ui import error_text, form_errors, tenant_for
 
-REFUSED = (DomainError, ValidationError)
+REFUSED = (ApplicationError, ValidationError)
 
 
 @login_required
@@ -119,7 +118,7 @@ def member_add(request, tenant):
     username, role = form.cleaned_data["username"], form.cleaned_data["role"]
     try:
         user = selectors.user_get_by_username(username=username)
-    except Http404:
+    except NotFound:
         messages.error(request, f"There is no user {username!r}: ask them to sign up, or invite them by email.")
         return _back_to_members(tenant)
     try:

@@ -13,7 +13,8 @@ from deployments.models import Build, SourceKind
 from deployments.selectors import app_get, build_get, build_list, build_release_versions
 from deployments.services.build_cancel import build_cancel
 from deployments.services.builds import build_create
-from portal.api import DomainError, ErrorResponse
+from portal.api import ErrorResponse
+from portal.errors import Invalid
 from tenants.api.base import TenantScopedViewSet
 
 
@@ -120,7 +121,7 @@ class BuildViewSet(TenantScopedViewSet):
         data.is_valid(raise_exception=True)
         fields = data.validated_data
         if "git" in request.data and "git" not in fields:
-            raise DomainError("git must be an object {url, ref}.", fields={"git": ["Invalid."]})
+            raise Invalid("git must be an object {url, ref}.", fields={"git": ["Invalid."]})
         build = build_create(
             app=app_obj,
             actor=request.user,

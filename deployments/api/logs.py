@@ -9,9 +9,7 @@ from rest_framework.response import Response
 
 from deployments import selectors
 from deployments.logs.records import valid_cursor
-from deployments.logs.sinks import SinkUnavailable
 from deployments.services import logs as services
-from portal.api import DomainError
 from tenants.api.base import TenantScopedViewSet
 
 DEFAULT_LIMIT = 100
@@ -79,10 +77,7 @@ class LogViewSet(TenantScopedViewSet):
         limit = query.pop("limit", DEFAULT_LIMIT)
         after = query.pop("cursor", "")
         before = query.pop("before", "")
-        try:
-            lines = services.log_search(tenant=self.tenant, app=app, after=after, before=before, limit=limit, **query)
-        except SinkUnavailable as exc:
-            raise DomainError(str(exc), code="sink_unavailable", status_code=503) from exc
+        lines = services.log_search(tenant=self.tenant, app=app, after=after, before=before, limit=limit, **query)
         more_before = bool(lines) and (len(lines) >= limit or bool(after))
         page = {
             "results": lines,

@@ -10,13 +10,13 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.http import Http404
 
 from deployments import selectors
 from deployments.logs.publish import group_name, register_server_loop
 from deployments.logs.records import cursor_container, valid_cursor
 from deployments.logs.sinks import SinkUnavailable
 from deployments.services import logs as services
+from portal.errors import NotFound
 from tenants.permissions import tenant_readable
 
 DEFAULT_TAIL = 100
@@ -60,7 +60,7 @@ class LogConsumer(AsyncJsonWebsocketConsumer):
         try:
             await self._send_history(resume=resume, tail=tail)
         except SinkUnavailable as exc:
-            await self.send_json({"type": "error", "message": str(exc)})
+            await self.send_json({"type": "error", "message": exc.message})
             await self.close(code=SINK_DOWN)
 
     async def disconnect(self, code):
@@ -84,7 +84,7 @@ class LogConsumer(AsyncJsonWebsocketConsumer):
             return None
         try:
             app = selectors.app_get(tenant=tenant, slug=app_slug)
-        except Http404:
+        except NotFound:
             return None
         self.tenant = tenant
         return app

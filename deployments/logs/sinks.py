@@ -12,14 +12,17 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from deployments.logs.records import LogRecord, format_timestamp, format_timestamp_us, make_cursor, parse_timestamp
+from portal.errors import Unavailable
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_INDEX_PREFIX = "berth-logs"
 
 
-class SinkUnavailable(Exception):
-    """The sink did not take the batch; the caller keeps it and tries again later."""
+class SinkUnavailable(Unavailable):
+    """The sink did not answer: a writer keeps its batch and tries again later, a reader tells the caller so."""
+
+    default_code = "sink_unavailable"
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """Reads of apps, config vars, formations and releases. Every read takes the tenant (or an app already scoped to it)."""
 
 from django.db.models import Max, Prefetch, QuerySet
-from django.http import Http404
 
 from deployments.models import App, ConfigVar, Formation, Release
+from portal.errors import NotFound
 from tenants.models import Tenant
 
 
@@ -18,10 +18,10 @@ def app_list(*, tenant: Tenant) -> QuerySet[App]:
 
 
 def app_get(*, tenant: Tenant, slug: str) -> App:
-    """The tenant's app with this slug; a missing app and another tenant's app both raise Http404."""
+    """The tenant's app with this slug; a missing app and another tenant's app both raise NotFound."""
     app = app_list(tenant=tenant).filter(slug=slug).first()
     if app is None:
-        raise Http404("No such app.")
+        raise NotFound()
     return app
 
 
@@ -44,7 +44,7 @@ def release_list(*, app: App) -> QuerySet[Release]:
 def release_get(*, app: App, version: int) -> Release:
     release = release_list(app=app).filter(version=version).first()
     if release is None:
-        raise Http404("No such release.")
+        raise NotFound()
     return release
 
 

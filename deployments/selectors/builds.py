@@ -1,9 +1,9 @@
 """Reads of builds. Every read takes the tenant (or an app already scoped to it)."""
 
 from django.db.models import QuerySet
-from django.http import Http404
 
 from deployments.models import App, Build, Release
+from portal.errors import NotFound
 from tenants.models import Tenant
 
 
@@ -22,10 +22,10 @@ def build_list(*, app: App) -> QuerySet[Build]:
 
 
 def build_get(*, app: App, number: int) -> Build:
-    """The app's build with this number, log included; Http404 when there is none."""
+    """The app's build with this number, log included; NotFound when there is none."""
     build = Build.objects.filter(app=app, number=number).select_related("created_by").first()
     if build is None:
-        raise Http404("No such build.")
+        raise NotFound()
     return build
 
 

@@ -1,9 +1,9 @@
 """Reads of Docker hosts (staff only: callers check that)."""
 
 from django.db.models import QuerySet
-from django.shortcuts import get_object_or_404
 
 from deployments.models import DockerHost
+from portal.errors import NotFound
 
 
 def host_list() -> QuerySet[DockerHost]:
@@ -11,4 +11,7 @@ def host_list() -> QuerySet[DockerHost]:
 
 
 def host_get(*, name: str) -> DockerHost:
-    return get_object_or_404(DockerHost, name=name)
+    host = DockerHost.objects.filter(name=name).first()
+    if host is None:
+        raise NotFound()
+    return host

@@ -4,11 +4,10 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 from django.db.models import QuerySet
-from django.http import Http404
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from deployments.models import LIVE_STATES, App, Container, Deployment
+from portal.errors import NotFound
 from tenants.models import Tenant
 
 
@@ -18,7 +17,10 @@ def deployment_list(*, app: App) -> QuerySet[Deployment]:
 
 
 def deployment_get(*, app: App, deployment_id: int) -> Deployment:
-    return get_object_or_404(Deployment.objects.select_related("release"), app=app, pk=deployment_id)
+    deployment = Deployment.objects.select_related("release").filter(app=app, pk=deployment_id).first()
+    if deployment is None:
+        raise NotFound()
+    return deployment
 
 
 def deployment_for_viewer(*, tenant: Tenant, app_slug: str, deployment_id: int) -> Deployment | None:
@@ -54,12 +56,12 @@ def deployments_stale(*, older_than: float) -> Iterator[Deployment]:
 def container_get(*, app: App, container_id: str) -> Container:
     """The app's live container whose engine id starts with `container_id` (6 hex digits at least)."""
     if len(container_id) < 6 or not all(ch in "0123456789abcdef" for ch in container_id):
-        raise Http404("No such container.")
+        raise NotFound()
     row = (
         Container.objects.filter(app=app, engine_id__startswith=container_id, state__in=LIVE_STATES)
         .select_related("host", "release")
         .first()
     )
     if row is None:
-        raise Http404("No such container.")
+        raise NotFound()
     return row

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from deployments.models import App, Formation, HealthcheckKind
 from deployments.services.releases import actor_name, release_next, tenant_lock
-from portal.api import Conflict, DomainError
+from portal.errors import Conflict, QuotaExceeded
 from tenants.audit import audit_record
 from tenants.models import Tenant
 
@@ -25,11 +25,9 @@ def app_create(*, tenant: Tenant, slug: str, actor, description: str = "") -> Ap
     tenant = tenant_lock(tenant=tenant)
     count = App.objects.filter(tenant=tenant).count()
     if count >= tenant.max_apps:
-        raise DomainError(
+        raise QuotaExceeded(
             f"Tenant {tenant.slug} already has {count} apps, its quota is {tenant.max_apps}. "
             "Delete an app or ask for a larger quota.",
-            code="quota_exceeded",
-            status_code=422,
             fields={"slug": [f"At most {tenant.max_apps} apps per tenant."]},
         )
     app = App(tenant=tenant, slug=slug, description=description, created_by=actor)

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from deployments.builds.log import BuildLog
 from deployments.models import Build, BuildStatus
-from portal.api import Conflict
+from portal.errors import Conflict
 from tenants.audit import audit_record
 
 logger = logging.getLogger(__name__)

@@ -39,7 +39,7 @@ from deployments.services.build_archives import archives_dir, build_archives_pru
 from deployments.services.build_cancel import CancelWatch, build_cancelled, canceller_name
 from deployments.services.build_input import check_build_args, check_image_ref, own_image
 from deployments.services.releases import release_deploy_build
-from portal.api import DomainError
+from portal.errors import ApplicationError, Invalid
 from tenants.audit import audit_record
 
 logger = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ def build_create(
     """
     given = [kind for kind, present in (("source", archive_file), ("git", git_url), ("image", image)) if present]
     if len(given) != 1:
-        raise DomainError(
+        raise Invalid(
             "Send exactly one source: a tar or tar.gz archive in `source`, `git` {url, ref}, or `image`.",
             fields={"source": ["Exactly one of source, git, image."]},
         )
@@ -114,12 +114,12 @@ def build_create(
         try:
             git.validate(git_url, git_ref)
         except git.GitError as error:
-            raise DomainError(str(error), fields={"git": [str(error)]}) from None
+            raise Invalid(str(error), fields={"git": [str(error)]}) from None
     if dockerfile:
         try:
             archive.normalise_path(dockerfile)
         except archive.UnsafeArchive as error:
-            raise DomainError(str(error), fields={"dockerfile": [str(error)]}) from None
+            raise Invalid(str(error), fields={"dockerfile": [str(error)]}) from None
 
     number = _next_number(app)
     build = Build(app=app, number=number, created_by=actor if getattr(actor, "is_authenticated", False) else None)
@@ -362,8 +362,8 @@ def _finish_succeeded(build: Build, result: _Result) -> str:
         try:
             with transaction.atomic():
                 release_deploy_build(build=build, actor=build.created_by)
-        except DomainError as error:
-            return str(error.detail)
+        except ApplicationError as error:
+            return error.message
         except ValidationError as error:
             return "; ".join(error.messages)
     return ""

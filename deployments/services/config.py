@@ -13,7 +13,7 @@ from deployments import crypto
 from deployments.models import App, ConfigVar, Release
 from deployments.models.apps import CONFIG_KEY
 from deployments.services.releases import SECRET_MASK, actor_name, app_lock, config_snapshot, release_next
-from portal.api import Conflict, DomainError
+from portal.errors import Conflict, Invalid, NotFound
 from tenants.audit import audit_record
 
 MAX_VALUE_BYTES = 32 * 1024
@@ -32,14 +32,14 @@ class ConfigChange:
     secret: bool | None = None
 
 
-def _invalid(key: str, message: str) -> DomainError:
-    return DomainError(f"{key}: {message}", code="invalid", fields={key: [message]})
+def _invalid(key: str, message: str) -> Invalid:
+    return Invalid(f"{key}: {message}", fields={key: [message]})
 
 
 def config_parse(payload) -> list[ConfigChange]:
     """Validate a PATCH body: {"KEY": "value" | null | {"value": "...", "secret": bool}}. Never echoes a value."""
     if not isinstance(payload, dict) or not payload:
-        raise DomainError('Send an object of config vars, e.g. {"KEY": "value", "OLD": null}.', code="invalid")
+        raise Invalid('Send an object of config vars, e.g. {"KEY": "value", "OLD": null}.')
     changes = []
     for key, raw in payload.items():
         if not isinstance(key, str) or not CONFIG_KEY.regex.match(key):
@@ -144,7 +144,7 @@ def config_reveal(*, app: App, keys: list[str], actor) -> dict[str, str]:
     snapshot = config_snapshot(app=app)
     missing = [key for key in keys if key not in snapshot]
     if missing:
-        raise DomainError(f"No such config var: {', '.join(missing)}.", code="not_found", status_code=404)
+        raise NotFound(f"No such config var: {', '.join(missing)}.")
     revealed = {
         key: crypto.decrypt(snapshot[key]["value"]) if snapshot[key]["secret"] else snapshot[key]["value"]
         for key in keys

@@ -29,7 +29,7 @@ from deployments.models import (
 )
 from deployments.services.hosts import host_spec
 from deployments.services.installation import installation_id
-from portal.api import DomainError
+from portal.errors import Invalid
 from tenants.audit import audit_record
 from tenants.models import Tenant
 
@@ -76,7 +76,7 @@ def release_image(*, release: Release) -> str:
     if build is not None:
         image = build.image or (build.source or {}).get("image", "")
     if not image:
-        raise DomainError(f"Release v{release.version} has no image: its build did not produce one.")
+        raise Invalid(f"Release v{release.version} has no image: its build did not produce one.")
     return image
 
 
@@ -339,7 +339,7 @@ def container_restart(*, actor, app: App, container: Container) -> Container:
     try:
         docker_ops.container_restart(host_spec(container.host), engine_id=container.engine_id, grace=STOP_GRACE)
     except EngineError as exc:
-        raise DomainError(f"Container {container.name} could not be restarted: {exc.message}") from exc
+        raise Invalid(f"Container {container.name} could not be restarted: {exc.message}") from exc
     with transaction.atomic():
         Container.objects.filter(pk=container.pk).update(state=ContainerState.RUNNING, updated_at=timezone.now())
         audit_record(

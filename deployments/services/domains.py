@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 
 from deployments.models import App, Domain
 from deployments.services.releases import app_lock
-from portal.api import Conflict, DomainError
+from portal.errors import Conflict, Invalid, QuotaExceeded
 from tenants.audit import audit_record
 
 MAX_DOMAINS_PER_APP = 50
@@ -22,8 +22,8 @@ _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 FIELD = "hostname"
 
 
-def _invalid(message: str) -> DomainError:
-    return DomainError(f"{FIELD}: {message}", code="invalid", fields={FIELD: [message]})
+def _invalid(message: str) -> Invalid:
+    return Invalid(f"{FIELD}: {message}", fields={FIELD: [message]})
 
 
 def _is_ip(value: str) -> bool:
@@ -128,10 +128,8 @@ def domain_add(*, app: App, hostname: str, actor) -> Domain:
         raise Conflict(f"{hostname} overlaps a wildcard domain of another app on this platform.", code="domain_taken")
     count = Domain.objects.filter(app=app).count()
     if count >= MAX_DOMAINS_PER_APP:
-        raise DomainError(
+        raise QuotaExceeded(
             f"{app.slug} already has {count} domains, the most an app may have. Remove one first.",
-            code="quota_exceeded",
-            status_code=422,
             fields={FIELD: [f"At most {MAX_DOMAINS_PER_APP} domains per app."]},
         )
     domain = Domain(app=app, hostname=hostname)

@@ -42,7 +42,7 @@ from deployments.services.containers import (
 from deployments.services.hosts import host_spec
 from deployments.services.placement import place
 from deployments.services.progress import Recorder, publish
-from portal.api import DomainError
+from portal.errors import ApplicationError
 from tenants.audit import audit_record
 
 logger = logging.getLogger(__name__)
@@ -303,8 +303,8 @@ class RolloutExecution(Execution):
             self.release_done(ReleaseStatus.FAILED, "Superseded by a newer rollout before it served.")
             self.finish(DeploymentStatus.SUPERSEDED)
             return
-        except (RolloutFailed, DomainError, EngineError, RouterError) as exc:
-            message = getattr(exc, "message", None) or str(getattr(exc, "detail", "")) or str(exc)
+        except (RolloutFailed, ApplicationError, EngineError, RouterError) as exc:
+            message = getattr(exc, "message", None) or str(exc)
             if switched:
                 self.unswitch(old)
             self.remove_new()
@@ -453,8 +453,8 @@ class ScaleExecution(Execution):
             self.remove_new()
             self.finish(DeploymentStatus.SUPERSEDED)
             return
-        except (RolloutFailed, DomainError, EngineError, RouterError) as exc:
-            message = getattr(exc, "message", None) or str(getattr(exc, "detail", "")) or str(exc)
+        except (RolloutFailed, ApplicationError, EngineError, RouterError) as exc:
+            message = getattr(exc, "message", None) or str(exc)
             self.remove_new()
             self.finish(DeploymentStatus.FAILED, message)
             return

@@ -12,7 +12,7 @@ from django.db import transaction
 from deployments.models import App, Formation, HealthcheckKind, Release
 from deployments.services.releases import RELEASE_PHASE, actor_name, app_lock, quota_check, release_next, tenant_lock
 from deployments.services.rollouts import scale_enqueue
-from portal.api import Conflict, DomainError
+from portal.errors import Conflict, Invalid
 from tenants.audit import audit_record
 
 MAX_QUANTITY = 100
@@ -50,8 +50,8 @@ def healthcheck_display(kind: str, value: str):
     return None
 
 
-def _invalid(field: str, message: str) -> DomainError:
-    return DomainError(f"{field}: {message}", code="invalid", fields={field: [message]})
+def _invalid(field: str, message: str) -> Invalid:
+    return Invalid(f"{field}: {message}", fields={field: [message]})
 
 
 def _healthcheck_parse(field: str, raw) -> tuple[str, str]:
@@ -137,7 +137,7 @@ def formation_update(*, app: App, values: dict, actor) -> tuple[list[Formation],
     Return the formation and the release it created, or None when only quantities changed (a scale).
     """
     if not isinstance(values, dict) or not values:
-        raise DomainError('Send an object like {"web": {"quantity": 2}}.', code="invalid")
+        raise Invalid('Send an object like {"web": {"quantity": 2}}.')
     values = dict(values)
     release_command = _release_command_parse(values.pop(RELEASE_PHASE)) if RELEASE_PHASE in values else None
     parsed = {ptype: _process_parse(ptype, raw) for ptype, raw in values.items()}
@@ -148,9 +148,8 @@ def formation_update(*, app: App, values: dict, actor) -> tuple[list[Formation],
     unknown = sorted(set(parsed) - set(rows))
     if unknown:
         known = ", ".join(sorted(rows)) or "none yet"
-        raise DomainError(
+        raise Invalid(
             f"{app.slug} has no process type {', '.join(unknown)}; its build defines {known}.",
-            code="invalid",
             fields={ptype: ["No such process type."] for ptype in unknown},
         )
     changed: dict[str, list[str]] = {}

@@ -12,7 +12,7 @@ from django.utils import timezone
 from deployments import crypto
 from deployments.engine import client as engine
 from deployments.models import LIVE_STATES, Container, DockerHost, HostStatus
-from portal.api import Conflict, DomainError
+from portal.errors import Conflict, Invalid
 from tenants.audit import audit_record
 
 logger = logging.getLogger(__name__)
@@ -35,24 +35,22 @@ def _validate_url(*, engine_url: str, tls_cert: str, tls_key: str) -> None:
     parsed = urlparse(engine_url)
     if parsed.scheme == "unix":
         if not parsed.path:
-            raise DomainError("A unix engine URL needs a socket path.", fields={"engine_url": ["No socket path."]})
+            raise Invalid("A unix engine URL needs a socket path.", fields={"engine_url": ["No socket path."]})
         return
     if parsed.scheme in ("tcp", "https"):
         if not parsed.hostname or not parsed.port:
-            raise DomainError(
+            raise Invalid(
                 "A tcp engine URL needs a host and a port, e.g. tcp://10.0.0.5:2376.",
                 fields={"engine_url": ["Host and port required."]},
             )
         if not (tls_cert and tls_key):
-            raise DomainError(
+            raise Invalid(
                 "An engine reached over tcp:// needs TLS client certificates (tls_cert and tls_key): "
                 "an engine API without TLS gives root on the host to anyone on the network.",
                 fields={"tls_cert": ["Required for tcp://."]},
             )
         return
-    raise DomainError(
-        "The engine URL must start with unix:// or tcp://.", fields={"engine_url": ["Unsupported scheme."]}
-    )
+    raise Invalid("The engine URL must start with unix:// or tcp://.", fields={"engine_url": ["Unsupported scheme."]})
 
 
 def host_create(
@@ -91,7 +89,7 @@ def host_create(
         info = engine.ping(spec)
     except engine.EngineError as exc:
         engine.forget(spec)
-        raise DomainError(
+        raise Invalid(
             f"The engine at {engine_url} did not answer, so the host was not added: {exc.message}",
             code="engine_unreachable",
             fields={"engine_url": ["Did not answer."]},
@@ -116,9 +114,9 @@ def host_update(*, actor, host: DockerHost, **changes) -> DockerHost:
     """Change a host's labels, capacity, address or status (`draining` stops new placements on it)."""
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
-        raise DomainError(f"These fields cannot be changed: {', '.join(sorted(unknown))}.")
+        raise Invalid(f"These fields cannot be changed: {', '.join(sorted(unknown))}.")
     if "status" in changes and changes["status"] not in (HostStatus.READY, HostStatus.DRAINING):
-        raise DomainError(
+        raise Invalid(
             "A host's status can be set to ready or draining; down is found by the heartbeat.",
             fields={"status": ["Use ready or draining."]},
         )

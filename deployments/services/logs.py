@@ -7,7 +7,6 @@ from datetime import datetime
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
-from django.http import Http404
 from django.utils import timezone
 
 from deployments import crypto
@@ -16,6 +15,7 @@ from deployments.logs.records import make_cursor
 from deployments.logs.sinks import DatabaseSink, LogQuery, OpenSearchSink, sink_for
 from deployments.models import App, DockerHost, LogCheckpoint, LogDrop, LogSink
 from deployments.services.hosts import host_spec
+from portal.errors import NotFound
 from tenants.audit import audit_record
 from tenants.models import Tenant
 
@@ -47,7 +47,7 @@ def log_search(
 ) -> list[dict]:
     """Return an app's lines in cursor order: after `after` the oldest, otherwise the newest `limit` matching."""
     if app.tenant_id != tenant.pk:
-        raise Http404("No such app.")
+        raise NotFound()
     query = LogQuery(
         app_id=app.pk,
         q=q,

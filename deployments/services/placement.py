@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from django.db.models import Count, Sum
 
 from deployments.models import LIVE_STATES, Container, DockerHost, HostStatus
-from portal.api import DomainError
+from portal.errors import Unavailable
 
 
-class PlacementError(DomainError):
+class PlacementError(Unavailable):
+    """The fleet has no ready host with room for a container: a rollout cannot place it."""
+
     default_code = "no_capacity"
 
 

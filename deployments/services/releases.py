@@ -15,7 +15,7 @@ from deployments import crypto
 from deployments.models import App, Build, BuildStatus, ConfigVar, Formation, HealthcheckKind, Release, ReleaseStatus
 from deployments.models.apps import PROCESS_TYPE
 from deployments.services.rollouts import rollout_enqueue
-from portal.api import Conflict, DomainError
+from portal.errors import Conflict, NotFound, QuotaExceeded
 from tenants.audit import audit_record
 from tenants.models import Tenant
 
@@ -84,18 +84,14 @@ def quota_check(*, tenant: Tenant, app: App, proposed: dict[str, tuple[int, int]
     containers = (totals["containers"] or 0) + sum(quantity for quantity, _ in proposed.values())
     memory = (totals["memory"] or 0) + sum(quantity * memory_mb for quantity, memory_mb in proposed.values())
     if containers > tenant.max_containers:
-        raise DomainError(
+        raise QuotaExceeded(
             f"This would run {containers} containers; tenant {tenant.slug} may run at most {tenant.max_containers}.",
-            code="quota_exceeded",
-            status_code=422,
             fields={"quantity": [f"At most {tenant.max_containers} containers per tenant."]},
         )
     if memory > tenant.max_memory_mb:
-        raise DomainError(
+        raise QuotaExceeded(
             f"This would reserve {memory} MB of memory; tenant {tenant.slug} may use at most "
             f"{tenant.max_memory_mb} MB.",
-            code="quota_exceeded",
-            status_code=422,
             fields={"memory": [f"At most {tenant.max_memory_mb} MB per tenant (quantity x memory)."]},
         )
 
@@ -212,7 +208,7 @@ def release_rollback(*, app: App, version: int, actor) -> Release:
     app = app_lock(app=app)
     target = Release.objects.filter(app=app, version=version).select_related("build").first()
     if target is None:
-        raise DomainError(f"{app.slug} has no release v{version}.", code="not_found", status_code=404)
+        raise NotFound(f"{app.slug} has no release v{version}.")
     latest = Release.objects.filter(app=app).order_by("-version").first()
     if target.status == ReleaseStatus.FAILED:
         reason = f": {target.error}" if target.error else ""

@@ -22,7 +22,7 @@ from deployments.services import formation as formation_services
 from deployments.services import releases as release_services
 from deployments.services.releases import SECRET_MASK
 from deployments.services.routes import app_hostname
-from portal.api import DomainError
+from portal.errors import ApplicationError, NotFound
 from tenants.models import Scope
 from tenants.ui import error_text as _error_text
 from tenants.ui import tenant_for as _tenant
@@ -42,7 +42,7 @@ def app_create(request, tenant):
     tenant, _ = _tenant(request, tenant, Scope.WRITE)
     try:
         app = app_services.app_create(tenant=tenant, slug=request.POST.get("slug", "").strip(), actor=request.user)
-    except (DomainError, ValidationError) as exc:
+    except (ApplicationError, ValidationError) as exc:
         messages.error(request, _error_text(exc))
         return redirect("ui-tenant", tenant=tenant.slug)
     messages.success(request, f"Created {app.slug}.")
@@ -81,7 +81,7 @@ def _app_action(request, tenant: str, app: str, scope: str, action) -> HttpRespo
     app = selectors.app_get(tenant=tenant, slug=app)
     try:
         messages.success(request, action(app))
-    except (DomainError, ValidationError, ValueError) as exc:
+    except (ApplicationError, ValidationError, ValueError) as exc:
         messages.error(request, _error_text(exc))
     return redirect("ui-app", tenant=tenant.slug, app=app.slug)
 
@@ -132,7 +132,11 @@ def app_scale(request, tenant, app):
 @require_POST
 def app_build_cancel(request, tenant, app, number):
     def action(app):
-        build = selectors.build_get(app=app, number=number)
+        try:
+            build = selectors.build_get(app=app, number=number)
+        except NotFound as exc:
+            # The build is named in the URL: no such build is the 404 page, as for a missing app, not a message.
+            raise Http404(exc.message) from exc
         build = build_cancel_services.build_cancel(build=build, actor=request.user)
         return f"Build #{build.number} {build.status}."
 
@@ -174,7 +178,7 @@ def app_domain_add(request, tenant, app):
     hostname = request.POST.get("hostname", "")
     try:
         domain = domain_services.domain_add(app=app, hostname=hostname, actor=request.user)
-    except DomainError as exc:
+    except ApplicationError as exc:
         return _domains_outcome(request, tenant, app, scopes, error=_error_text(exc), hostname=hostname)
     notice = f"Added {domain.hostname}: point its DNS at {app_hostname(app=app)} (a CNAME record)."
     return _domains_outcome(request, tenant, app, scopes, notice=notice)
@@ -188,7 +192,7 @@ def app_domain_remove(request, tenant, app):
     hostname = request.POST.get("hostname", "")
     try:
         domain = selectors.domain_get(app=app, hostname=hostname)
-    except Http404:
+    except NotFound:
         # Removed meanwhile (another tab, the API): say so on the card rather than answer a bare 404.
         return _domains_outcome(request, tenant, app, scopes, error=f"{app.slug} has no domain {hostname}.")
     domain_services.domain_remove(domain=domain, actor=request.user)

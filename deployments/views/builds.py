@@ -16,7 +16,7 @@ from deployments.builds import git
 from deployments.forms import DEPLOY_FORMS
 from deployments.models import BuildStatus, DeploymentStatus, SourceKind
 from deployments.services.builds import build_create
-from portal.api import DomainError
+from portal.errors import ApplicationError
 from tenants.models import Scope
 from tenants.ui import error_text, form_errors, tenant_for
 
@@ -48,7 +48,7 @@ def app_deploy(request, tenant, app):
             git_ref=fields.get("ref", ""),
             image=fields.get("image", ""),
         )
-    except (DomainError, ValidationError) as exc:
+    except (ApplicationError, ValidationError) as exc:
         messages.error(request, f"Nothing deployed: {error_text(exc)}")
         return redirect("ui-app", tenant=tenant.slug, app=app.slug)
     return redirect("ui-build", tenant=tenant.slug, app=app.slug, number=build.number)

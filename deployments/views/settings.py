@@ -17,11 +17,11 @@ from deployments.services import config as config_services
 from deployments.services import containers as container_services
 from deployments.services import formation as formation_services
 from deployments.services.releases import RELEASE_PHASE
-from portal.api import DomainError
+from portal.errors import ApplicationError
 from tenants.models import Scope
 from tenants.ui import error_text, form_errors, is_htmx, tenant_for
 
-REFUSED = (DomainError, ValueError)
+REFUSED = (ApplicationError, ValueError)
 
 
 def _settings_page(request, tenant, app, scopes, **forms):
@@ -144,7 +144,7 @@ def config_reveal(request, tenant, app):
     key = request.POST.get("key", "")
     try:
         value = config_services.config_reveal(app=app, keys=[key], actor=request.user)[key]
-    except DomainError as exc:
+    except ApplicationError as exc:
         value, error = "", error_text(exc)
     else:
         error = ""

@@ -6,7 +6,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
-from portal.api import DomainError
+from portal.errors import Invalid, NotFound
 from tenants import selectors, services
 from tenants.api import serializers as s
 from tenants.api.base import TenantScopedViewSet
@@ -115,8 +115,8 @@ class MemberViewSet(TenantScopedViewSet):
         data.is_valid(raise_exception=True)
         try:
             user = selectors.user_get_by_username(username=data.validated_data["username"])
-        except Http404:
-            raise DomainError("No such user.", code="invalid", fields={"username": ["No such user."]}) from None
+        except NotFound:
+            raise Invalid("No such user.", fields={"username": ["No such user."]}) from None
         membership = services.member_add(
             actor=request.user, tenant=self.tenant, user=user, role=data.validated_data["role"]
         )

@@ -125,3 +125,14 @@ def test_login_with_a_wrong_password_stays_on_the_form(client):
     assert response.status_code == 200
     assert b"did not match" in response.content
     assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.django_db
+def test_a_refusal_from_a_service_is_the_command_error_text():
+    MembershipFactory(user__username="vic", tenant__slug="acme", role=Role.VIEWER)
+
+    with pytest.raises(CommandError) as raised:
+        _run("createtoken", "vic", "--tenant", "acme", "--scopes", "read,admin")
+
+    assert str(raised.value) == "Scopes wider than your role: admin."
+    assert ApiToken.objects.count() == 0

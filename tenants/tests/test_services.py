@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from portal.api import Conflict, DomainError
+from portal.errors import ApplicationError, Conflict, Kind
 from tenants import services
 from tenants.models import ApiToken, AuditEvent, Membership, Role, Scope, Tenant
 from tenants.tests.factories import MembershipFactory, UserFactory
@@ -103,10 +103,10 @@ def test_an_admin_cannot_grant_or_touch_ownership(acme, action, kwargs):
     target = acme.memberships.get(user__username=kwargs.get("target", "dev"))
     before = _roles(acme)
 
-    with pytest.raises(DomainError) as error:
+    with pytest.raises(ApplicationError) as error:
         services.member_update(actor=admin.user, tenant=acme, membership=target, role=kwargs["role"])
 
-    assert error.value.status_code == 403
+    assert error.value.kind == Kind.FORBIDDEN
     assert _roles(acme) == before
     assert dev.role == Role.DEVELOPER
 
@@ -115,19 +115,19 @@ def test_an_admin_cannot_add_an_owner_nor_remove_one(acme):
     admin = _member(acme, "admin", Role.ADMIN)
     owner = acme.memberships.get(user__username="owner")
 
-    with pytest.raises(DomainError):
+    with pytest.raises(ApplicationError):
         services.member_add(actor=admin.user, tenant=acme, user=UserFactory(username="new"), role=Role.OWNER)
-    with pytest.raises(DomainError):
+    with pytest.raises(ApplicationError):
         services.member_remove(actor=admin.user, tenant=acme, membership=owner)
 
     assert _roles(acme) == {"owner": Role.OWNER, "admin": Role.ADMIN}
 
 
 def test_an_unknown_role_is_invalid(acme):
-    with pytest.raises(DomainError) as error:
+    with pytest.raises(ApplicationError) as error:
         services.member_add(actor=acme.memberships.get().user, tenant=acme, user=UserFactory(), role="root")
 
-    assert (error.value.status_code, error.value.fields) == (400, {"role": ["Unknown role."]})
+    assert (error.value.kind, error.value.fields) == (Kind.INVALID, {"role": ["Unknown role."]})
 
 
 def test_removing_a_member_revokes_their_tokens_for_that_tenant(acme):
@@ -159,7 +159,7 @@ def test_token_scopes_never_exceed_the_role(acme, role, scopes, allowed):
         assert token.scopes == sorted(scopes)
         assert plaintext.startswith("brt_")
     else:
-        with pytest.raises(DomainError) as error:
+        with pytest.raises(ApplicationError) as error:
             services.token_create(user=member.user, scopes=scopes, tenant=acme)
         assert error.value.code == "scope_too_wide"
         assert ApiToken.objects.count() == 0
@@ -169,7 +169,7 @@ def test_a_restricted_token_needs_a_role_on_its_tenant(acme):
     stranger = UserFactory(username="stranger")
     MembershipFactory(user=stranger, role=Role.OWNER)
 
-    with pytest.raises(DomainError):
+    with pytest.raises(ApplicationError):
         services.token_create(user=stranger, scopes=["read"], tenant=acme)
 
     assert ApiToken.objects.count() == 0
@@ -179,7 +179,7 @@ def test_staff_restricted_to_a_tenant_they_are_not_in_get_read_only(acme):
     staff = UserFactory(username="staff", is_staff=True)
 
     token, _ = services.token_create(user=staff, scopes=["read"], tenant=acme)
-    with pytest.raises(DomainError):
+    with pytest.raises(ApplicationError):
         services.token_create(user=staff, scopes=["read", "admin"], tenant=acme)
     unrestricted, _ = services.token_create(user=staff, scopes=Scope.values)
 
@@ -190,14 +190,14 @@ def test_a_token_cannot_mint_a_wider_one(acme):
     owner = acme.memberships.get().user
     narrow, _ = services.token_create(user=owner, scopes=["read", "admin"])
 
-    with pytest.raises(DomainError):
+    with pytest.raises(ApplicationError):
         services.token_create(user=owner, scopes=["write"], via_token=narrow)
 
     assert ApiToken.objects.count() == 1
 
 
 def test_an_expiry_in_the_past_is_refused(acme):
-    with pytest.raises(DomainError):
+    with pytest.raises(ApplicationError):
         services.token_create(
             user=acme.memberships.get().user, scopes=["read"], expires_at=timezone.now() - timedelta(seconds=1)
         )
@@ -207,7 +207,7 @@ def test_staff_change_quotas_and_nobody_else(acme):
     owner = acme.memberships.get().user
     staff = UserFactory(is_staff=True)
 
-    with pytest.raises(DomainError):
+    with pytest.raises(ApplicationError):
         services.tenant_update(actor=owner, tenant=acme, name="Renamed", quotas={"max_apps": 999})
     acme.refresh_from_db()
     assert (acme.name, acme.max_apps) == ("Acme", 20)
@@ -272,7 +272,7 @@ def test_two_owners_demoting_each_other_at_once_leave_one_owner():
             barrier.wait(timeout=30)
             services.member_update(actor=actor_membership.user, tenant=first.tenant, membership=target, role=Role.ADMIN)
             outcomes[actor_membership.user.username] = "demoted"
-        except DomainError as error:
+        except ApplicationError as error:
             outcomes[actor_membership.user.username] = error.code
         finally:
             connection.close()

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from deployments.selectors import host_list
 from deployments.services.hosts import host_create
-from portal.api import DomainError
+from portal.errors import ApplicationError
 
 
 class Command(BaseCommand):
@@ -52,6 +52,6 @@ class Command(BaseCommand):
                 capacity_memory_mb=options["capacity_memory_mb"],
                 **tls,
             )
-        except DomainError as exc:
-            raise CommandError(str(exc.detail)) from exc
+        except ApplicationError as exc:
+            raise CommandError(exc.message) from exc
         self.stdout.write(f"Host {host.name} added: Docker {host.engine_version}, {host.running_containers} running.")

@@ -7,7 +7,7 @@ from deployments.services.hosts import host_create
 from deployments.services.rollouts import deployment_execute, rollout_enqueue
 from deployments.tests.factories import web_formation
 from deployments.tests.integration.conftest import engine_containers
-from portal.api import DomainError
+from portal.errors import ApplicationError
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 
@@ -105,17 +105,17 @@ def test_a_release_command_runs_before_the_new_containers(hosts, router, app, ma
 
 
 def test_a_host_whose_engine_does_not_answer_is_not_added(db, tmp_path):
-    with pytest.raises(DomainError) as raised:
+    with pytest.raises(ApplicationError) as raised:
         host_create(actor=None, name="ghost", engine_url=f"unix://{tmp_path}/no-engine.sock")
 
     assert raised.value.code == "engine_unreachable"
-    assert str(raised.value.detail).startswith(f"The engine at unix://{tmp_path}/no-engine.sock did not answer")
+    assert raised.value.message.startswith(f"The engine at unix://{tmp_path}/no-engine.sock did not answer")
     assert DockerHost.objects.count() == 0
 
 
 def test_a_tcp_host_without_tls_certificates_is_refused(db):
-    with pytest.raises(DomainError) as raised:
+    with pytest.raises(ApplicationError) as raised:
         host_create(actor=None, name="plain", engine_url="tcp://127.0.0.1:2375")
 
-    assert "needs TLS client certificates" in str(raised.value.detail)
+    assert "needs TLS client certificates" in raised.value.message
     assert DockerHost.objects.count() == 0

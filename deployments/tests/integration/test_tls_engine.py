@@ -26,7 +26,7 @@ from deployments.engine.client import EngineSpec, ping
 from deployments.models import DockerHost, HostStatus
 from deployments.services.hosts import host_create, host_heartbeat, host_spec
 from deployments.tests.factories import UserFactory
-from portal.api import DomainError
+from portal.errors import ApplicationError
 from tenants.models import AuditEvent
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db]
@@ -216,7 +216,7 @@ def test_a_client_certificate_of_another_ca_is_refused_by_the_engine(staff, tls_
 def test_an_engine_whose_certificate_the_host_ca_did_not_sign_is_refused(tls_docker_engine):
     stranger_ca, _cert, _key = _stranger_ca_and_client()
 
-    with pytest.raises(DomainError) as raised:
+    with pytest.raises(ApplicationError) as raised:
         host_create(
             actor=None,
             name="tls-wrong-ca",
@@ -227,7 +227,7 @@ def test_an_engine_whose_certificate_the_host_ca_did_not_sign_is_refused(tls_doc
         )
 
     assert "Ping: TLS to engine tls-wrong-ca failed: the engine's certificate does not verify" in str(
-        raised.value.detail
+        raised.value.message
     )
     assert DockerHost.objects.count() == 0
 

@@ -17,7 +17,7 @@ from deployments.services.apps import app_create, app_delete, app_update, app_ur
 from deployments.services.config import config_update
 from deployments.services.releases import release_deploy_build
 from deployments.tests.factories import BuildFactory
-from portal.api import Conflict, DomainError
+from portal.errors import ApplicationError, Conflict, Kind
 from tenants.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -61,10 +61,10 @@ def test_app_create_enforces_the_tenant_quota(tenant, alice):
     app_create(tenant=tenant, slug="one", actor=alice)
     app_create(tenant=tenant, slug="two", actor=alice)
 
-    with pytest.raises(DomainError, match="already has 2 apps, its quota is 2") as error:
+    with pytest.raises(ApplicationError, match="already has 2 apps, its quota is 2") as error:
         app_create(tenant=tenant, slug="three", actor=alice)
 
-    assert error.value.status_code == 422
+    assert error.value.kind == Kind.QUOTA_EXCEEDED
     assert error.value.code == "quota_exceeded"
     assert list(App.objects.values_list("slug", flat=True)) == ["one", "two"]
 

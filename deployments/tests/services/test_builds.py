@@ -15,7 +15,7 @@ from deployments.services.builds import LOCAL_ENGINE, build_create, build_execut
 from deployments.tests.builds.gitrepos import repository, sample_repository
 from deployments.tests.builds.tarballs import as_bytes, member
 from deployments.tests.factories import AppFactory, ConfigVarFactory, MembershipFactory
-from portal.api import DomainError
+from portal.errors import ApplicationError
 from samples import BUSYBOX, context_tarball
 
 pytestmark = [pytest.mark.django_db]
@@ -196,7 +196,7 @@ def test_another_tenants_image_in_the_platform_namespace_is_refused(app, develop
     settings.BERTH_REGISTRY = "127.0.0.1:5000"
 
     for image in ("127.0.0.1:5000/other/web:1", "berth/other/web:1", f"127.0.0.1:5000/{app.tenant.slug}x/web:1"):
-        with pytest.raises(DomainError) as raised:
+        with pytest.raises(ApplicationError) as raised:
             build_create(app=app, actor=developer, image=image)
         assert raised.value.fields == {"image": ["Not this tenant's image."]}
     assert Build.objects.filter(app=app).count() == 0
@@ -236,7 +236,7 @@ def test_a_build_argument_that_carries_a_secret_is_refused(app, developer, tmp_p
 
     # when / then
     for args in ({"API_KEY": "anything"}, {"TOKEN": "s3cr3t-value"}, {"URL": "https://u:s3cr3t-value@h"}):
-        with pytest.raises(DomainError) as raised:
+        with pytest.raises(ApplicationError) as raised:
             build_create(app=app, actor=developer, image="example/app:1", build_args=args)
         assert raised.value.code == "secret_build_arg"
     assert Build.objects.filter(app=app).count() == 0
@@ -257,7 +257,7 @@ def test_a_build_argument_the_dockerfile_does_not_declare_fails_the_build(app, d
 
 
 def test_exactly_one_source_is_required(app, developer):
-    with pytest.raises(DomainError) as raised:
+    with pytest.raises(ApplicationError) as raised:
         build_create(app=app, actor=developer, image="a/b:1", git_url="file:///tmp/x", git_ref="main")
 
     assert raised.value.fields == {"source": ["Exactly one of source, git, image."]}

@@ -8,7 +8,7 @@ from deployments.models import App, ConfigVar, Release
 from deployments.services.apps import app_create
 from deployments.services.config import config_masked, config_reveal, config_update
 from deployments.tests.factories import MembershipFactory, TenantFactory, UserFactory
-from portal.api import Conflict, DomainError
+from portal.errors import ApplicationError, Conflict
 from tenants.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -53,10 +53,10 @@ def test_config_update_that_changes_nothing_is_refused(app, alice):
     ],
 )
 def test_config_update_refuses_invalid_input_and_changes_nothing(app, alice, values, message):
-    with pytest.raises(DomainError) as error:
+    with pytest.raises(ApplicationError) as error:
         config_update(app=app, values=values, actor=alice)
 
-    assert str(error.value.detail).startswith(message)
+    assert error.value.message.startswith(message)
     assert ConfigVar.objects.count() == 0
     assert Release.objects.filter(app=app).count() == 1
 
@@ -109,7 +109,7 @@ def test_config_reveal_returns_the_value_and_audits_the_key_only(app, olivia):
 
     event = AuditEvent.objects.get(action="config.reveal")
     assert (event.actor_name, event.diff) == ("olivia", {"keys": ["TOKEN"]})
-    with pytest.raises(DomainError, match="No such config var: NOPE"):
+    with pytest.raises(ApplicationError, match="No such config var: NOPE"):
         config_reveal(app=app, keys=["NOPE"], actor=olivia)
 
 

@@ -5,7 +5,7 @@ from deployments.models import Domain
 from deployments.services import domains as services
 from deployments.services.apps import app_create
 from deployments.services.domains import domain_add, domain_remove, hostname_normalize
-from portal.api import Conflict, DomainError
+from portal.errors import ApplicationError, Conflict, Kind
 from tenants.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -99,20 +99,20 @@ def test_hostname_normalize_accepts_dns_names(raw, stored):
     ],
 )
 def test_hostname_normalize_refuses_with_a_clear_message(raw, message):
-    with pytest.raises(DomainError) as error:
+    with pytest.raises(ApplicationError) as error:
         hostname_normalize(raw)
 
-    assert error.value.status_code == 400
+    assert error.value.kind == Kind.INVALID
     assert (error.value.code, error.value.fields) == ("invalid", {"hostname": [message]})
-    assert str(error.value.detail) == f"hostname: {message}"
+    assert error.value.message == f"hostname: {message}"
 
 
 def test_hostname_under_the_default_localhost_apps_domain_is_refused(settings):
     settings.BERTH_APPS_DOMAIN = "localhost"
 
-    with pytest.raises(DomainError, match="served by the platform under localhost"):
+    with pytest.raises(ApplicationError, match="served by the platform under localhost"):
         hostname_normalize("x.localhost")
-    with pytest.raises(DomainError, match="served by the platform under localhost"):
+    with pytest.raises(ApplicationError, match="served by the platform under localhost"):
         hostname_normalize("web.acme.localhost")
 
 
@@ -136,7 +136,7 @@ def test_domain_add_stores_the_hostname_audits_and_queues_a_router_sync(app, ali
 
 
 def test_domain_add_refuses_bad_input_and_changes_nothing(app, alice, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True), pytest.raises(DomainError, match="IP address"):
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(ApplicationError, match="IP address"):
         domain_add(app=app, hostname="127.0.0.1", actor=alice)
 
     assert Domain.objects.count() == 0
@@ -150,7 +150,7 @@ def test_domain_add_twice_to_the_same_app_is_a_conflict(app, alice):
     with pytest.raises(Conflict) as error:
         domain_add(app=app, hostname="www.example.com.", actor=alice)
 
-    assert (error.value.code, str(error.value.detail)) == (
+    assert (error.value.code, error.value.message) == (
         "domain_exists",
         "web already has the domain www.example.com.",
     )
@@ -164,7 +164,7 @@ def test_domain_of_another_app_of_the_tenant_names_that_app(app, tenant, alice):
     with pytest.raises(Conflict) as error:
         domain_add(app=app, hostname="www.example.com", actor=alice)
 
-    assert (error.value.code, str(error.value.detail)) == (
+    assert (error.value.code, error.value.message) == (
         "domain_taken",
         "www.example.com is already a domain of the app shop.",
     )
@@ -180,12 +180,12 @@ def test_domain_of_another_tenant_is_a_409_that_names_no_tenant(app, foreign_app
         domain_add(app=app, hostname="www.example.com", actor=alice)
 
     # then
-    assert error.value.status_code == 409
-    assert (error.value.code, str(error.value.detail)) == (
+    assert error.value.kind == Kind.CONFLICT
+    assert (error.value.code, error.value.message) == (
         "domain_taken",
         "www.example.com is already in use by another app on this platform.",
     )
-    assert "globex" not in str(error.value.detail)
+    assert "globex" not in error.value.message
     assert list(Domain.objects.values_list("app__tenant__slug", "hostname")) == [("globex", "www.example.com")]
 
 
@@ -214,11 +214,11 @@ def test_domain_add_stops_at_the_per_app_limit(app, alice, monkeypatch):
     domain_add(app=app, hostname="a.example.com", actor=alice)
     domain_add(app=app, hostname="b.example.com", actor=alice)
 
-    with pytest.raises(DomainError) as error:
+    with pytest.raises(ApplicationError) as error:
         domain_add(app=app, hostname="c.example.com", actor=alice)
 
-    assert (error.value.status_code, error.value.code) == (422, "quota_exceeded")
-    assert str(error.value.detail) == "web already has 2 domains, the most an app may have. Remove one first."
+    assert (error.value.kind, error.value.code) == (Kind.QUOTA_EXCEEDED, "quota_exceeded")
+    assert error.value.message == "web already has 2 domains, the most an app may have. Remove one first."
     assert Domain.objects.count() == 2
 
 

@@ -8,7 +8,7 @@ from deployments.services.apps import app_create
 from deployments.services.formation import formation_update, memory_parse
 from deployments.services.releases import release_deploy_build
 from deployments.tests.factories import BuildFactory
-from portal.api import Conflict, DomainError
+from portal.errors import ApplicationError, Conflict, Kind, QuotaExceeded
 from tenants.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -113,10 +113,10 @@ def test_a_formation_change_that_changes_nothing_is_refused(deployed, alice):
 def test_invalid_formation_is_refused_and_changes_nothing(deployed, alice, values, message):
     before = [(r.process_type, r.quantity, r.memory_mb, r.cpu, r.healthcheck) for r in _rows(deployed).values()]
 
-    with pytest.raises(DomainError) as error:
+    with pytest.raises(ApplicationError) as error:
         formation_update(app=deployed, values=values, actor=alice)
 
-    assert str(error.value.detail).startswith(message)
+    assert error.value.message.startswith(message)
     after = [(r.process_type, r.quantity, r.memory_mb, r.cpu, r.healthcheck) for r in _rows(deployed).values()]
     assert after == before
 
@@ -127,10 +127,10 @@ def test_formation_is_held_to_the_tenant_container_quota(deployed, tenant, alice
     other = app_create(tenant=tenant, slug="other", actor=alice)
     formation_update(app=other, values={"web": {"quantity": 2}}, actor=alice)
 
-    with pytest.raises(DomainError, match="This would run 6 containers; tenant acme may run at most 5") as error:
+    with pytest.raises(ApplicationError, match="This would run 6 containers; tenant acme may run at most 5") as error:
         formation_update(app=deployed, values={"web": {"quantity": 3}}, actor=alice)
 
-    assert (error.value.status_code, error.value.code) == (422, "quota_exceeded")
+    assert (error.value.kind, error.value.code) == (Kind.QUOTA_EXCEEDED, "quota_exceeded")
     assert _rows(deployed)["web"].quantity == 1
 
 
@@ -138,7 +138,7 @@ def test_formation_is_held_to_the_tenant_memory_quota(deployed, tenant, alice):
     tenant.max_memory_mb = 2048
     tenant.save()
 
-    with pytest.raises(DomainError, match="This would reserve 2304 MB of memory; tenant acme may use at most 2048"):
+    with pytest.raises(QuotaExceeded, match="This would reserve 2304 MB of memory; tenant acme may use at most 2048"):
         formation_update(app=deployed, values={"web": {"quantity": 2, "memory": "1g"}}, actor=alice)
 
     assert (_rows(deployed)["web"].quantity, _rows(deployed)["web"].memory_mb) == (1, 256)

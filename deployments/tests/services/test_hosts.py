@@ -10,7 +10,7 @@ from deployments.engine.client import EngineSpec, _tls_config
 from deployments.models import DockerHost
 from deployments.services.hosts import host_create, host_spec
 from deployments.tests.factories import DockerHostFactory
-from portal.api import DomainError
+from portal.errors import ApplicationError
 
 pytestmark = pytest.mark.django_db
 
@@ -53,8 +53,8 @@ def test_the_sdk_gets_the_certificates_in_files_only_its_user_reads():
     ],
 )
 def test_malformed_engine_urls_are_refused(url, message):
-    with pytest.raises(DomainError) as raised:
+    with pytest.raises(ApplicationError) as raised:
         host_create(actor=None, name="bad", engine_url=url, tls_cert="C", tls_key="K")
 
-    assert str(raised.value.detail) == message
+    assert raised.value.message == message
     assert DockerHost.objects.count() == 0

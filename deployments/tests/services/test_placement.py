@@ -57,7 +57,7 @@ def test_capacity_is_respected_and_containers_being_replaced_free_their_room():
         place(app_id=app.pk, wanted=[("web", 1, 64)])
     chosen = place(app_id=app.pk, wanted=[("web", 1, 64), ("web", 2, 64)], leaving=leaving)
 
-    assert str(raised.value.detail) == (
+    assert raised.value.message == (
         "No ready host has room for web.1 (64 MB): the fleet's container or memory capacity is used up. "
         "Scale down or add a host."
     )
@@ -79,4 +79,4 @@ def test_no_ready_host_is_a_clear_error():
     with pytest.raises(PlacementError) as raised:
         place(app_id=app.pk, wanted=[("web", 1, 64)])
 
-    assert str(raised.value.detail) == "No Docker host is ready: register one (addhost) or bring a host back up."
+    assert raised.value.message == "No Docker host is ready: register one (addhost) or bring a host back up."

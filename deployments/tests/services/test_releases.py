@@ -6,7 +6,7 @@ from deployments.services.config import config_update
 from deployments.services.formation import formation_update
 from deployments.services.releases import release_deploy_build, release_rollback
 from deployments.tests.factories import BuildFactory
-from portal.api import Conflict, DomainError
+from portal.errors import ApplicationError, Conflict, Kind
 
 pytestmark = pytest.mark.django_db
 
@@ -133,9 +133,9 @@ def test_rollback_to_a_release_that_never_went_live_is_refused(app, olivia, hist
 
 
 def test_rollback_to_a_missing_version_is_a_404(app, olivia, history):
-    with pytest.raises(DomainError, match="web has no release v9") as error:
+    with pytest.raises(ApplicationError, match="web has no release v9") as error:
         release_rollback(app=app, version=9, actor=olivia)
-    assert error.value.status_code == 404
+    assert error.value.kind == Kind.NOT_FOUND
 
 
 def test_rollback_to_the_latest_or_an_identical_release_is_refused(app, olivia, history):
@@ -173,7 +173,7 @@ def test_deploy_build_refuses_process_types_over_the_tenant_quota(app, tenant, a
     tenant.save()
     build = BuildFactory(app=app, process_types={"web": "a", "worker": "b", "clock": "c"})
 
-    with pytest.raises(DomainError, match="This would run 3 containers; tenant acme may run at most 2"):
+    with pytest.raises(ApplicationError, match="This would run 3 containers; tenant acme may run at most 2"):
         release_deploy_build(build=build, actor=alice)
 
     assert list(Formation.objects.filter(app=app).values_list("process_type", "command")) == [("web", "")]

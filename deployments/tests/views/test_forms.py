@@ -61,3 +61,27 @@ def test_a_viewer_cannot_post_the_forms(client, world):
     assert (scale.status_code, config.status_code) == (404, 404)
     assert Formation.objects.get(app=app, process_type="web").quantity == 1
     assert Release.objects.filter(app=app).count() == 1
+
+
+def test_a_refusal_from_a_service_comes_back_as_its_message_and_changes_nothing(client, world):
+    owner, _, app = world
+    app.tenant.max_containers = 2
+    app.tenant.save()
+    client.force_login(owner)
+
+    response = client.post("/t/acme/apps/web/scale/", {"process_type": "web", "quantity": "3"}, follow=True)
+
+    assert response.redirect_chain == [("/t/acme/apps/web/", 302)]
+    assert _messages(response) == ["This would run 3 containers; tenant acme may run at most 2."]
+    assert Formation.objects.get(app=app, process_type="web").quantity == 1
+
+
+def test_a_rollback_to_a_missing_version_is_a_message_not_a_404_page(client, world):
+    owner, _, app = world
+    client.force_login(owner)
+
+    response = client.post("/t/acme/apps/web/rollback/", {"version": "9"}, follow=True)
+
+    assert response.status_code == 200
+    assert _messages(response) == ["web has no release v9."]
+    assert Release.objects.filter(app=app).count() == 1

@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from portal.api import DomainError
+from portal.errors import ApplicationError
 from tenants.services import tenant_create, user_get_or_create
 
 
@@ -24,6 +24,6 @@ class Command(BaseCommand):
                 tenant = tenant_create(actor=user, slug=slug, name=name)
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
-        except DomainError as exc:
-            raise CommandError(str(exc.detail)) from exc
+        except ApplicationError as exc:
+            raise CommandError(exc.message) from exc
         self.stdout.write(f"Created tenant {tenant.slug} owned by {user.get_username()}.")

@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from portal.api import DomainError
+from portal.errors import ApplicationError
 from tenants.models import Tenant
 from tenants.services import token_create
 
@@ -39,6 +39,6 @@ class Command(BaseCommand):
                 expires_at=expires_at,
                 name=name,
             )
-        except DomainError as exc:
-            raise CommandError(str(exc.detail)) from exc
+        except ApplicationError as exc:
+            raise CommandError(exc.message) from exc
         self.stdout.write(plaintext)
