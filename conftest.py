@@ -5,6 +5,7 @@ missing) and fails the test with the reason when it cannot: a missing service is
 machine, never a reason to skip.
 
     docker_engine_url         "unix:///var/run/docker.sock", the main dockerd
+    docker_engine_version     the main dockerd's version, as its /version endpoint says (e.g. "20.10.24+dfsg1")
     second_docker_engine_url  "unix:///run/berth-docker-2.sock", a second Docker host
     third_docker_engine_url   "unix:///run/berth-docker-3.sock", a third one, for garbage collection alone
     tls_docker_engine         TlsEngine("tcp://127.0.0.1:2376", ca, cert, key): a dockerd reached only over TLS
@@ -97,6 +98,14 @@ def docker_engine_url() -> str:
     _services()
     _docker_client(MAIN_ENGINE_URL)
     return MAIN_ENGINE_URL
+
+
+@pytest.fixture(scope="session")
+def docker_engine_version(docker_engine_url: str) -> str:
+    """Return the main dockerd's version from its /version endpoint: tests compare with it, whatever Docker runs."""
+    version = _docker_client(docker_engine_url).version()["Version"]
+    assert version, "dockerd's /version answered no version"
+    return version
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from io import StringIO
 
@@ -50,13 +51,16 @@ def berth(env: dict, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=False)
 
 
-def _wait_for(query, cli: subprocess.Popen):
-    """Return what `query` finds once it finds something; fail with the CLI's output if it exits first."""
+def _wait_for(query, cli: subprocess.Popen, timeout: float = 120):
+    """Return what `query` finds once it finds something; fail with the CLI's output if it exits or times out first."""
     event = threading.Event()
+    deadline = time.monotonic() + timeout
     while (found := query()) is None:
         if cli.poll() is not None:
             out, err = cli.communicate()
             pytest.fail(f"berth exited with {cli.returncode} first:\n{out}{err}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"nothing found within {timeout} s while berth ran")
         event.wait(0.05)
     return found
 

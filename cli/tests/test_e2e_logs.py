@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -107,10 +108,14 @@ def asgi_portal(transactional_db):
         text=True,
     )
     event = threading.Event()
+    deadline = time.monotonic() + 60
     while daphne.poll() is None:
         with socket.socket() as attempt:
             if attempt.connect_ex(("127.0.0.1", port)) == 0:
                 break
+        if time.monotonic() > deadline:
+            daphne.kill()
+            pytest.fail(f"daphne did not listen on port {port} within 60 s:\n{daphne.communicate()[1]}")
         event.wait(0.1)
     assert daphne.poll() is None, daphne.stderr.read()
     yield f"http://127.0.0.1:{port}"

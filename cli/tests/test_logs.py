@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 LOGS = "/api/v1/tenants/acme/apps/web/logs/"
@@ -95,9 +96,12 @@ class Follower:
         return rest, err
 
 
-def _wait_for(condition) -> None:
+def _wait_for(condition, timeout: float = 30) -> None:
     event = threading.Event()
+    deadline = time.monotonic() + timeout
     while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the condition did not hold within {timeout} s")
         event.wait(0.02)
 
 

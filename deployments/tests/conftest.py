@@ -75,10 +75,16 @@ LOG_CONTAINER = "c0ffee" + "0" * 58
 
 @pytest.fixture
 def make_records():
-    """Return make(app, count, start=1, process="web", release=1, container=LOG_CONTAINER) -> [LogRecord]."""
+    """Return make(app, count, start=1, process="web", release=1, container=LOG_CONTAINER) -> [LogRecord].
+
+    Lines are "line <start>", "line <start + 1>"...; 1 us apart from 2026-11-28T03:00:01Z on, or at `timestamps_ns`.
+    """
     clock = itertools.count(1_795_834_801_000_000_000, 1000)
 
-    def make(app, count, *, start=1, process="web", release=1, container=LOG_CONTAINER, stream="stdout"):
+    def make(
+        app, count, *, start=1, process="web", release=1, container=LOG_CONTAINER, stream="stdout", timestamps_ns=None
+    ):
+        stamps = iter(timestamps_ns) if timestamps_ns is not None else clock
         return [
             LogRecord(
                 tenant_id=app.tenant_id,
@@ -90,7 +96,7 @@ def make_records():
                 index=1,
                 container=container,
                 stream=stream,
-                timestamp_ns=next(clock),
+                timestamp_ns=next(stamps),
                 rank=1,
                 line=f"line {n}",
             )

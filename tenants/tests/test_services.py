@@ -108,7 +108,10 @@ def test_an_admin_cannot_grant_or_touch_ownership(acme, action, kwargs):
 
     assert error.value.kind == Kind.FORBIDDEN
     assert _roles(acme) == before
+    dev.refresh_from_db()
+    target.refresh_from_db()
     assert dev.role == Role.DEVELOPER
+    assert target.role == before[target.user.username]
 
 
 def test_an_admin_cannot_add_an_owner_nor_remove_one(acme):

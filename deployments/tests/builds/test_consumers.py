@@ -1,6 +1,10 @@
+import uuid
+
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
+from channels_redis.core import RedisChannelLayer
 
 from deployments.builds.log import BuildLog
 from deployments.models import BuildStatus
@@ -14,8 +18,25 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture(autouse=True)
-def in_memory_layer(settings):
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+def in_memory_layer(request, settings):
+    """The embedded mode's layer, unless the test asks for the production one (``redis_layer``)."""
+    if "redis_layer" not in request.fixturenames:
+        settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+
+@pytest.fixture
+def redis_layer(settings):
+    """The layer the settings choose when REDIS_URL is set (channels-redis), on a key prefix of this test's own.
+
+    Its own prefix: other suites on the same Redis use the same group names (`build-<id>`) for builds of theirs.
+    """
+    default = settings.CHANNEL_LAYERS["default"]
+    assert default["BACKEND"] == "channels_redis.core.RedisChannelLayer", "set REDIS_URL (as CI does) to run on Redis"
+    prefix = f"berth-test-{uuid.uuid4().hex[:8]}"
+    settings.CHANNEL_LAYERS = {"default": {**default, "CONFIG": {**default["CONFIG"], "prefix": prefix}}}
+    layer = get_channel_layer()
+    assert isinstance(layer, RedisChannelLayer)
+    return layer
 
 
 def _token(tenant, role: str) -> str:
@@ -55,13 +76,11 @@ def test_a_finished_build_sends_its_stored_log_then_its_status():
     assert last == "websocket.close"
 
 
-def test_live_lines_follow_the_stored_ones_without_duplicates():
-    # given: a running build with one stored line
-    build = BuildFactory(app=AppFactory(tenant__slug="acme"), status=BuildStatus.RUNNING, log="first\n")
+def _watch_a_worker_log_two_lines(build) -> list[dict]:
+    """Connect to a running build's log, let a worker (another thread) log two lines and finish; return what came."""
     ws = _connect(build, _token(build.app.tenant, Role.VIEWER))
 
     def work():
-        # the worker logs two lines and finishes
         log = BuildLog(build)
         log("second")
         log("third")
@@ -69,23 +88,46 @@ def test_live_lines_follow_the_stored_ones_without_duplicates():
         log.close()
 
     async def scenario():
-        assert (await ws.connect())[0]
-        first = await ws.receive_json_from()
+        assert (await ws.connect(timeout=10))[0]
+        first = await ws.receive_json_from(timeout=10)
         await sync_to_async(work)()
-        rest = [await ws.receive_json_from() for _ in range(3)]
+        rest = [await ws.receive_json_from(timeout=10) for _ in range(3)]
         await ws.disconnect()
         return [first, *rest]
 
-    # when
-    messages = async_to_sync(scenario)()
+    return async_to_sync(scenario)()
+
+
+LIVE_AFTER_STORED = [
+    {"type": "log", "index": 0, "line": "first"},
+    {"type": "log", "index": 1, "line": "second"},
+    {"type": "log", "index": 2, "line": "third"},
+    {"type": "status", "status": "succeeded", "error": ""},
+]
+
+
+def test_live_lines_follow_the_stored_ones_without_duplicates():
+    # given: a running build with one stored line
+    build = BuildFactory(app=AppFactory(tenant__slug="acme"), status=BuildStatus.RUNNING, log="first\n")
+
+    # when: the worker logs two lines and finishes
+    messages = _watch_a_worker_log_two_lines(build)
 
     # then
-    assert messages == [
-        {"type": "log", "index": 0, "line": "first"},
-        {"type": "log", "index": 1, "line": "second"},
-        {"type": "log", "index": 2, "line": "third"},
-        {"type": "status", "status": "succeeded", "error": ""},
-    ]
+    assert messages == LIVE_AFTER_STORED
+    build.refresh_from_db()
+    assert build.log == "first\nsecond\nthird\n"
+
+
+def test_live_lines_cross_the_redis_layer_as_in_production(redis_layer):
+    # given: a running build with one stored line, the consumer and the worker joined only through Redis
+    build = BuildFactory(app=AppFactory(tenant__slug="acme"), status=BuildStatus.RUNNING, log="first\n")
+
+    # when: the worker logs two lines and finishes
+    messages = _watch_a_worker_log_two_lines(build)
+
+    # then
+    assert messages == LIVE_AFTER_STORED
     build.refresh_from_db()
     assert build.log == "first\nsecond\nthird\n"
 

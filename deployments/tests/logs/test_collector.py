@@ -20,14 +20,22 @@ class FlakySink:
         self.down = False
         self.lines: list[str] = []
         self.attempts = 0
+        self._stored = threading.Condition()
 
     def write(self, records, on_stored=None):
         self.attempts += 1
         if self.down:
             raise SinkUnavailable("down")
-        self.lines.extend(r.line for r in records)
+        with self._stored:
+            self.lines.extend(r.line for r in records)
+            self._stored.notify_all()
         if on_stored:
             on_stored()
+
+    def wait_for(self, count: int, *, timeout: float) -> bool:
+        """Wait until `count` lines are stored; return False if `timeout` seconds pass first."""
+        with self._stored:
+            return self._stored.wait_for(lambda: len(self.lines) >= count, timeout=timeout)
 
 
 def test_writer_stores_lines_and_checkpoint_together(make_records):
@@ -102,12 +110,19 @@ def test_writer_thread_flushes_without_being_asked(make_records):
     thread = threading.Thread(target=writer.run, args=(stop,))
     thread.start()
 
-    for record in make_records(app, 5):
-        writer.add(record)
-    stop.set()
-    thread.join(5)
+    try:
+        for record in make_records(app, 5):
+            writer.add(record)
+        # The lines must arrive while the thread still runs: stopping it flushes too, so stop only afterwards.
+        stored_while_running = sink.wait_for(5, timeout=10)
+        lines_while_running = list(sink.lines)
+    finally:
+        stop.set()
+        thread.join(10)
 
-    assert sink.lines == [f"line {n}" for n in range(1, 6)]
+    assert stored_while_running
+    assert lines_while_running == [f"line {n}" for n in range(1, 6)]
+    assert not thread.is_alive()
 
 
 def test_database_sink_search_filters_and_pages(make_records):

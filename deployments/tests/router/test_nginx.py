@@ -4,7 +4,6 @@ import http.client
 import secrets
 import socket
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -95,16 +94,18 @@ def test_a_reload_reports_the_workers_it_replaced_and_they_exit(nginx):
 
 
 def test_a_replaced_worker_holding_a_request_exits_only_once_it_answered(nginx):
-    # given: an upstream that answers after a second, and a request to it in flight through the router
+    # given: an upstream that answers only when told, and a request to it in flight through the router
     upstream = socket.socket()
     upstream.bind(("127.0.0.1", 0))
     upstream.listen(8)
+    arrived, answer = threading.Event(), threading.Event()
 
     def slow_server():
         client, _ = upstream.accept()
         with client:
             client.recv(65536)
-            time.sleep(1.0)
+            arrived.set()
+            answer.wait(timeout=30)
             client.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nslow\n")
 
     threading.Thread(target=slow_server, daemon=True).start()
@@ -121,13 +122,15 @@ def test_a_replaced_worker_holding_a_request_exits_only_once_it_answered(nginx):
 
     client = threading.Thread(target=request)
     client.start()
-    time.sleep(0.3)
+    # The request is in flight once the upstream has it: a worker of the current config holds its connection.
+    assert arrived.wait(timeout=10), "the request never reached the upstream through the router"
 
     # when: the router moves on while the request is held by a worker of the previous config
     applied = nginx.apply([Route(key="a__b", hostnames=("b.a.localhost",), upstreams=("127.0.0.1:1",))])
 
     # then: that worker lives until the answer went out, and the answer is whole
     assert not nginx.wait_exited(applied.replaced, timeout=0.2)
+    answer.set()
     assert nginx.wait_exited(applied.replaced, timeout=10)
     client.join(timeout=10)
     upstream.close()

@@ -60,11 +60,14 @@ def api(user) -> APIClient:
     return client
 
 
-def build_containers(marker: str) -> list:
-    """The engine's containers (build steps included) whose command carries `marker`."""
+def build_containers(marker: str) -> list[str]:
+    """The ids of the engine's containers (build steps included) whose command carries `marker`.
+
+    From the list call alone: inspecting each would race with the removal of containers other tests made.
+    """
     client = docker.DockerClient(base_url=LOCAL_ENGINE.url)
     try:
-        return [c for c in client.containers.list(all=True) if marker in " ".join(c.attrs["Config"].get("Cmd") or [])]
+        return [c["Id"] for c in client.api.containers(all=True) if marker in (c.get("Command") or "")]
     finally:
         client.close()
 
@@ -134,17 +137,18 @@ def test_a_running_build_is_stopped_on_the_engine_and_the_next_one_starts(app, d
         DBTaskResult.objects.all().delete()
 
         # when
-        started = time.monotonic()
         response = api(developer).post(cancel_url(sleeping))
-        worker.join(timeout=10)
+        # A deadline well under the build's time limit: were the cancellation lost, the worker would still run.
+        # How fast it stops is measured in bench/build_cancel.py, not asserted here.
+        worker.join(timeout=30)
 
-        # then: the worker stopped within seconds, the step's container is gone, nothing was tagged or released
-        elapsed = time.monotonic() - started
+        # then: the worker stopped, the step's container is gone, nothing was tagged or released
+        stopped = not worker.is_alive()
     finally:
         worker.join()
+    assert stopped
     assert response.status_code == 200, response.json()
     assert response.json()["status"] == "cancelled"
-    assert elapsed < 5, elapsed
     sleeping.refresh_from_db()
     assert sleeping.status == BuildStatus.CANCELLED
     assert sleeping.error == "cancelled by dev"

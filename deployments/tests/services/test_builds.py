@@ -267,19 +267,33 @@ def test_exactly_one_source_is_required(app, developer):
 def test_a_build_waits_while_another_build_of_the_app_runs(app, developer, django_capture_on_commit_callbacks):
     # given
     from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
 
+    from deployments.services.builds import REQUEUE_SECONDS
     from deployments.tests.factories import BuildFactory
 
     BuildFactory(app=app, number=1, status=BuildStatus.RUNNING, started_at=timezone.now())
     waiting = BuildFactory(app=app, number=2, status=BuildStatus.PENDING)
+    assert DBTaskResult.objects.count() == 0
 
     # when
-    build_execute(build_id=waiting.pk)
+    before = timezone.now()
+    with django_capture_on_commit_callbacks(execute=True):
+        build_execute(build_id=waiting.pk)
 
-    # then: still pending, queued again
+    # then: still pending, and queued again on the builds queue, to run once REQUEUE_SECONDS have passed
     waiting.refresh_from_db()
     assert waiting.status == BuildStatus.PENDING
     assert waiting.started_at is None
+    task = DBTaskResult.objects.get()
+    assert (task.task_path, task.queue_name, task.args_kwargs["args"], task.status) == (
+        "deployments.builds.tasks.build_run",
+        "builds",
+        [waiting.pk],
+        "READY",
+    )
+    delay = (task.run_after - before).total_seconds()
+    assert REQUEUE_SECONDS <= delay < REQUEUE_SECONDS + 60, delay
 
 
 def _bad_source(case: str, tmp_path):

@@ -1,0 +1,121 @@
+"""The routes the routers serve, the routes version, and waiting for every live router (no nginx: the database only)."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from deployments.models import Container, ContainerState, Domain, RouterNode
+from deployments.router import Route, RouterError
+from deployments.services.routes import (
+    ROUTER_STALE,
+    router_report,
+    routers_wait,
+    routes_collect,
+    routing_bump,
+    routing_version,
+)
+from deployments.tests.factories import AppFactory, DockerHostFactory, ReleaseFactory, TenantFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _container(release, host, *, index: int, port: int | None, **fields) -> Container:
+    values = {"process_type": "web", "state": ContainerState.RUNNING, "routed": True, **fields}
+    return Container.objects.create(
+        host=host,
+        app=release.app,
+        release=release,
+        index=index,
+        name=f"{release.app.slug}-{index}",
+        host_port=port,
+        **values,
+    )
+
+
+def test_routes_name_each_app_and_send_traffic_only_to_its_routed_running_web_containers(settings):
+    # given: an app with two routed web containers on two hosts, and containers the router must not send traffic to
+    settings.BERTH_APPS_DOMAIN = "apps.test"
+    acme = TenantFactory(slug="acme")
+    web = AppFactory(tenant=acme, slug="web")
+    release = ReleaseFactory(app=web)
+    here = DockerHostFactory(name="here", address="127.0.0.1")
+    there = DockerHostFactory(name="there", address="10.0.0.2")
+    _container(release, there, index=2, port=32002)
+    _container(release, here, index=1, port=32001)
+    _container(release, here, index=3, port=32003, routed=False)  # started, not switched to yet
+    _container(release, here, index=4, port=32004, state=ContainerState.EXITED)
+    _container(release, here, index=5, port=None)
+    _container(release, here, index=6, port=32006, process_type="worker")
+    Domain.objects.create(app=web, hostname="WWW.Example.com")
+    Domain.objects.create(app=web, hostname="api.example.com")
+    AppFactory(tenant=acme, slug="idle")  # nothing released, no domain: no route
+
+    # when
+    routes = routes_collect()
+
+    # then
+    assert routes == [
+        Route(
+            key="acme__web",
+            hostnames=("web.acme.apps.test", "api.example.com", "www.example.com"),
+            upstreams=("127.0.0.1:32001", "10.0.0.2:32002"),
+        )
+    ]
+
+
+def test_an_app_with_a_release_but_no_container_gets_a_route_without_upstreams(settings):
+    settings.BERTH_APPS_DOMAIN = "localhost"
+    app = AppFactory(tenant=TenantFactory(slug="acme"), slug="web")
+    app.current_release = ReleaseFactory(app=app)
+    app.save(update_fields=["current_release"])
+    domain_only = AppFactory(tenant=app.tenant, slug="site")
+    Domain.objects.create(app=domain_only, hostname="site.example.com")
+
+    routes = sorted(routes_collect(), key=lambda route: route.key)
+
+    assert routes == [
+        Route(key="acme__site", hostnames=("site.acme.localhost", "site.example.com"), upstreams=()),
+        Route(key="acme__web", hostnames=("web.acme.localhost",), upstreams=()),
+    ]
+
+
+def test_the_routes_version_starts_at_one_and_counts_every_change():
+    assert routing_version() == 0
+
+    versions = [routing_bump() for _ in range(3)]
+
+    assert versions == [1, 2, 3]
+    assert routing_version() == 3
+
+
+def test_a_router_report_never_takes_its_drained_version_back():
+    router_report(name="r1", version=5)
+    first_seen = RouterNode.objects.get(name="r1").last_seen
+
+    router_report(name="r1", version=3)  # a late report of an older version
+    node = RouterNode.objects.get(name="r1")
+
+    assert node.drained_version == 5
+    assert node.last_seen >= first_seen
+    router_report(name="r1", version=6)
+    assert RouterNode.objects.get(name="r1").drained_version == 6
+
+
+def test_waiting_returns_once_every_live_router_drained_the_version_and_ignores_a_silent_one():
+    RouterNode.objects.create(name="r1", drained_version=7)
+    RouterNode.objects.create(name="r2", drained_version=8)
+    RouterNode.objects.create(name="gone", drained_version=1, last_seen=timezone.now() - ROUTER_STALE - timedelta(1))
+
+    routers_wait(7, timeout=0)
+
+
+def test_waiting_names_the_live_routers_behind_once_the_timeout_passes():
+    RouterNode.objects.create(name="r1", drained_version=7)
+    RouterNode.objects.create(name="r2", drained_version=6)
+    RouterNode.objects.create(name="r3", drained_version=5)
+
+    with pytest.raises(RouterError) as raised:
+        routers_wait(7, timeout=0.2)
+
+    assert str(raised.value).startswith("Router(s) r2, r3 did not serve the new routes within 0 s")
