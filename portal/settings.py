@@ -140,6 +140,17 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
+
+# Email (invitations, password resets): printed on the console unless an SMTP server is configured
+# (EMAIL_URL=smtp://user:password@host:587 or smtp+tls://...).
+if env.str("EMAIL_URL", default=""):
+    vars().update(env.email_url("EMAIL_URL"))
+else:
+    EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="berth@localhost")
+# How long a password-reset link and an invitation link stay valid.
+PASSWORD_RESET_TIMEOUT = env.int("BERTH_PASSWORD_RESET_SECONDS", default=3 * 3600)
+BERTH_INVITATION_DAYS = env.int("BERTH_INVITATION_DAYS", default=7)
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from django import forms
+from django.contrib.auth.forms import UserCreationForm
 from django.utils import timezone
 
 from tenants.models import DNS_LABEL, Role, Scope
@@ -52,3 +53,15 @@ class AuditFilterForm(forms.Form):
     action = forms.CharField(label="Action", max_length=64, required=False, help_text="e.g. release or config.reveal")
     since = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class MemberInviteForm(forms.Form):
+    email = forms.EmailField(label="Email")
+    role = forms.ChoiceField(label="Role", choices=Role.choices, initial=Role.DEVELOPER)
+
+
+class SignUpForm(UserCreationForm):
+    """A new account from an invitation: a username and a password; the email is the invitation's."""
+
+    class Meta(UserCreationForm.Meta):
+        fields = ("username",)

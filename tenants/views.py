@@ -5,21 +5,25 @@ Writes go through tenants.services, which hold the rules (roles never granted ab
 a refusal comes back as a message on the page.
 """
 
+from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.errors import ApplicationError, NotFound
-from tenants import selectors, services
+from tenants import invitations, selectors, services
 from tenants.forms import (
     AuditFilterForm,
     MemberAddForm,
+    MemberInviteForm,
     MemberRoleForm,
+    SignUpForm,
     TeamCreateForm,
     TeamRenameForm,
     TokenCreateForm,
@@ -98,6 +102,7 @@ def member_list(request, tenant):
         "my_role": tenant_role(request, tenant),
         "roles": Role.choices,
         "form": MemberAddForm(),
+        "invite_form": MemberInviteForm(),
         "section": "members",
     }
     return render(request, "tenants/members.html", context)
@@ -164,6 +169,61 @@ def member_remove(request, tenant, username):
         return redirect("home")
     messages.success(request, f"Removed {username}.")
     return _back_to_members(tenant)
+
+
+@login_required
+@require_POST
+def member_invite(request, tenant):
+    """Email an invitation link with a role (admins); the console shows the email when no SMTP server is set."""
+    tenant, _ = tenant_for(request, tenant, Scope.ADMIN)
+    form = MemberInviteForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"No invitation sent. {form_errors(form)}")
+        return _back_to_members(tenant)
+    email, role = form.cleaned_data["email"], form.cleaned_data["role"]
+    try:
+        invitations.invitation_send(
+            actor=request.user,
+            tenant=tenant,
+            email=email,
+            role=role,
+            link_for=lambda signed: request.build_absolute_uri(reverse("ui-invitation-accept", args=[signed])),
+        )
+    except REFUSED as exc:
+        messages.error(request, f"No invitation sent: {error_text(exc)}")
+    else:
+        days = settings.BERTH_INVITATION_DAYS
+        messages.success(
+            request, f"Invited {email} as {role}; the link works for {days} day{'s' if days != 1 else ''}."
+        )
+    return _back_to_members(tenant)
+
+
+@require_http_methods(["GET", "POST"])
+def invitation_accept(request, signed):
+    """Join a team from an invitation link: a logged-in user joins; a new one picks a username and a password."""
+    try:
+        invitation = invitations.invitation_read(signed=signed)
+    except REFUSED as exc:
+        return render(request, "tenants/invitation.html", {"error": error_text(exc)}, status=410)
+    user = request.user if request.user.is_authenticated else None
+    form = SignUpForm(request.POST or None) if user is None else None
+    if request.method == "POST":
+        if user is None:
+            if not form.is_valid():
+                return render(request, "tenants/invitation.html", {"invitation": invitation, "form": form})
+            user = form.save(commit=False)
+            user.email = invitation.email
+            user.save()
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        try:
+            invitations.invitation_accept(signed=signed, user=user)
+        except REFUSED as exc:
+            messages.error(request, error_text(exc))
+            return redirect("home")
+        messages.success(request, f"You joined {invitation.tenant.name} as {invitation.role}.")
+        return redirect("ui-tenant", tenant=invitation.tenant.slug)
+    return render(request, "tenants/invitation.html", {"invitation": invitation, "form": form})
 
 
 AUDIT_PAGE_SIZE = 50
