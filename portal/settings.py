@@ -63,6 +63,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "channels",
     "django_tasks",
     "django_tasks_db",
@@ -77,6 +79,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session logged in with a second factor.
+    "django_otp.middleware.OTPMiddleware",
     "tenants.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -151,6 +155,8 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="berth@localhost")
 # How long a password-reset link and an invitation link stay valid.
 PASSWORD_RESET_TIMEOUT = env.int("BERTH_PASSWORD_RESET_SECONDS", default=3 * 3600)
 BERTH_INVITATION_DAYS = env.int("BERTH_INVITATION_DAYS", default=7)
+# The issuer authenticator apps show beside a Berth TOTP account.
+OTP_TOTP_ISSUER = env.str("BERTH_OTP_ISSUER", default="Berth")
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"

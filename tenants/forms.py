@@ -3,8 +3,10 @@
 from datetime import timedelta
 
 from django import forms
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.utils import timezone
+from django_otp import devices_for_user, user_has_device
+from django_otp.forms import OTPAuthenticationFormMixin
 
 from tenants.models import DNS_LABEL, Role, Scope
 
@@ -65,3 +67,45 @@ class SignUpForm(UserCreationForm):
 
     class Meta(UserCreationForm.Meta):
         fields = ("username",)
+
+
+class LoginForm(OTPAuthenticationFormMixin, AuthenticationForm):
+    """Username and password, and the code of the authenticator app for a user who turned two-factor login on."""
+
+    otp_device = forms.CharField(required=False, widget=forms.HiddenInput)
+    otp_token = forms.CharField(
+        label="Code from your authenticator app",
+        required=False,
+        max_length=8,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+        help_text="Only when two-factor login is on for your account.",
+    )
+    otp_challenge = forms.CharField(required=False, widget=forms.HiddenInput)
+    otp_error_messages = {
+        **OTPAuthenticationFormMixin.otp_error_messages,
+        "token_required": "Two-factor login is on for this account: type the code from your authenticator app.",
+        "invalid_token": "That code is not right (or was used already): type the current one.",
+    }
+
+    def _chosen_device(self, user):
+        # The page has no device picker: a user has one authenticator app, the form checks its code.
+        return super()._chosen_device(user) or next(iter(devices_for_user(user)), None)
+
+    def clean(self):
+        super().clean()
+        user = self.get_user()
+        if user is not None and user_has_device(user):
+            self.clean_otp(user)
+        return self.cleaned_data
+
+
+class TotpConfirmForm(forms.Form):
+    token = forms.CharField(
+        label="Code from your authenticator app",
+        max_length=8,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+
+class TeamTwoFactorForm(forms.Form):
+    required = forms.BooleanField(label="Members must log in with two-factor", required=False)

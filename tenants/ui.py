@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.utils.functional import SimpleLazyObject
 
-from portal.errors import ApplicationError
+from portal.errors import ApplicationError, Forbidden
 from tenants.models import Scope, Tenant
 from tenants.permissions import caller_scopes
 from tenants.selectors import tenant_get_by_slug, tenant_list_for
@@ -18,7 +18,17 @@ def tenant_for(request, slug: str, scope: str = Scope.READ) -> tuple[Tenant, fro
         raise Http404("No such tenant.")
     if scope not in scopes:
         raise Http404("Your role does not allow this.")
+    if tenant.require_two_factor and not _verified(request):
+        raise Forbidden(
+            f"{tenant.name} requires two-factor login: turn it on under Your account, then log in again with a code."
+        )
     return tenant, scopes
+
+
+def _verified(request) -> bool:
+    """Whether the session logged in with a second factor (django-otp's middleware sets is_verified)."""
+    is_verified = getattr(request.user, "is_verified", None)
+    return bool(is_verified and is_verified())
 
 
 def error_text(exc: Exception) -> str:

@@ -6,7 +6,7 @@ from django.urls import path
 from tenants import views
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(template_name="tenants/login.html"), name="login"),
+    path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "password-reset/",
@@ -37,9 +37,11 @@ urlpatterns = [
     path("teams/", views.team_create, name="ui-team-create"),
     path("teams/switch/", views.team_switch, name="ui-team-switch"),
     path("account/", views.account, name="ui-account"),
+    path("account/two-factor/", views.account_two_factor, name="ui-account-two-factor"),
     path("account/tokens/", views.token_list, name="ui-tokens"),
     path("account/tokens/<int:token_id>/revoke/", views.token_revoke, name="ui-token-revoke"),
     path("t/<str:tenant>/settings/", views.team_settings, name="ui-team-settings"),
+    path("t/<str:tenant>/settings/two-factor/", views.team_two_factor, name="ui-team-two-factor"),
     path("t/<str:tenant>/members/", views.member_list, name="ui-members"),
     path("t/<str:tenant>/members/add/", views.member_add, name="ui-member-add"),
     path("t/<str:tenant>/members/invite/", views.member_invite, name="ui-member-invite"),

@@ -8,6 +8,7 @@ a refusal comes back as a message on the page.
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, update_session_auth_hash
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm
 from django.core.exceptions import ValidationError
@@ -15,18 +16,22 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_otp import login as otp_login
 
 from portal.errors import ApplicationError, NotFound
-from tenants import invitations, selectors, services
+from tenants import invitations, selectors, services, two_factor
 from tenants.forms import (
     AuditFilterForm,
+    LoginForm,
     MemberAddForm,
     MemberInviteForm,
     MemberRoleForm,
     SignUpForm,
     TeamCreateForm,
     TeamRenameForm,
+    TeamTwoFactorForm,
     TokenCreateForm,
+    TotpConfirmForm,
 )
 from tenants.models import Role, Scope
 from tenants.permissions import tenant_role
@@ -87,8 +92,34 @@ def team_settings(request, tenant):
             else:
                 messages.success(request, f"Renamed the team to {form.cleaned_data['name']}.")
                 return redirect("ui-team-settings", tenant=tenant.slug)
-    context = {"tenant": tenant, "scopes": scopes, "form": form, "section": "settings"}
+    context = {
+        "tenant": tenant,
+        "scopes": scopes,
+        "form": form,
+        "two_factor_form": TeamTwoFactorForm(initial={"required": tenant.require_two_factor}),
+        "is_owner": tenant_role(request, tenant) == Role.OWNER,
+        "section": "settings",
+    }
     return render(request, "tenants/settings.html", context)
+
+
+@login_required
+@require_POST
+def team_two_factor(request, tenant):
+    """Require two-factor login of the team's members on its pages (owners; the service checks)."""
+    tenant, _ = tenant_for(request, tenant, Scope.ADMIN)
+    form = TeamTwoFactorForm(request.POST)
+    form.is_valid()
+    required = bool(form.cleaned_data.get("required"))
+    try:
+        services.tenant_require_two_factor(actor=request.user, tenant=tenant, required=required)
+    except REFUSED as exc:
+        messages.error(request, error_text(exc))
+    else:
+        messages.success(
+            request, "Members now need two-factor login for this team." if required else "Two-factor login is optional."
+        )
+    return redirect("ui-team-settings", tenant=tenant.slug)
 
 
 @login_required
@@ -257,17 +288,73 @@ def audit_list(request, tenant):
     return render(request, "tenants/audit.html", context)
 
 
+class LoginView(auth_views.LoginView):
+    """Log in with a password, and a TOTP code when the account has two-factor login on."""
+
+    template_name = "tenants/login.html"
+    authentication_form = LoginForm
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        device = getattr(form.get_user(), "otp_device", None)
+        if device is not None:
+            otp_login(self.request, device)
+        return response
+
+
+def _account_page(request, *, password_form=None, totp_form=None, status=200):
+    pending = two_factor.totp_pending(user=request.user)
+    context = {
+        "form": password_form or PasswordChangeForm(request.user),
+        "totp_form": totp_form or TotpConfirmForm(),
+        "totp_on": two_factor.totp_confirmed(user=request.user) is not None,
+        "totp_pending": pending,
+        "totp_secret": two_factor.totp_secret(pending) if pending else "",
+        "verified": request.user.is_verified(),
+    }
+    response = render(request, "tenants/account.html", context, status=status)
+    if pending:
+        response["Cache-Control"] = "no-store"  # the page carries a key
+    return response
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def account(request):
-    """The user's account: change the password (the session stays logged in)."""
-    form = PasswordChangeForm(request.user, request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    """The user's account: change the password (the session stays logged in), and two-factor login."""
+    if request.method == "GET":
+        return _account_page(request)
+    form = PasswordChangeForm(request.user, request.POST)
+    if form.is_valid():
         user = form.save()
         update_session_auth_hash(request, user)
         messages.success(request, "Your password was changed.")
         return redirect("ui-account")
-    return render(request, "tenants/account.html", {"form": form})
+    return _account_page(request, password_form=form)
+
+
+@login_required
+@require_POST
+def account_two_factor(request):
+    """Start, confirm or turn off two-factor login (`action` start | confirm | off)."""
+    action = request.POST.get("action", "")
+    if action == "start":
+        two_factor.totp_start(user=request.user)
+        return redirect(reverse("ui-account") + "#two-factor")
+    form = TotpConfirmForm(request.POST)
+    if not form.is_valid() or action not in ("confirm", "off"):
+        return _account_page(request, totp_form=form)
+    try:
+        if action == "confirm":
+            device = two_factor.totp_confirm(user=request.user, token=form.cleaned_data["token"])
+            otp_login(request, device)
+            messages.success(request, "Two-factor login is on: from now on, logging in takes a code too.")
+        else:
+            two_factor.totp_remove(user=request.user, token=form.cleaned_data["token"])
+            messages.success(request, "Two-factor login is off.")
+    except REFUSED as exc:
+        messages.error(request, error_text(exc))
+    return redirect(reverse("ui-account") + "#two-factor")
 
 
 NEW_TOKEN_KEY = "berth_new_token"  # noqa: S105 - the session key the new token waits under, not a secret
