@@ -70,8 +70,8 @@ def one_round(app, actor, client) -> tuple[float, float]:
     from django.db import connection
 
     from deployments.models import BuildStatus
-    from deployments.services.build_cancel import build_cancel
     from deployments.services.builds import build_create, build_execute
+    from deployments.services.builds.cancel import build_cancel
 
     marker = str(100000 + uuid.uuid4().int % 900000)
     build = build_create(app=app, actor=actor, archive_file=SimpleUploadedFile("c.tar", context_bytes(marker)))

@@ -91,8 +91,8 @@ def main() -> None:
     from django.core.management import call_command
 
     from deployments.engine import images
+    from deployments.engine.client import LOCAL_ENGINE
     from deployments.models import App
-    from deployments.services.builds import LOCAL_ENGINE
     from tenants.models import Membership, Role, Tenant
 
     settings.BERTH_REGISTRY = registry

@@ -25,6 +25,8 @@ import time
 import uuid
 from pathlib import Path
 
+from deployments.engine.labels import APP_LABEL, INDEX_LABEL, PROCESS_LABEL, RELEASE_LABEL, TENANT_LABEL
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
@@ -114,11 +116,11 @@ def run_case(daphne_port, client, image, tenant, app, token, total, command=None
             environment={"LINES_COUNT": str(total), "LINES_INTERVAL": "0"},
             entrypoint=["/bin/sh", "-c", command] if command else None,
             labels={
-                "berth.tenant": tenant,
-                "berth.app": app,
-                "berth.release": "1",
-                "berth.process": "worker",
-                "berth.index": "1",
+                TENANT_LABEL: tenant,
+                APP_LABEL: app,
+                RELEASE_LABEL: "1",
+                PROCESS_LABEL: "worker",
+                INDEX_LABEL: "1",
                 TEST_LABEL: "bench",
             },
             log_config={"type": "local"},

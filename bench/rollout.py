@@ -44,6 +44,7 @@ django.setup()
 import docker  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
+from deployments.engine.labels import APP_LABEL, INDEX_LABEL, PROCESS_LABEL, TENANT_LABEL, label_filter  # noqa: E402 (Django is set up first)
 from deployments.models import Build, DeploymentStatus, DockerHost, Release  # noqa: E402
 from deployments.router import Nginx, Route, router  # noqa: E402
 from deployments.services.rollouts import deployment_execute, rollout_enqueue  # noqa: E402
@@ -83,14 +84,14 @@ def direct_rollout(client, slug: str, size: int, version: int, old: list, nginx:
     client.images.get(IMAGE)
     network = f"berth-{slug}"
     if not client.networks.list(names=[network]):
-        client.networks.create(network, driver="bridge", labels={"berth.tenant": slug})
+        client.networks.create(network, driver="bridge", labels={TENANT_LABEL: slug})
     new = []
     for index in range(1, size + 1):
         container = client.containers.create(
             IMAGE,
             name=f"berth-{slug}-direct-v{version}-web-{index}-{secrets.token_hex(3)}",
             environment={"PORT": "5000", "BERTH_RELEASE": f"v{version}"},
-            labels={"berth.tenant": slug, "berth.app": "direct", "berth.process": "web", "berth.index": str(index)},
+            labels={TENANT_LABEL: slug, APP_LABEL: "direct", PROCESS_LABEL: "web", INDEX_LABEL: str(index)},
             init=True,
             cap_drop=["ALL"],
             security_opt=["no-new-privileges:true"],
@@ -201,7 +202,7 @@ def main() -> None:
             steps = ", ".join(f"{name} {statistics.median(times):.3f}" for name, times in step_times.items())
             print(f"      Berth's recorded steps (median s): {steps}")
     finally:
-        for container in client.containers.list(all=True, filters={"label": f"berth.tenant={slug}"}):
+        for container in client.containers.list(all=True, filters={"label": label_filter(TENANT_LABEL, slug)}):
             container.remove(force=True)
         for network in client.networks.list(names=[f"berth-{slug}"]):
             network.remove()

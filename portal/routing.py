@@ -1,7 +1,5 @@
 """WebSocket routes."""
 
-from deployments.builds.routing import websocket_urlpatterns as build_ws
-from deployments.logs.routing import websocket_urlpatterns as logs_ws
-from deployments.routing import websocket_urlpatterns as deployment_ws
+from deployments.realtime.routing import websocket_urlpatterns
 
-websocket_urlpatterns = [*deployment_ws, *logs_ws, *build_ws]
+__all__ = ["websocket_urlpatterns"]

@@ -3,7 +3,7 @@
 from django.http import Http404
 from rest_framework import permissions
 
-from tenants.models import ROLE_SCOPES, ApiToken, Role, Scope, Tenant
+from tenants.models import ApiToken, Role, Scope, Tenant
 from tenants.selectors import membership_get, tenant_get_by_slug
 
 ALL_SCOPES = frozenset(Scope.values)
@@ -96,7 +96,3 @@ class StaffPermission(permissions.BasePermission):
     def has_permission(self, request, view) -> bool:
         needed = Scope.READ if request.method in permissions.SAFE_METHODS else Scope.ADMIN
         return staff_allows(request, needed)
-
-
-def role_scopes(role: str) -> frozenset[str]:
-    return ROLE_SCOPES[Role(role)]

@@ -103,9 +103,11 @@ def _role(value: str) -> Role:
         ) from None
 
 
-def _lock_tenant(tenant: Tenant) -> None:
-    """Serialize membership changes of one tenant, so two owners cannot demote each other at once."""
-    Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
+def tenant_lock(*, tenant: Tenant) -> Tenant:
+    """Lock the tenant's row and return it fresh: the one lock that serializes a tenant's membership changes (two
+    owners cannot demote each other at once) and its quota checks (two writes cannot both pass). Inside a
+    transaction; always taken before an app's lock."""
+    return Tenant.objects.select_for_update().get(pk=tenant.pk)
 
 
 def _check_may_grant(*, actor_role: Role | None, actor, role: Role) -> None:
@@ -124,7 +126,7 @@ def _actor_role(*, tenant: Tenant, actor) -> Role | None:
 def member_add(*, actor, tenant: Tenant, user, role: str) -> Membership:
     """Add `user` to `tenant` with `role` (never above the actor's own role)."""
     role = _role(role)
-    _lock_tenant(tenant)
+    tenant_lock(tenant=tenant)
     _check_may_grant(actor_role=_actor_role(tenant=tenant, actor=actor), actor=actor, role=role)
     if Membership.objects.filter(tenant=tenant, user=user).exists():
         raise Conflict(f"{user.get_username()} is already a member.", code="already_member")
@@ -140,7 +142,7 @@ def member_add(*, actor, tenant: Tenant, user, role: str) -> Membership:
 
 
 def _owners_left_without(*, tenant: Tenant, membership: Membership) -> int:
-    """Count the other owners; the caller holds the tenant lock (_lock_tenant)."""
+    """Count the other owners; the caller holds the tenant lock (tenant_lock)."""
     return Membership.objects.filter(tenant=tenant, role=Role.OWNER).exclude(pk=membership.pk).count()
 
 
@@ -148,7 +150,7 @@ def _owners_left_without(*, tenant: Tenant, membership: Membership) -> int:
 def member_update(*, actor, tenant: Tenant, membership: Membership, role: str) -> Membership:
     """Change a member's role. Only an owner may touch an owner; the last owner cannot be demoted."""
     role = _role(role)
-    _lock_tenant(tenant)
+    tenant_lock(tenant=tenant)
     membership.refresh_from_db()
     actor_role = _actor_role(tenant=tenant, actor=actor)
     _check_may_grant(actor_role=actor_role, actor=actor, role=role)
@@ -176,7 +178,7 @@ def member_update(*, actor, tenant: Tenant, membership: Membership, role: str) -
 @transaction.atomic
 def member_remove(*, actor, tenant: Tenant, membership: Membership) -> None:
     """Remove a member (or let a member leave). The last owner cannot leave."""
-    _lock_tenant(tenant)
+    tenant_lock(tenant=tenant)
     membership.refresh_from_db()
     actor_role = _actor_role(tenant=tenant, actor=actor)
     leaving = membership.user_id == actor.pk

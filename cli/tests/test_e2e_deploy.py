@@ -15,8 +15,10 @@ from django.conf import settings
 from django.core.management import call_command
 
 from deployments.engine import images
+from deployments.engine.client import LOCAL_ENGINE
+from deployments.engine.labels import TENANT_LABEL, label_filter
 from deployments.models import Build, Deployment, Release
-from deployments.services.builds import LOCAL_ENGINE, build_execute
+from deployments.services.builds import build_execute
 from deployments.services.rollouts import deployment_execute
 from deployments.tests.integration.conftest import router  # noqa: F401 (a fixture: nginx on a free port)
 from samples import build_context
@@ -36,7 +38,7 @@ def tenant_slug(settings, tmp_path, registry_url, docker_engine_url):
     yield slug
     client = docker.DockerClient(base_url=docker_engine_url, timeout=60)
     try:
-        for container in client.containers.list(all=True, filters={"label": f"berth.tenant={slug}"}):
+        for container in client.containers.list(all=True, filters={"label": label_filter(TENANT_LABEL, slug)}):
             container.remove(force=True)
         for network in client.networks.list(names=[f"berth-{slug}"]):
             network.remove()

@@ -7,12 +7,10 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from deployments.builds import git
-from deployments.builds.log import group_name
 from deployments.models import Build, SourceKind
+from deployments.realtime.events import build_group
 from deployments.selectors import app_get, build_get, build_list, build_release_versions
-from deployments.services.build_cancel import build_cancel
-from deployments.services.builds import build_create
+from deployments.services.builds import build_cancel, build_create, git
 from portal.api import ErrorResponse
 from portal.errors import Invalid
 from tenants.api.base import TenantScopedViewSet
@@ -88,7 +86,7 @@ class BuildOutput(serializers.ModelSerializer):
         return {"dockerfile": build.source.get("dockerfile", "")}
 
     def get_channel(self, build) -> str:
-        return group_name(build.pk)
+        return build_group(build.pk)
 
     def get_release(self, build) -> int | None:
         return self.context.get("releases", {}).get(build.pk)

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from deployments import selectors
 from deployments.logs.records import valid_cursor
-from deployments.services import logs as services
+from deployments.logs.store import MAX_PAGE, log_search
 from tenants.api.base import TenantScopedViewSet
 
 DEFAULT_LIMIT = 100
@@ -23,7 +23,7 @@ class LogQueryInput(serializers.Serializer):
     until = serializers.DateTimeField(required=False)
     cursor = serializers.CharField(required=False, allow_blank=True)
     before = serializers.CharField(required=False, allow_blank=True)
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=services.MAX_PAGE)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE)
 
     def validate_cursor(self, value: str) -> str:
         if value and not valid_cursor(value):
@@ -77,7 +77,7 @@ class LogViewSet(TenantScopedViewSet):
         limit = query.pop("limit", DEFAULT_LIMIT)
         after = query.pop("cursor", "")
         before = query.pop("before", "")
-        lines = services.log_search(tenant=self.tenant, app=app, after=after, before=before, limit=limit, **query)
+        lines = log_search(tenant=self.tenant, app=app, after=after, before=before, limit=limit, **query)
         more_before = bool(lines) and (len(lines) >= limit or bool(after))
         page = {
             "results": lines,

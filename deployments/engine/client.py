@@ -41,6 +41,12 @@ class EngineSpec:
     tls_key: str = ""
 
 
+# The engine of this machine: what embedded mode registers as host `local`, and what builds and the log collector use
+# before any host is registered.
+LOCAL_ENGINE_URL = "unix:///var/run/docker.sock"
+LOCAL_ENGINE = EngineSpec(name="local", url=LOCAL_ENGINE_URL)
+
+
 _clients: dict[EngineSpec, docker.DockerClient] = {}
 _lock = threading.Lock()
 _tls_dir = Path(tempfile.mkdtemp(prefix="berth-tls-"))

@@ -12,13 +12,11 @@ import docker.errors
 import docker.types
 
 from deployments.engine.client import EngineError, EngineSpec, client_for, translated
+from deployments.engine.labels import MANAGED_LABEL
 
 # A crashing process is restarted a few times by the engine, then left for the reconciler to judge.
 RESTART_MAX = 3
 PIDS_LIMIT = 512
-MANAGED_LABEL = "berth.managed"
-# Which installation started a container: several can share an engine, and each removes only its own orphans.
-INSTALLATION_LABEL = "berth.installation"
 
 
 @dataclass

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from docker.types.daemon import CancellableStream
 
 from deployments.engine.client import EngineSpec, client_for, translated
+from deployments.engine.labels import APP_LABEL, INDEX_LABEL, PROCESS_LABEL, RELEASE_LABEL, TENANT_LABEL
 
-LABEL_APP = "berth.app"
 FRAME_HEADER = 8
 # How much of a line Docker split into pieces is kept by default; the rest is dropped and the line marked.
 MAX_LINE = 64 * 1024
@@ -32,24 +32,24 @@ class BerthContainer:
 
     @property
     def tenant(self) -> str:
-        return self.labels.get("berth.tenant", "")
+        return self.labels.get(TENANT_LABEL, "")
 
     @property
     def app(self) -> str:
-        return self.labels.get("berth.app", "")
+        return self.labels.get(APP_LABEL, "")
 
     @property
     def release(self) -> int | None:
-        value = self.labels.get("berth.release", "")
+        value = self.labels.get(RELEASE_LABEL, "")
         return int(value) if value.isdigit() else None
 
     @property
     def process(self) -> str:
-        return self.labels.get("berth.process", "")
+        return self.labels.get(PROCESS_LABEL, "")
 
     @property
     def index(self) -> str:
-        return self.labels.get("berth.index", "")
+        return self.labels.get(INDEX_LABEL, "")
 
 
 class Closable(Iterator):
@@ -72,7 +72,7 @@ def berth_containers(spec: EngineSpec) -> list[BerthContainer]:
     """Return every container of this engine that carries the berth.app label, running or not."""
     with translated(spec.name, "List Berth containers"):
         client = client_for(spec)
-        found = client.api.containers(all=True, filters={"label": [LABEL_APP]})
+        found = client.api.containers(all=True, filters={"label": [APP_LABEL]})
     return [
         BerthContainer(
             id=item["Id"],
@@ -103,7 +103,7 @@ def container_events(spec: EngineSpec, *, since: int | None = None) -> Closable:
         stream = client.api.events(
             since=since,
             decode=True,
-            filters={"type": ["container"], "event": ["start"], "label": [LABEL_APP]},
+            filters={"type": ["container"], "event": ["start"], "label": [APP_LABEL]},
         )
 
     def events():

@@ -22,10 +22,10 @@ from django.db import DatabaseError, close_old_connections, connection
 from deployments import selectors
 from deployments.engine import logs as engine
 from deployments.engine.client import EngineError, EngineSpec
-from deployments.logs.publish import publish
+from deployments.logs import store
 from deployments.logs.records import LineSplitter, LogRecord, Position
 from deployments.logs.sinks import SinkUnavailable
-from deployments.services import logs as services
+from deployments.realtime.events import log_lines_publish
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class Writer:
     def __init__(self, *, host: str, bound: int | None = None, sink_of=None):
         self.host = host
         self.bound = bound or settings.BERTH_LOG_BUFFER_LINES
-        self._sink_of = sink_of or services.log_sink_get
+        self._sink_of = sink_of or store.log_sink_get
         self._buffers: dict[int, TenantBuffer] = {}
         self._condition = threading.Condition()
         self._pending = 0
@@ -119,7 +119,7 @@ class Writer:
                 return
             counts, buffer.dropped = dict(buffer.dropped), defaultdict(int)
         try:
-            services.log_drops_record(counts={app: (buffer.tenant_id, n) for app, n in counts.items()})
+            store.log_drops_record(counts={app: (buffer.tenant_id, n) for app, n in counts.items()})
             logger.warning("tenant %s: %d log lines dropped, sink unreachable", buffer.tenant_id, sum(counts.values()))
         except DatabaseError:
             close_old_connections()
@@ -143,7 +143,7 @@ class Writer:
             for record in batch:
                 key = (record.container, record.stream)
                 positions[key] = (record.tenant_id, record.app_id, record.timestamp_ns, record.rank)
-            sink.write(batch, on_stored=lambda: services.log_checkpoints_save(host=self.host, positions=positions))
+            sink.write(batch, on_stored=lambda: store.log_checkpoints_save(host=self.host, positions=positions))
         except Exception as exc:
             if isinstance(exc, DatabaseError):
                 # The database sink (or the checkpoint) failed: a broken connection must not outlive it.
@@ -174,7 +174,7 @@ class Writer:
             by_app[record.app_id].append(record.as_message())
         for app_id, messages in by_app.items():
             try:
-                publish(app_id=app_id, messages=messages)
+                log_lines_publish(app_id=app_id, messages=messages)
             except Exception:
                 # Stored lines stay readable as history; a lost live message is recovered by the client's cursor.
                 logger.exception("publishing %d log lines of app %s failed", len(messages), app_id)

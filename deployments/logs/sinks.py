@@ -11,7 +11,9 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 
+from deployments import crypto
 from deployments.logs.records import LogRecord, format_timestamp, format_timestamp_us, make_cursor, parse_timestamp
+from deployments.models import LogLine, SinkKind
 from portal.errors import Unavailable
 
 logger = logging.getLogger(__name__)
@@ -67,8 +69,6 @@ class DatabaseSink:
         One INSERT ... ON CONFLICT DO NOTHING executed for many rows, without model instances: building 2,000 LogLine
         objects cost more than the insert itself (bench/README.md).
         """
-        from deployments.models import LogLine
-
         quote = connection.ops.quote_name
         adapt = connection.ops.adapt_datetimefield_value
         columns = ", ".join(quote(column) for column in self.COLUMNS)
@@ -152,8 +152,6 @@ class DatabaseSink:
         cursor.execute("DELETE FROM berth_logline_stage")
 
     def search(self, query: LogQuery) -> list[dict]:
-        from deployments.models import LogLine
-
         lines = LogLine.objects.filter(app_id=query.app_id)
         if query.q:
             lines = lines.filter(line__contains=query.q)
@@ -178,8 +176,6 @@ class DatabaseSink:
 
     def prune(self, *, tenant_id: int, retention_days: int, max_lines_per_app: int) -> int:
         """Delete lines past the retention age, then the oldest past the per-app limit; return how many."""
-        from deployments.models import LogLine
-
         cutoff = datetime.now(tz=UTC) - timedelta(days=retention_days)
         deleted, _ = LogLine.objects.filter(tenant_id=tenant_id, timestamp__lt=cutoff).delete()
         app_ids = LogLine.objects.filter(tenant_id=tenant_id).values_list("app_id", flat=True).distinct()
@@ -377,9 +373,6 @@ def _hit_message(source: dict) -> dict:
 
 def sink_for(*, tenant, sink=None):
     """Return the sink a tenant's lines go to (its LogSink row, or the database when it has none)."""
-    from deployments import crypto
-    from deployments.models import SinkKind
-
     if sink is None or sink.kind != SinkKind.OPENSEARCH:
         return DatabaseSink()
     url = sink.url or getattr(settings, "BERTH_OPENSEARCH_URL", "")

@@ -7,8 +7,8 @@ import time
 from django.db import close_old_connections
 
 from deployments.engine.client import EngineSpec
+from deployments.logs import store
 from deployments.logs.collector import Collector
-from deployments.services import logs as services
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ def run_collectors(
     try:
         while not stop.is_set():
             try:
-                specs = {spec.name: spec for spec in services.log_hosts() if host is None or spec.name == host}
+                specs = {spec.name: spec for spec in store.log_hosts() if host is None or spec.name == host}
             except Exception:
                 close_old_connections()
                 logger.exception("reading the hosts to collect logs from failed")
@@ -39,7 +39,7 @@ def run_collectors(
             if prune_every and time.monotonic() >= next_prune:
                 next_prune = time.monotonic() + prune_every
                 try:
-                    removed = services.log_prune()
+                    removed = store.log_prune()
                     if removed:
                         logger.info("log retention removed %s", removed)
                 except Exception:

@@ -12,8 +12,12 @@ CONFIG_KEY = RegexValidator(
     "Use letters, digits and underscores, not starting with a digit.",
     code="invalid_key",
 )
+# The process type the router serves, and the one an app starts with and a build without a Procfile runs.
+WEB_PROCESS = "web"
+# A process type's name (a Procfile key, an image's berth.process.<type> label, a formation row).
+PROCESS_TYPE_PATTERN = r"[a-z][a-z0-9_-]{0,29}"
 PROCESS_TYPE = RegexValidator(
-    r"^[a-z][a-z0-9_-]{0,29}$", "Use lowercase letters, digits, - and _.", code="invalid_process"
+    rf"^{PROCESS_TYPE_PATTERN}$", "Use lowercase letters, digits, - and _.", code="invalid_process"
 )
 
 

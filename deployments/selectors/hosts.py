@@ -2,6 +2,8 @@
 
 from django.db.models import QuerySet
 
+from deployments import crypto
+from deployments.engine.client import EngineSpec
 from deployments.models import DockerHost
 from portal.errors import NotFound
 
@@ -15,3 +17,14 @@ def host_get(*, name: str) -> DockerHost:
     if host is None:
         raise NotFound()
     return host
+
+
+def host_spec(host: DockerHost) -> EngineSpec:
+    """Return how to reach the host's engine, with its TLS material decrypted (only here)."""
+    return EngineSpec(
+        name=host.name,
+        url=host.engine_url,
+        tls_ca=crypto.decrypt(host.tls_ca) if host.tls_ca else "",
+        tls_cert=crypto.decrypt(host.tls_cert) if host.tls_cert else "",
+        tls_key=crypto.decrypt(host.tls_key) if host.tls_key else "",
+    )

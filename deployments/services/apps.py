@@ -5,7 +5,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from deployments.models import App, Formation, HealthcheckKind
+from deployments.models.apps import WEB_PROCESS
+from deployments.services import rollouts
 from deployments.services.releases import actor_name, release_next, tenant_lock
+from deployments.services.routes import app_hostname
 from portal.errors import Conflict, QuotaExceeded
 from tenants.audit import audit_record
 from tenants.models import Tenant
@@ -13,10 +16,7 @@ from tenants.models import Tenant
 
 def app_url(*, app: App) -> str:
     """Where the router serves the app's web process."""
-    return (
-        f"{settings.BERTH_ROUTER_SCHEME}://{app.slug}.{app.tenant.slug}.{settings.BERTH_APPS_DOMAIN}"
-        f":{settings.BERTH_ROUTER_PORT}/"
-    )
+    return f"{settings.BERTH_ROUTER_SCHEME}://{app_hostname(app=app)}:{settings.BERTH_ROUTER_PORT}/"
 
 
 @transaction.atomic
@@ -40,7 +40,7 @@ def app_create(*, tenant: Tenant, slug: str, actor, description: str = "") -> Ap
     except IntegrityError:
         raise Conflict(f"Tenant {tenant.slug} already has an app named {slug}.", code="app_exists") from None
     Formation.objects.create(
-        app=app, process_type="web", quantity=1, healthcheck_kind=HealthcheckKind.HTTP, healthcheck="/"
+        app=app, process_type=WEB_PROCESS, quantity=1, healthcheck_kind=HealthcheckKind.HTTP, healthcheck="/"
     )
     audit_record(actor=actor, tenant=tenant, action="app.create", target=app, diff={"slug": slug})
     release_next(app=app, actor=actor, summary=f"{actor_name(actor)} created {slug}")
@@ -65,13 +65,7 @@ def app_update(*, app: App, actor, description: str | None = None) -> App:
 
 def _teardown_enqueue(*, tenant: str, app: str, containers: list[dict]) -> None:
     """Ask the rollout service to stop the deleted app's containers and drop its route."""
-    try:
-        from deployments.services.rollouts import app_teardown_enqueue
-    except ImportError:
-        # Without a teardown service the containers stay labelled with an app that no longer exists, which is what
-        # a reconciler sweeps as orphans.
-        return
-    app_teardown_enqueue(tenant=tenant, app=app, containers=containers)
+    rollouts.app_teardown_enqueue(tenant=tenant, app=app, containers=containers)
 
 
 @transaction.atomic

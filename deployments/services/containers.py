@@ -17,23 +17,33 @@ from django.utils import timezone
 from deployments import crypto
 from deployments.engine import containers as docker_ops
 from deployments.engine.client import EngineError
+from deployments.engine.labels import (
+    APP_LABEL,
+    DEPLOYMENT_LABEL,
+    INDEX_LABEL,
+    INSTALLATION_LABEL,
+    PROCESS_LABEL,
+    RELEASE_LABEL,
+    TENANT_LABEL,
+)
 from deployments.models import (
     LIVE_STATES,
     App,
     Container,
     ContainerState,
+    Deployment,
     DockerHost,
     Formation,
     HealthcheckKind,
     Release,
 )
+from deployments.models.apps import WEB_PROCESS as WEB  # executions.py imports the name from here
 from deployments.services.hosts import host_spec
 from deployments.services.installation import installation_id
 from portal.errors import Invalid
 from tenants.audit import audit_record
 from tenants.models import Tenant
 
-WEB = "web"
 CONTAINER_PORT = 5000
 STOP_GRACE = 10
 MAX_PARALLEL = 16
@@ -144,15 +154,15 @@ def container_name(*, release: Release, process_type: str, index: int) -> str:
 def labels_for(*, release: Release, process_type: str, index: int, deployment_id: int | None) -> dict[str, str]:
     app = release.app
     labels = {
-        "berth.tenant": app.tenant.slug,
-        "berth.app": app.slug,
-        "berth.release": str(release.version),
-        "berth.process": process_type,
-        "berth.index": str(index),
-        docker_ops.INSTALLATION_LABEL: installation_id(),
+        TENANT_LABEL: app.tenant.slug,
+        APP_LABEL: app.slug,
+        RELEASE_LABEL: str(release.version),
+        PROCESS_LABEL: process_type,
+        INDEX_LABEL: str(index),
+        INSTALLATION_LABEL: installation_id(),
     }
     if deployment_id:
-        labels["berth.deployment"] = str(deployment_id)
+        labels[DEPLOYMENT_LABEL] = str(deployment_id)
     return labels
 
 
@@ -282,7 +292,7 @@ def container_list(*, app: App) -> tuple[list[dict], list[str]]:
     """
     rows = {c.engine_id: c for c in Container.objects.filter(app=app).select_related("host", "release")}
     hosts = list(DockerHost.objects.all())
-    labels = {"berth.tenant": app.tenant.slug, "berth.app": app.slug}
+    labels = {TENANT_LABEL: app.tenant.slug, APP_LABEL: app.slug}
 
     def read(host: DockerHost):
         return docker_ops.containers_list(host_spec(host), labels=labels)
@@ -306,9 +316,9 @@ def container_list(*, app: App) -> tuple[list[dict], list[str]]:
                     "id": seen["engine_id"][:12],
                     "name": seen["name"],
                     "host": host.name,
-                    "process_type": labels_seen.get("berth.process", ""),
-                    "index": int(labels_seen.get("berth.index", "0") or 0),
-                    "release": int(labels_seen.get("berth.release", "0") or 0),
+                    "process_type": labels_seen.get(PROCESS_LABEL, ""),
+                    "index": int(labels_seen.get(INDEX_LABEL, "0") or 0),
+                    "release": int(labels_seen.get(RELEASE_LABEL, "0") or 0),
                     "state": seen["state"],
                     "status": seen["status"],
                     "host_port": seen["host_port"],
@@ -359,19 +369,17 @@ def app_teardown(*, tenant: str, app: str, containers: list[dict]) -> int:
     Besides the recorded ones, containers labelled with the app's slugs are swept, but only those whose deployment
     no longer exists: an app created again under the same name keeps its new containers.
     """
-    from deployments.models import Deployment
-
     hosts = {host.name: host for host in DockerHost.objects.all()}
     known = {item["engine_id"]: item["host"] for item in containers if item.get("host") in hosts}
     for host in hosts.values():
         try:
-            found = docker_ops.containers_list(host_spec(host), labels={"berth.tenant": tenant, "berth.app": app})
+            found = docker_ops.containers_list(host_spec(host), labels={TENANT_LABEL: tenant, APP_LABEL: app})
         except EngineError:
             continue
-        deployment_ids = {int(c["labels"].get("berth.deployment", "0") or 0) for c in found}
+        deployment_ids = {int(c["labels"].get(DEPLOYMENT_LABEL, "0") or 0) for c in found}
         alive = set(Deployment.objects.filter(pk__in=deployment_ids).values_list("pk", flat=True))
         for seen in found:
-            if int(seen["labels"].get("berth.deployment", "0") or 0) not in alive:
+            if int(seen["labels"].get(DEPLOYMENT_LABEL, "0") or 0) not in alive:
                 known.setdefault(seen["engine_id"], host.name)
 
     def stop(engine_id: str, host_name: str) -> None:

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from deployments.models import App, Domain
+from deployments.services.queue import task_enqueue
 from deployments.services.releases import app_lock
 from portal.errors import Conflict, Invalid, QuotaExceeded
 from tenants.audit import audit_record
@@ -112,9 +113,7 @@ def _wildcard_clash(*, app: App, hostname: str) -> bool:
 
 def router_sync_enqueue() -> None:
     """Queue making every router serve the routes (the task bumps the routes version and waits for the routers)."""
-    from deployments.tasks import router_sync_run
-
-    router_sync_run.enqueue()
+    task_enqueue("router_sync_run")
 
 
 @transaction.atomic

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from deployments.engine import containers as docker_ops
 from deployments.engine.client import EngineError
+from deployments.engine.labels import DEPLOYMENT_LABEL, TENANT_LABEL
 from deployments.models import (
     LIVE_STATES,
     App,
@@ -168,9 +169,7 @@ class Execution:
     def _remove_by_name(self, row: Container) -> None:
         # A container created just before a crash has no recorded id yet: its name finds it.
         try:
-            found = docker_ops.containers_list(
-                host_spec(row.host), labels={"berth.deployment": str(self.deployment.pk)}
-            )
+            found = docker_ops.containers_list(host_spec(row.host), labels={DEPLOYMENT_LABEL: str(self.deployment.pk)})
         except EngineError:
             return
         for seen in found:
@@ -239,7 +238,7 @@ class Execution:
 
     def network_ensure(self, host: DockerHost) -> None:
         docker_ops.network_ensure(
-            host_spec(host), name=tenant_network(tenant=self.app.tenant), labels={"berth.tenant": self.app.tenant.slug}
+            host_spec(host), name=tenant_network(tenant=self.app.tenant), labels={TENANT_LABEL: self.app.tenant.slug}
         )
 
     def finish(self, status: str, error: str = "") -> None:

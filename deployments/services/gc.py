@@ -34,15 +34,15 @@ from django.utils import timezone
 
 from deployments.engine import gc as engine_gc
 from deployments.engine.client import EngineError
-from deployments.engine.containers import INSTALLATION_LABEL
+from deployments.engine.labels import APP_LABEL, INSTALLATION_LABEL, PROCESS_LABEL, TENANT_LABEL
 from deployments.models import App, Build, DockerHost, GcRun, Release, ReleaseStatus
 from deployments.services.hosts import host_spec
+from deployments.services.images import image_namespaces
 from deployments.services.installation import installation_id
 from tenants.audit import audit_record
 
 logger = logging.getLogger(__name__)
 
-APP_LABEL = "berth.app"
 # First key of the PostgreSQL advisory lock that one GC of a host holds (the second is the host's id).
 LOCK_CLASS = 0x6763
 _local_locks: dict[int, threading.Lock] = defaultdict(threading.Lock)
@@ -83,13 +83,12 @@ class Plan:
 
 def gc_policy() -> GcPolicy:
     """Return the policy the settings describe."""
-    registry = settings.BERTH_REGISTRY.rstrip("/")
     return GcPolicy(
         grace_seconds=settings.BERTH_GC_GRACE_SECONDS,
         keep_releases=settings.BERTH_GC_KEEP_RELEASES,
         exclude=tuple(pattern for pattern in settings.BERTH_GC_EXCLUDE if pattern),
         # Builds tag `berth/<tenant>/<app>` when no registry is configured; images of both stay Berth's.
-        repositories=tuple(dict.fromkeys(prefix for prefix in (registry, "berth") if prefix)),
+        repositories=image_namespaces(),
         installation=installation_id(),
     )
 
@@ -245,8 +244,8 @@ def _container_row(container: engine_gc.EngineContainer) -> dict:
     return {
         "id": _short(container.engine_id),
         "name": container.name,
-        "app": f"{labels.get('berth.tenant', '')}/{labels.get(APP_LABEL, '')}",
-        "process": labels.get("berth.process", ""),
+        "app": f"{labels.get(TENANT_LABEL, '')}/{labels.get(APP_LABEL, '')}",
+        "process": labels.get(PROCESS_LABEL, ""),
         "image": _short(container.image_id),
         "finished_at": container.finished_at.isoformat() if container.finished_at else None,
     }

@@ -12,23 +12,13 @@ from django.utils import timezone
 from deployments import crypto
 from deployments.engine import client as engine
 from deployments.models import LIVE_STATES, Container, DockerHost, HostStatus
+from deployments.selectors.hosts import host_spec
 from portal.errors import Conflict, Invalid
 from tenants.audit import audit_record
 
 logger = logging.getLogger(__name__)
 
 EDITABLE_FIELDS = ("address", "labels", "capacity_containers", "capacity_memory_mb", "is_builder", "status")
-
-
-def host_spec(host: DockerHost) -> engine.EngineSpec:
-    """Return how to reach the host's engine, with its TLS material decrypted (only here)."""
-    return engine.EngineSpec(
-        name=host.name,
-        url=host.engine_url,
-        tls_ca=crypto.decrypt(host.tls_ca) if host.tls_ca else "",
-        tls_cert=crypto.decrypt(host.tls_cert) if host.tls_cert else "",
-        tls_key=crypto.decrypt(host.tls_key) if host.tls_key else "",
-    )
 
 
 def _validate_url(*, engine_url: str, tls_cert: str, tls_key: str) -> None:
@@ -134,10 +124,6 @@ def host_update(*, actor, host: DockerHost, **changes) -> DockerHost:
     return host
 
 
-def host_drain(*, actor, host: DockerHost) -> DockerHost:
-    return host_update(actor=actor, host=host, status=HostStatus.DRAINING)
-
-
 def host_delete(*, actor, host: DockerHost) -> None:
     """Forget a host; refused while Berth still runs containers on it (drain it first)."""
     live = Container.objects.filter(host=host, state__in=LIVE_STATES).count()
@@ -192,11 +178,8 @@ def hosts_heartbeat() -> list[DockerHost]:
     return [host_heartbeat(host=host) for host in DockerHost.objects.all()]
 
 
-LOCAL_ENGINE_URL = "unix:///var/run/docker.sock"
-
-
 def host_register_local() -> DockerHost | None:
     """Register the local engine as host `local` when the fleet is empty (embedded mode's first start)."""
     if DockerHost.objects.exists():
         return None
-    return host_create(actor=None, name="local", engine_url=LOCAL_ENGINE_URL, address="127.0.0.1")
+    return host_create(actor=None, name="local", engine_url=engine.LOCAL_ENGINE_URL, address="127.0.0.1")

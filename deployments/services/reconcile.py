@@ -15,6 +15,15 @@ from django.utils import timezone
 
 from deployments.engine import containers as docker_ops
 from deployments.engine.client import EngineError
+from deployments.engine.labels import (
+    APP_LABEL,
+    DEPLOYMENT_LABEL,
+    INSTALLATION_LABEL,
+    MANAGED_LABEL,
+    PROCESS_LABEL,
+    RELEASE_LABEL,
+    TENANT_LABEL,
+)
 from deployments.models import LIVE_STATES, App, Container, ContainerState, Deployment, DockerHost, HostStatus
 from deployments.selectors import deployments_stale
 from deployments.services.containers import STOP_GRACE
@@ -26,7 +35,6 @@ from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 
-DEPLOYMENT_LABEL = "berth.deployment"
 # Stopped containers are the garbage collector's: it keeps them for its own grace period so a crash can be read.
 STOPPED = ("exited", "dead")
 
@@ -51,7 +59,7 @@ def reconcile() -> set[int]:
             continue
         else:
             try:
-                seen = docker_ops.containers_list(host_spec(host), labels={docker_ops.MANAGED_LABEL: "1"})
+                seen = docker_ops.containers_list(host_spec(host), labels={MANAGED_LABEL: "1"})
             except EngineError as exc:
                 logger.warning("reconciler skipped host %s: %s", host.name, exc)
                 continue
@@ -86,7 +94,7 @@ def orphans_find(*, seen: list[dict], installation: str, now: float) -> list[dic
     ours = [
         item
         for item in seen
-        if item["labels"].get(docker_ops.INSTALLATION_LABEL) == installation
+        if item["labels"].get(INSTALLATION_LABEL) == installation
         and item["state"] not in STOPPED
         and now - item["created"] >= grace
     ]
@@ -132,11 +140,11 @@ def _orphan_record(*, host: DockerHost, item: dict) -> None:
         item["name"],
         item["engine_id"][:12],
         host.name,
-        labels.get("berth.tenant", "?"),
-        labels.get("berth.app", "?"),
-        labels.get("berth.release", "?"),
+        labels.get(TENANT_LABEL, "?"),
+        labels.get(APP_LABEL, "?"),
+        labels.get(RELEASE_LABEL, "?"),
     )
-    tenant = Tenant.objects.filter(slug=labels.get("berth.tenant", "")).first()
+    tenant = Tenant.objects.filter(slug=labels.get(TENANT_LABEL, "")).first()
     if tenant is None:
         return
     audit_record(
@@ -147,9 +155,9 @@ def _orphan_record(*, host: DockerHost, item: dict) -> None:
         diff={
             "container": item["name"],
             "engine_id": item["engine_id"][:12],
-            "app": labels.get("berth.app", ""),
-            "release": labels.get("berth.release", ""),
-            "process": labels.get("berth.process", ""),
+            "app": labels.get(APP_LABEL, ""),
+            "release": labels.get(RELEASE_LABEL, ""),
+            "process": labels.get(PROCESS_LABEL, ""),
             "state": item["state"],
         },
     )

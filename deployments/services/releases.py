@@ -13,16 +13,16 @@ from django.utils import timezone
 
 from deployments import crypto
 from deployments.models import App, Build, BuildStatus, ConfigVar, Formation, HealthcheckKind, Release, ReleaseStatus
-from deployments.models.apps import PROCESS_TYPE
+from deployments.models.apps import PROCESS_TYPE, WEB_PROCESS
 from deployments.services.rollouts import rollout_enqueue
 from portal.errors import Conflict, NotFound, QuotaExceeded
 from tenants.audit import audit_record
 from tenants.models import Tenant
+from tenants.services import tenant_lock
 
 SECRET_MASK = "********"  # noqa: S105 - the mask shown instead of a secret, not a password
 # The Procfile entry Heroku runs once before a rollout; it is not a process type that runs containers.
 RELEASE_PHASE = "release"
-DEFAULT_PROCESS = "web"
 FORMATION_FIELDS = ("command", "quantity", "memory_mb", "cpu", "healthcheck_kind", "healthcheck", "healthcheck_timeout")
 
 
@@ -33,11 +33,6 @@ def actor_name(actor) -> str:
 def app_lock(*, app: App) -> App:
     """Lock the app's row until the end of the transaction; every release-creating write takes this lock first."""
     return App.objects.select_for_update().select_related("tenant").get(pk=app.pk)
-
-
-def tenant_lock(*, tenant: Tenant) -> Tenant:
-    """Lock the tenant's row so two writes cannot both pass a quota check (always taken before an app lock)."""
-    return Tenant.objects.select_for_update().get(pk=tenant.pk)
 
 
 def config_snapshot(*, app: App) -> dict:
@@ -158,12 +153,12 @@ def _process_types_of(build: Build) -> tuple[dict[str, str], str]:
     release_command = types.pop(RELEASE_PHASE, "") or ""
     for ptype in types:
         PROCESS_TYPE(ptype)
-    return types or {DEFAULT_PROCESS: ""}, release_command
+    return types or {WEB_PROCESS: ""}, release_command
 
 
 def _formation_defaults(ptype: str) -> dict:
     # A web process answers HTTP on $PORT; anything else has nothing to probe until its owner says otherwise.
-    if ptype == DEFAULT_PROCESS:
+    if ptype == WEB_PROCESS:
         return {"healthcheck_kind": HealthcheckKind.HTTP, "healthcheck": "/"}
     return {"healthcheck_kind": HealthcheckKind.NONE, "healthcheck": ""}
 

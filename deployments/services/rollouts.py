@@ -28,6 +28,7 @@ from deployments.router import RouterError
 from deployments.services import routes
 from deployments.services.containers import stop_containers
 from deployments.services.executions import RELEASE_COMMAND_TIMEOUT, RolloutExecution, ScaleExecution
+from deployments.services.queue import task_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +42,7 @@ STALE_AFTER = RELEASE_COMMAND_TIMEOUT + 600
 
 
 def _enqueue_task(deployment_id: int) -> None:
-    from deployments.tasks import deployment_run
-
-    deployment_run.enqueue(deployment_id=deployment_id)
+    task_enqueue("deployment_run", deployment_id=deployment_id)
 
 
 def rollout_enqueue(*, release_id: int) -> Deployment | None:
@@ -82,9 +81,7 @@ def scale_enqueue(*, app_id: int) -> Deployment | None:
 
 def app_teardown_enqueue(*, tenant: str, app: str, containers: list[dict]) -> None:
     """Queue stopping the containers of a deleted app ([{"host": name, "engine_id": id}]) and dropping its route."""
-    from deployments.tasks import app_teardown_run
-
-    app_teardown_run.enqueue(tenant=tenant, app=app, containers=containers)
+    task_enqueue("app_teardown_run", tenant=tenant, app=app, containers=containers)
 
 
 # --- execution -------------------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from deployments.models import App, Container, ContainerState, Domain, RouterNode, RoutingState
+from deployments.models.apps import WEB_PROCESS
 from deployments.router import Nginx, Route, RouterError, router
 
 logger = logging.getLogger(__name__)
@@ -34,8 +35,6 @@ ROUTER_REPORT = 1.0
 ROUTER_STALE = timedelta(seconds=15)
 DRAIN_WAIT = 10.0
 
-WEB = "web"
-
 
 def app_hostname(*, app: App) -> str:
     return f"{app.slug}.{app.tenant.slug}.{settings.BERTH_APPS_DOMAIN}"
@@ -45,7 +44,9 @@ def routes_collect() -> list[Route]:
     """Return one route per app with a web process: its names and the containers the router sends traffic to."""
     upstreams: dict[int, list[str]] = {}
     routed = (
-        Container.objects.filter(process_type=WEB, routed=True, state=ContainerState.RUNNING, host_port__isnull=False)
+        Container.objects.filter(
+            process_type=WEB_PROCESS, routed=True, state=ContainerState.RUNNING, host_port__isnull=False
+        )
         .select_related("host")
         .order_by("app_id", "index", "id")
     )

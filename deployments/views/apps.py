@@ -13,13 +13,14 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from deployments import selectors
+from deployments.models.apps import WEB_PROCESS
 from deployments.services import apps as app_services
-from deployments.services import build_cancel as build_cancel_services
 from deployments.services import config as config_services
 from deployments.services import containers as container_services
 from deployments.services import domains as domain_services
 from deployments.services import formation as formation_services
 from deployments.services import releases as release_services
+from deployments.services.builds import build_cancel
 from deployments.services.releases import SECRET_MASK
 from deployments.services.routes import app_hostname
 from portal.errors import ApplicationError, NotFound
@@ -118,7 +119,7 @@ def app_rollback(request, tenant, app):
 @login_required
 @require_POST
 def app_scale(request, tenant, app):
-    process_type = request.POST.get("process_type", "web")
+    process_type = request.POST.get("process_type", WEB_PROCESS)
 
     def action(app):
         quantity = int(request.POST.get("quantity", ""))
@@ -137,7 +138,7 @@ def app_build_cancel(request, tenant, app, number):
         except NotFound as exc:
             # The build is named in the URL: no such build is the 404 page, as for a missing app, not a message.
             raise Http404(exc.message) from exc
-        build = build_cancel_services.build_cancel(build=build, actor=request.user)
+        build = build_cancel(build=build, actor=request.user)
         return f"Build #{build.number} {build.status}."
 
     # The API's cancel is a POST on the builds route, which takes the deploy scope: the same here.

@@ -12,10 +12,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from deployments import selectors
-from deployments.builds import git
 from deployments.forms import DEPLOY_FORMS
 from deployments.models import BuildStatus, DeploymentStatus, SourceKind
-from deployments.services.builds import build_create
+from deployments.services.builds import build_create, git
 from portal.errors import ApplicationError
 from tenants.models import Scope
 from tenants.ui import error_text, form_errors, tenant_for

@@ -1,5 +1,5 @@
 """The log viewer: the live tail (over the logs WebSocket), history and search with a time range, "load older lines"
-by cursor, and the download of a range as plain text. Every read goes through deployments.services.logs."""
+by cursor, and the download of a range as plain text. Every read goes through the log store (deployments.logs.store)."""
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, StreamingHttpResponse
@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET
 from deployments import selectors
 from deployments.forms import LogQueryForm
 from deployments.logs.sinks import SinkUnavailable
-from deployments.services import logs as log_services
+from deployments.logs.store import log_export, log_search
 from tenants.ui import form_errors, tenant_for
 
 HISTORY_PAGE = 200
@@ -49,9 +49,7 @@ def app_log_history(request, tenant, app):
         return render(request, "deployments/_log_lines.html", context)
     filters = form.filters()
     try:
-        lines = log_services.log_search(
-            tenant=tenant, app=app, before=form.cleaned_data["before"], limit=HISTORY_PAGE, **filters
-        )
+        lines = log_search(tenant=tenant, app=app, before=form.cleaned_data["before"], limit=HISTORY_PAGE, **filters)
     except SinkUnavailable as exc:
         context["error"] = f"The log store does not answer ({exc}); try again in a moment."
         return render(request, "deployments/_log_lines.html", context)
@@ -77,7 +75,7 @@ def app_log_download(request, tenant, app):
     form = LogQueryForm(request.GET)
     if not form.is_valid():
         return HttpResponse(f"{form_errors(form)}\n", status=400, content_type="text/plain; charset=utf-8")
-    lines = log_services.log_export(tenant=tenant, app=app, max_lines=DOWNLOAD_MAX_LINES, **form.filters())
+    lines = log_export(tenant=tenant, app=app, max_lines=DOWNLOAD_MAX_LINES, **form.filters())
 
     def body():
         try:

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from deployments.embedded import run_heartbeat
+from deployments.loops import run_heartbeat
 
 
 class Command(BaseCommand):

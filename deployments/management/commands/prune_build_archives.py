@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from deployments.services.build_archives import ORPHAN_GRACE_SECONDS, build_archives_collect
+from deployments.services.builds.retention import ORPHAN_GRACE_SECONDS, build_archives_collect
 
 
 class Command(BaseCommand):

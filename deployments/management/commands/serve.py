@@ -4,7 +4,7 @@ from daphne.cli import CommandLineInterface
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from deployments.embedded import start_background
+from deployments.loops import start_background
 
 
 class Command(BaseCommand):

@@ -4,8 +4,8 @@ from django_tasks_db.models import DBTaskResult
 from rest_framework.test import APIClient
 
 from deployments.models import Build, BuildStatus
-from deployments.tests.builds.tarballs import as_bytes, member
 from deployments.tests.factories import AppFactory, BuildFactory, MembershipFactory, ReleaseFactory
+from deployments.tests.services.builds.tarballs import as_bytes, member
 from tenants.models import AuditEvent, Role, Scope
 from tenants.services import token_create
 
@@ -65,7 +65,7 @@ def test_a_developer_uploads_an_archive_and_the_build_is_queued(app, tmp_path, d
     assert (tmp_path / "builds" / "acme" / "web" / "1.tar").read_bytes() == SOURCE
     task = DBTaskResult.objects.get()
     assert (task.task_path, task.queue_name, task.args_kwargs["args"]) == (
-        "deployments.builds.tasks.build_run",
+        "deployments.tasks.build_run",
         "builds",
         [build.pk],
     )

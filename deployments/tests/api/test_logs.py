@@ -4,8 +4,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from deployments.logs.sinks import DatabaseSink
+from deployments.logs.store import log_drops_record
 from deployments.models import LogSink
-from deployments.services.logs import log_drops_record
 from deployments.tests.factories import AppFactory, MembershipFactory, TenantFactory, UserFactory
 from tenants.models import Role
 from tenants.services import token_create

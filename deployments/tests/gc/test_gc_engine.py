@@ -15,6 +15,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from deployments.engine.gc import _parse_time
+from deployments.engine.labels import APP_LABEL, PROCESS_LABEL, RELEASE_LABEL, TENANT_LABEL
 from deployments.models import GcRun, ReleaseStatus, SourceKind
 from deployments.services.gc import gc_run
 from deployments.tests.factories import (
@@ -135,12 +136,12 @@ def test_gc_removes_exactly_what_berth_owns_and_no_longer_needs(engine, third_do
     other_id = engine.build("other", f"{prefix}-other/thing:1")
     unused_other_id = engine.build("unused", f"{prefix}-other/unused:1")
     # containers that exited long enough ago, then (two seconds later) young ones
-    web_labels = {"berth.tenant": prefix, "berth.app": "web", "berth.process": "web"}
-    old_web = engine.exited(versions[2][0], {**web_labels, "berth.release": "2"})
-    old_release_phase = engine.exited(versions[5][0], {**web_labels, "berth.process": "release"})
+    web_labels = {TENANT_LABEL: prefix, APP_LABEL: "web", PROCESS_LABEL: "web"}
+    old_web = engine.exited(versions[2][0], {**web_labels, RELEASE_LABEL: "2"})
+    old_release_phase = engine.exited(versions[5][0], {**web_labels, PROCESS_LABEL: "release"})
     old_foreign = engine.exited(other_id, {})
     time.sleep(2)
-    young_web = engine.exited(versions[3][0], {**web_labels, "berth.release": "3"})
+    young_web = engine.exited(versions[3][0], {**web_labels, RELEASE_LABEL: "3"})
     old_finished = max(engine.finished_at(c) for c in (old_web, old_release_phase, old_foreign))
     young_finished = engine.finished_at(young_web)
     assert young_finished - old_finished > timedelta(seconds=1.5)

@@ -15,6 +15,7 @@ from pathlib import Path
 import docker
 import pytest
 
+from deployments.engine.labels import TENANT_LABEL, label_filter
 from deployments.models import DockerHost
 from deployments.router import router as configured_router
 from deployments.tests.factories import AppFactory, ReleaseFactory, TenantFactory, web_formation
@@ -47,7 +48,7 @@ def tenant_slug(docker_engine_url, second_docker_engine_url):
     for url in (docker_engine_url, second_docker_engine_url):
         client = docker.DockerClient(base_url=url, timeout=60)
         try:
-            for container in client.containers.list(all=True, filters={"label": f"berth.tenant={slug}"}):
+            for container in client.containers.list(all=True, filters={"label": label_filter(TENANT_LABEL, slug)}):
                 container.remove(force=True)
             for network in client.networks.list(names=[f"berth-{slug}"]):
                 network.remove()
@@ -58,7 +59,7 @@ def tenant_slug(docker_engine_url, second_docker_engine_url):
 def engine_containers(url: str, slug: str) -> list:
     client = docker.DockerClient(base_url=url, timeout=60)
     try:
-        return client.containers.list(all=True, filters={"label": f"berth.tenant={slug}"})
+        return client.containers.list(all=True, filters={"label": label_filter(TENANT_LABEL, slug)})
     finally:
         client.close()
 

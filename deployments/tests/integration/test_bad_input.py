@@ -2,6 +2,7 @@
 
 import pytest
 
+from deployments.engine.labels import PROCESS_LABEL, RELEASE_LABEL
 from deployments.models import Container, DeploymentStatus, DockerHost, ReleaseStatus
 from deployments.services.hosts import host_create
 from deployments.services.rollouts import deployment_execute, rollout_enqueue
@@ -83,7 +84,7 @@ def test_a_failing_release_command_stops_the_rollout_and_the_old_release_keeps_s
     assert release.error.startswith("The release command `/bin/sh -c 'echo migrating; exit 3'` exited with status 3")
     assert "migrating" in release.error
     assert [step["name"] for step in deployment.steps] == ["plan", "prepare", "release"]
-    assert sorted(c.labels["berth.release"] for c in nothing_left()) == ["1", "1"]
+    assert sorted(c.labels[RELEASE_LABEL] for c in nothing_left()) == ["1", "1"]
     assert traffic().get() == (200, "v1\n")
 
 
@@ -101,7 +102,7 @@ def test_a_release_command_runs_before_the_new_containers(hosts, router, app, ma
         "route",
         "drain",
     ]
-    assert sorted(c.labels["berth.process"] for c in nothing_left()) == ["web", "web"]
+    assert sorted(c.labels[PROCESS_LABEL] for c in nothing_left()) == ["web", "web"]
 
 
 def test_a_host_whose_engine_does_not_answer_is_not_added(db, tmp_path):

@@ -11,6 +11,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from deployments.engine import containers as docker_ops
+from deployments.engine.labels import RELEASE_LABEL
 from deployments.models import (
     Container,
     ContainerState,
@@ -88,7 +89,7 @@ def test_a_new_rollout_supersedes_one_in_progress(
     assert slow.error == "Superseded by a newer rollout before it served."
     assert fresh_deployment.status == DeploymentStatus.SUCCEEDED, fresh_deployment.error
     seen = engine_containers(docker_engine_url, tenant_slug) + engine_containers(second_docker_engine_url, tenant_slug)
-    assert sorted(c.labels["berth.release"] for c in seen) == [str(fresh.version)] * 2
+    assert sorted(c.labels[RELEASE_LABEL] for c in seen) == [str(fresh.version)] * 2
 
 
 def test_a_rollout_superseded_before_it_started_fails_its_release(hosts, router, app, make_release):
@@ -248,7 +249,7 @@ def test_a_rollout_whose_worker_died_before_the_switch_is_undone(
     assert v2.error.startswith("The worker stopped during the rollout")
     assert app.current_release_id == v1.pk
     seen = engine_containers(docker_engine_url, tenant_slug) + engine_containers(second_docker_engine_url, tenant_slug)
-    assert sorted(c.labels["berth.release"] for c in seen) == ["1", "1"]
+    assert sorted(c.labels[RELEASE_LABEL] for c in seen) == ["1", "1"]
     assert traffic().get() == (200, "v1\n")
 
 
@@ -273,7 +274,7 @@ def test_a_rollout_whose_worker_died_after_the_switch_is_finished(
     assert dead.status == DeploymentStatus.SUCCEEDED
     assert app.current_release_id == v2.pk
     seen = engine_containers(docker_engine_url, tenant_slug) + engine_containers(second_docker_engine_url, tenant_slug)
-    assert sorted(c.labels["berth.release"] for c in seen) == ["2", "2"]
+    assert sorted(c.labels[RELEASE_LABEL] for c in seen) == ["2", "2"]
     assert traffic().get() == (200, "v2\n")
 
 

@@ -4,6 +4,7 @@ import pytest
 from django.utils import timezone
 
 from deployments.engine import containers as docker_ops
+from deployments.engine.labels import INSTALLATION_LABEL, TENANT_LABEL
 from deployments.models import Container, ContainerState, Deployment, DeploymentStatus, DockerHost, HostStatus
 from deployments.services.containers import Planned, container_name, release_processes, run_spec, tenant_network
 from deployments.services.hosts import host_spec
@@ -27,7 +28,7 @@ def _start(host, release, *, index=1, deployment=None, labels=None, without=()):
     """Start a web container of `release` by hand, as a worker would, with no row recorded for it."""
     engine = host_spec(host)
     tenant = release.app.tenant
-    docker_ops.network_ensure(engine, name=tenant_network(tenant=tenant), labels={"berth.tenant": tenant.slug})
+    docker_ops.network_ensure(engine, name=tenant_network(tenant=tenant), labels={TENANT_LABEL: tenant.slug})
     planned = Planned(
         process_type="web",
         index=index,
@@ -93,8 +94,8 @@ def test_containers_of_another_installation_or_without_the_label_are_left(
 ):
     # given: same engine, same labels, but another installation's id, and one from before the label existed
     release = make_release()
-    other = _start(hosts[0], release, labels={docker_ops.INSTALLATION_LABEL: "0123456789abcdef"})
-    older = _start(hosts[0], release, index=2, without=[docker_ops.INSTALLATION_LABEL])
+    other = _start(hosts[0], release, labels={INSTALLATION_LABEL: "0123456789abcdef"})
+    older = _start(hosts[0], release, index=2, without=[INSTALLATION_LABEL])
     _start(hosts[0], release, index=3)
 
     # when
@@ -113,7 +114,7 @@ def test_containers_with_a_live_row_are_left(hosts, router, app, make_release, t
     assert len(rows) == 2
     local = next(row for row in rows if row.host.name == "local")
     labels = docker_ops.inspect(host_spec(local.host), engine_id=local.engine_id)["Config"]["Labels"]
-    assert labels[docker_ops.INSTALLATION_LABEL] == installation_id()
+    assert labels[INSTALLATION_LABEL] == installation_id()
 
     # when
     reconcile()

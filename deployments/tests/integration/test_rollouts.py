@@ -2,6 +2,7 @@
 
 import pytest
 
+from deployments.engine.labels import RELEASE_LABEL
 from deployments.models import Container, ContainerState, DeploymentStatus, ReleaseStatus
 from deployments.services.rollouts import deployment_execute, rollout_enqueue
 from deployments.tests.factories import web_formation
@@ -90,4 +91,4 @@ def test_a_release_failing_its_health_check_is_marked_failed_and_the_old_one_kee
     remaining = engine_containers(docker_engine_url, tenant_slug) + engine_containers(
         second_docker_engine_url, tenant_slug
     )
-    assert sorted(c.labels["berth.release"] for c in remaining) == ["1", "1"]
+    assert sorted(c.labels[RELEASE_LABEL] for c in remaining) == ["1", "1"]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
+from deployments.engine.labels import RELEASE_LABEL
 from deployments.models import Container, ContainerState, DeploymentStatus, ReleaseStatus, RouterNode
 from deployments.router import Nginx
 from deployments.services.rollouts import deployment_execute, rollout_enqueue
@@ -97,4 +98,4 @@ def test_a_router_that_does_not_serve_the_switch_fails_the_rollout_and_the_old_r
         v1.pk
     }
     seen = engine_containers(docker_engine_url, tenant_slug) + engine_containers(second_docker_engine_url, tenant_slug)
-    assert sorted(c.labels["berth.release"] for c in seen) == ["1", "1"]
+    assert sorted(c.labels[RELEASE_LABEL] for c in seen) == ["1", "1"]

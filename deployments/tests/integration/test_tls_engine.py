@@ -23,6 +23,7 @@ from rest_framework.test import APIClient
 from deployments import crypto
 from deployments.engine import containers, images
 from deployments.engine.client import EngineSpec, ping
+from deployments.engine.labels import APP_LABEL, INDEX_LABEL, PROCESS_LABEL, TENANT_LABEL
 from deployments.models import DockerHost, HostStatus
 from deployments.services.hosts import host_create, host_heartbeat, host_spec
 from deployments.tests.factories import UserFactory
@@ -156,7 +157,7 @@ def test_a_web_container_pulled_from_the_registry_serves_on_the_tls_host(
     network = f"berth-{slug}"
     try:
         # when: what a rollout asks of a host, over TLS: the tenant network, the image, a hardened container
-        containers.network_ensure(engine, name=network, labels={"berth.tenant": slug})
+        containers.network_ensure(engine, name=network, labels={TENANT_LABEL: slug})
         containers.image_ensure(engine, image=f"{repository}:1")
         started = containers.container_start(
             engine,
@@ -164,7 +165,7 @@ def test_a_web_container_pulled_from_the_registry_serves_on_the_tls_host(
                 name=f"{slug}-web-1",
                 image=f"{repository}:1",
                 env={"PORT": "5000", "BERTH_RELEASE": "v1"},
-                labels={"berth.tenant": slug, "berth.app": "web", "berth.process": "web", "berth.index": "1"},
+                labels={TENANT_LABEL: slug, APP_LABEL: "web", PROCESS_LABEL: "web", INDEX_LABEL: "1"},
                 network=network,
                 memory_mb=64,
                 cpu=0.5,
@@ -173,14 +174,14 @@ def test_a_web_container_pulled_from_the_registry_serves_on_the_tls_host(
         )
 
         # then: it runs there, with the labels Berth reads back, and answers on its published loopback port
-        listed = containers.containers_list(engine, labels={"berth.tenant": slug})
+        listed = containers.containers_list(engine, labels={TENANT_LABEL: slug})
         assert [(row["engine_id"], row["state"]) for row in listed] == [(started.engine_id, "running")]
         assert started.host_port is not None
         assert _get_when_up(started.host_port, "/release.txt") == (200, "v1\n")
         containers.container_stop(engine, engine_id=started.engine_id, grace=2)
-        assert containers.containers_list(engine, labels={"berth.tenant": slug}) == []
+        assert containers.containers_list(engine, labels={TENANT_LABEL: slug}) == []
     finally:
-        for row in containers.containers_list(engine, labels={"berth.tenant": slug}):
+        for row in containers.containers_list(engine, labels={TENANT_LABEL: slug}):
             containers.container_remove(engine, engine_id=row["engine_id"])
         containers.network_remove(engine, name=network)
         images.remove(engine, f"{repository}:1")

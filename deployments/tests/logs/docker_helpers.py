@@ -7,6 +7,8 @@ import uuid
 
 import docker
 
+from deployments.engine.labels import APP_LABEL, INDEX_LABEL, PROCESS_LABEL, RELEASE_LABEL, TENANT_LABEL
+
 TEST_LABEL = "berth.test-logs"
 
 
@@ -39,11 +41,11 @@ class Containers:
             detach=True,
             environment={key.upper(): str(value) for key, value in env.items()},
             labels={
-                "berth.tenant": tenant,
-                "berth.app": app,
-                "berth.release": str(release),
-                "berth.process": process,
-                "berth.index": "1",
+                TENANT_LABEL: tenant,
+                APP_LABEL: app,
+                RELEASE_LABEL: str(release),
+                PROCESS_LABEL: process,
+                INDEX_LABEL: "1",
                 TEST_LABEL: "1",
             },
             log_config={"type": "local"},

@@ -19,7 +19,7 @@ from deployments.models import LogLine, LogSink
 from deployments.tests.factories import AppFactory, MembershipFactory, TenantFactory
 from deployments.tests.logs.docker_helpers import Containers, Proxy, unique
 from deployments.tests.logs.server import child_env
-from deployments.tests.logs.wsclient import communicator, logs_path, token_headers
+from deployments.tests.realtime.wsclient import communicator, logs_path, token_headers
 from tenants.models import Role
 from tenants.services import token_create
 

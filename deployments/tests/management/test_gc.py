@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from deployments import embedded
+from deployments import loops
 from deployments.models import GcRun
 from deployments.services import gc as services
 from deployments.tests.factories import DockerHostFactory
@@ -86,14 +86,14 @@ def test_gc_needs_one_host_or_all(fake):
 
 
 def test_embedded_mode_runs_gc_periodically():
-    assert ("gc", embedded._run_gc) in embedded.background_loops()
+    assert ("gc", loops._run_gc) in loops.background_loops()
 
 
 def test_embedded_gc_is_off_at_interval_zero(settings, fake):
     settings.BERTH_GC_INTERVAL = 0
     DockerHostFactory(name="h1")
 
-    embedded._run_gc()  # returns at once instead of looping
+    loops._run_gc()  # returns at once instead of looping
 
     assert GcRun.objects.count() == 0
 
@@ -102,7 +102,7 @@ def test_embedded_gc_tick_collects_every_host(fake):
     DockerHostFactory(name="h1")
     DockerHostFactory(name="h2")
 
-    embedded._collect_garbage()
+    loops._collect_garbage()
 
     assert sorted(GcRun.objects.filter(dry_run=False).values_list("host__name", flat=True)) == ["h1", "h2"]
     assert fake.removed_images == ["sha256:freed", "sha256:dangling"] * 2

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from deployments.engine.labels import APP_LABEL
 from deployments.models import GcRun, ReleaseStatus
 from deployments.services import gc as services
 from deployments.services.gc import GcPolicy, Keep, normalize_reference, reclaimed_bytes
@@ -57,7 +58,7 @@ def test_plan_containers_takes_only_berth_containers_that_exited_before_the_grac
             container("running", "i", state="running", berth_app="web"),
             container("foreign", "i", finished_at=OLD),
         ]
-    ).inventory(None, inspect_label="berth.app")
+    ).inventory(None, inspect_label=APP_LABEL)
 
     plan = services.plan_containers(inventory=inventory, policy=POLICY, now=NOW)
 
@@ -73,7 +74,7 @@ def test_plan_containers_leaves_the_exited_containers_of_another_installation():
             container("theirs", "i", finished_at=OLD, berth_app="web", berth_installation="theirs"),
             container("unlabelled", "i", finished_at=OLD, berth_app="web"),
         ]
-    ).inventory(None, inspect_label="berth.app")
+    ).inventory(None, inspect_label=APP_LABEL)
 
     plan = services.plan_containers(inventory=inventory, policy=policy, now=NOW)
 
@@ -111,7 +112,7 @@ def test_plan_images_keeps_used_foreign_young_excluded_and_release_images():
     )
 
     plan = services.plan_images(
-        inventory=engine.inventory(None, inspect_label="berth.app"),
+        inventory=engine.inventory(None, inspect_label=APP_LABEL),
         policy=POLICY,
         keep=keep,
         removed_containers={"gone"},

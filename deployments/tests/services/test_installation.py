@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from deployments.engine.labels import DEPLOYMENT_LABEL, INSTALLATION_LABEL
 from deployments.models import Installation
 from deployments.services.containers import labels_for
 from deployments.services.installation import installation_id
@@ -42,5 +43,5 @@ def test_every_container_label_set_names_the_installation():
 
     labels = labels_for(release=release, process_type="release", index=0, deployment_id=7)
 
-    assert labels["berth.installation"] == installation_id()
-    assert labels["berth.deployment"] == "7"
+    assert labels[INSTALLATION_LABEL] == installation_id()
+    assert labels[DEPLOYMENT_LABEL] == "7"

@@ -7,7 +7,7 @@ import pytest
 
 from deployments.logs.records import LogRecord
 from deployments.logs.sinks import DatabaseSink
-from deployments.services.logs import log_drops_record
+from deployments.logs.store import log_drops_record
 from deployments.views.logs import HISTORY_PAGE
 
 pytestmark = pytest.mark.django_db

@@ -7,11 +7,11 @@ import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from django.test import override_settings
 
-from deployments.logs.publish import publish
 from deployments.logs.sinks import DatabaseSink
 from deployments.models import LogSink
+from deployments.realtime.events import log_lines_publish
 from deployments.tests.factories import AppFactory, MembershipFactory, TenantFactory, UserFactory
-from deployments.tests.logs.wsclient import communicator, logs_path, receive_lines, session_headers, token_headers
+from deployments.tests.realtime.wsclient import communicator, logs_path, receive_lines, session_headers, token_headers
 from tenants.models import Role
 from tenants.services import token_create
 
@@ -46,7 +46,7 @@ def test_tail_then_live_without_duplicates(acme_app, make_records):
         # when: the collector publishes a batch that overlaps what history sent
         more = make_records(acme_app, 2, start=6)
         live_batch = [r.as_message() for r in [records[-1], *more]]
-        await sync_to_async(publish)(app_id=acme_app.pk, messages=live_batch)
+        await sync_to_async(log_lines_publish)(app_id=acme_app.pk, messages=live_batch)
         live, _ = await receive_lines(ws, 2)
         quiet = await ws.receive_nothing(timeout=0.3)
         await ws.disconnect()
@@ -94,7 +94,7 @@ def test_filters_apply_to_history_and_live(acme_app, make_records):
         await ws.receive_json_from(timeout=30)
         history, _ = await receive_lines(ws, 2)
         live = make_records(acme_app, 1, start=6, process="web") + make_records(acme_app, 1, start=7, process="worker")
-        await sync_to_async(publish)(app_id=acme_app.pk, messages=[r.as_message() for r in live])
+        await sync_to_async(log_lines_publish)(app_id=acme_app.pk, messages=[r.as_message() for r in live])
         live_lines, _ = await receive_lines(ws, 1)
         await ws.disconnect()
         return history, live_lines
@@ -106,7 +106,7 @@ def test_filters_apply_to_history_and_live(acme_app, make_records):
 
 
 def test_status_shows_dropped_lines(acme_app):
-    from deployments.services.logs import log_drops_record
+    from deployments.logs.store import log_drops_record
 
     log_drops_record(counts={acme_app.pk: (acme_app.tenant_id, 42)})
     _, token = _member_token(acme_app.tenant)
@@ -191,7 +191,7 @@ def test_embedded_in_memory_layer_delivers_lines_published_from_a_collector_thre
         await ws.receive_json_from(timeout=30)
         # when: a plain thread publishes, as the collector's writer does
         messages = [r.as_message() for r in records]
-        thread = threading.Thread(target=publish, kwargs={"app_id": acme_app.pk, "messages": messages})
+        thread = threading.Thread(target=log_lines_publish, kwargs={"app_id": acme_app.pk, "messages": messages})
         thread.start()
         lines, _ = await receive_lines(ws, 3)
         thread.join()
@@ -213,7 +213,7 @@ def test_a_batch_of_long_lines_reaches_the_client_in_messages_under_a_mebibyte(a
         await ws.connect(timeout=30)
         await ws.receive_json_from(timeout=30)
         # when
-        await sync_to_async(publish)(app_id=acme_app.pk, messages=[r.as_message() for r in records])
+        await sync_to_async(log_lines_publish)(app_id=acme_app.pk, messages=[r.as_message() for r in records])
         lines, messages = await receive_lines(ws, 16)
         await ws.disconnect()
         return lines, messages

@@ -2,8 +2,8 @@ import tarfile
 
 import pytest
 
-from deployments.builds.archive import UnsafeArchive, declared_build_args, parse_procfile, sanitize
-from deployments.tests.builds.tarballs import DOCKERFILE, member, write
+from deployments.services.builds.archive import UnsafeArchive, declared_build_args, parse_procfile, sanitize
+from deployments.tests.services.builds.tarballs import DOCKERFILE, member, write
 
 MB = 1024 * 1024
 

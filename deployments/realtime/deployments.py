@@ -1,11 +1,14 @@
-"""WebSocket consumers: a deployment's progress, live."""
+"""WebSocket consumer of a deployment's progress, live."""
+
+import asyncio
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from deployments import selectors
 from deployments.models import Deployment
-from deployments.services.progress import deployment_group, deployment_payload
+from deployments.realtime import publisher
+from deployments.realtime.events import deployment_group, deployment_payload
 from tenants.permissions import tenant_readable
 
 # Close codes (4000-4999 are the application's): the client should not retry these.
@@ -28,6 +31,7 @@ class DeploymentProgressConsumer(AsyncJsonWebsocketConsumer):
     group: str | None = None
 
     async def connect(self):
+        publisher.register_server_loop(asyncio.get_running_loop())
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=NOT_AUTHENTICATED)

@@ -12,17 +12,17 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from deployments import selectors
-from deployments.logs.publish import group_name, register_server_loop
 from deployments.logs.records import cursor_container, valid_cursor
 from deployments.logs.sinks import SinkUnavailable
-from deployments.services import logs as services
+from deployments.logs.store import log_search
+from deployments.realtime import publisher
+from deployments.realtime.events import logs_group
 from portal.errors import NotFound
 from tenants.permissions import tenant_readable
 
 DEFAULT_TAIL = 100
 MAX_TAIL = 1000
 HISTORY_PAGE = 1000
-REFUSED = 4403
 # 1013 "try again later": the sink could not be read; the client reconnects with its cursor.
 SINK_DOWN = 1013
 
@@ -31,7 +31,7 @@ class LogConsumer(AsyncJsonWebsocketConsumer):
     """WS /ws/tenants/{tenant}/apps/{app}/logs/?tail=100&cursor=...&process=&release=&q="""
 
     async def connect(self):
-        register_server_loop(asyncio.get_running_loop())
+        publisher.register_server_loop(asyncio.get_running_loop())
         params = {key: values[-1] for key, values in parse_qs(self.scope.get("query_string", b"").decode()).items()}
         kwargs = self.scope["url_route"]["kwargs"]
         self.app = await database_sync_to_async(self._authorize)(kwargs["tenant"], kwargs["app"])
@@ -52,7 +52,7 @@ class LogConsumer(AsyncJsonWebsocketConsumer):
             tail = DEFAULT_TAIL
         self.sent: dict[str, str] = {}
         self.resume = resume
-        self.group = group_name(app_id=self.app.pk)
+        self.group = logs_group(app_id=self.app.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         dropped = await database_sync_to_async(selectors.log_dropped_count)(app=self.app)
@@ -90,7 +90,7 @@ class LogConsumer(AsyncJsonWebsocketConsumer):
         return app
 
     async def _send_history(self, *, resume: str, tail: int) -> None:
-        search = database_sync_to_async(services.log_search)
+        search = database_sync_to_async(log_search)
         if resume:
             after = resume
             while True:

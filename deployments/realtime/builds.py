@@ -1,10 +1,13 @@
 """WebSocket consumer of a build's log: the stored lines, then the live ones, then the final status."""
 
+import asyncio
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from deployments.builds.log import group_name
 from deployments.models import BuildStatus
+from deployments.realtime import publisher
+from deployments.realtime.events import build_group
 from deployments.selectors import build_for_viewer
 from tenants.permissions import tenant_readable
 
@@ -30,6 +33,7 @@ class BuildLogConsumer(AsyncJsonWebsocketConsumer):
     next_index = 0
 
     async def connect(self):
+        publisher.register_server_loop(asyncio.get_running_loop())
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=NOT_AUTHENTICATED)
@@ -40,7 +44,7 @@ class BuildLogConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=NOT_FOUND)
             return
         # Join before reading the stored log, so no line falls between the two; indexes drop the overlap.
-        self.group = group_name(build.pk)
+        self.group = build_group(build.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         build = await _build_for(user, self.scope.get("token"), kwargs["tenant"], kwargs["app"], kwargs["number"])

@@ -1,4 +1,8 @@
-"""The authorization matrix of every API route (rows in tenants/ and deployments/tests/authz_matrix.py)."""
+"""The authorization matrix of every API route.
+
+The rows are in tenants/tests/authz_matrix.py and deployments/tests/authz_matrix.py; the test spans both apps, so it
+lives with the project, and neither app's tests import the other's.
+"""
 
 import pytest
 

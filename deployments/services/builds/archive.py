@@ -14,12 +14,14 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from deployments.models.apps import PROCESS_TYPE_PATTERN
+
 # Files a build reads from the context besides the Dockerfile.
 PROCFILE = "Procfile"
 _MAX_MEMBERS = 100_000
 _MAX_SMALL_FILE = 64 * 1024
-PROCESS_TYPE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,29}$")
-_PROCFILE_LINE = re.compile(r"^([a-z][a-z0-9_-]{0,29})\s*:\s*(.+)$")
+PROCESS_TYPE_NAME = re.compile(rf"^{PROCESS_TYPE_PATTERN}$")
+_PROCFILE_LINE = re.compile(rf"^({PROCESS_TYPE_PATTERN})\s*:\s*(.+)$")
 
 
 class UnsafeArchive(ValueError):

@@ -8,7 +8,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.db import connections
 
 from deployments.models import Deployment
-from deployments.routing import websocket_urlpatterns
+from deployments.realtime.routing import websocket_urlpatterns
 from deployments.services.progress import publish
 from deployments.tests.factories import AppFactory, MembershipFactory, ReleaseFactory, TenantFactory, UserFactory
 

@@ -10,10 +10,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
 from deployments.models import Build, BuildStatus
-from deployments.services.build_archives import ORPHAN_GRACE_SECONDS, build_archives_collect, build_archives_prune
 from deployments.services.builds import build_create, build_execute
-from deployments.tests.builds.tarballs import as_bytes, member
+from deployments.services.builds.retention import ORPHAN_GRACE_SECONDS, build_archives_collect, build_archives_prune
 from deployments.tests.factories import AppFactory, MembershipFactory
+from deployments.tests.services.builds.tarballs import as_bytes, member
 
 pytestmark = [pytest.mark.django_db]
 

@@ -15,8 +15,8 @@ import threading
 from django.db import connection, transaction
 from django.utils import timezone
 
-from deployments.builds.log import BuildLog
 from deployments.models import Build, BuildStatus
+from deployments.services.builds.log import BuildLog
 from portal.errors import Conflict
 from tenants.audit import audit_record
 

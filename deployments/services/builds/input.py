@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import re
 
-from django.conf import settings
-
 from deployments import crypto
 from deployments.models import App, ConfigVar
+from deployments.services.images import image_namespaces
 from portal.errors import Invalid
 
 BUILD_ARG_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
@@ -49,8 +48,7 @@ def check_build_args(*, app: App, build_args: dict) -> dict[str, str]:
 
 def _platform_namespaces() -> list[str]:
     """Repository prefixes Berth's own images live under (the registry's, and the local name without one)."""
-    registry = settings.BERTH_REGISTRY.rstrip("/")
-    return [f"{registry}/", "berth/"] if registry else ["berth/"]
+    return [f"{namespace}/" for namespace in image_namespaces()]
 
 
 def own_image(*, app: App, image: str) -> bool:

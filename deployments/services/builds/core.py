@@ -1,10 +1,10 @@
 """Builds: a customer's source (archive, git repository or image) in, a pushed image and a release out.
 
-`build_create` validates the request (build_input), stores the upload under BERTH_DATA_DIR/builds/ (kept for the
-app's last BERTH_BUILD_KEEP_ARCHIVES builds, see build_archives) and enqueues the build on commit. `build_execute`
+`build_create` validates the request (builds/input.py), stores the upload under BERTH_DATA_DIR/builds/ (kept for the
+app's last BERTH_BUILD_KEEP_ARCHIVES builds, see builds/retention.py) and enqueues the build on commit. `build_execute`
 runs it (the "builds" task queue calls it; tests call it directly): it turns the source into a sanitized build
 context, builds on a builder host through the engine adapter, tags the image <registry>/<tenant>/<app>:<number>,
-pushes it, records digest, size and layers, and creates a release. A build can be cancelled (build_cancel) while it
+pushes it, records digest, size and layers, and creates a release. A build can be cancelled (builds/cancel.py) while it
 waits or runs.
 
 Secrets never enter an image: no config var is ever passed to the engine, as build argument, label or file. The
@@ -29,23 +29,24 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from deployments import crypto
-from deployments.builds import archive, git
-from deployments.builds.log import BuildLog
 from deployments.engine import images
-from deployments.engine.client import EngineError, EngineSpec
+from deployments.engine.client import LOCAL_ENGINE, EngineError, EngineSpec
+from deployments.engine.labels import PROCESS_TYPE_LABEL_PREFIX
 from deployments.models import App, Build, BuildStatus, DockerHost, HostStatus, SourceKind
-from deployments.services.build_archives import archives_dir, build_archives_prune
-from deployments.services.build_cancel import CancelWatch, build_cancelled, canceller_name
-from deployments.services.build_input import check_build_args, check_image_ref, own_image
+from deployments.selectors.hosts import host_spec
+from deployments.services.builds import archive, git
+from deployments.services.builds.cancel import CancelWatch, build_cancelled, canceller_name
+from deployments.services.builds.input import check_build_args, check_image_ref, own_image
+from deployments.services.builds.log import BuildLog
+from deployments.services.builds.retention import archives_dir, build_archives_prune
+from deployments.services.images import image_repository
+from deployments.services.queue import task_enqueue
 from deployments.services.releases import release_deploy_build
 from portal.errors import ApplicationError, Invalid
 from tenants.audit import audit_record
 
 logger = logging.getLogger(__name__)
 
-LOCAL_ENGINE = EngineSpec(name="local", url="unix:///var/run/docker.sock")
-PROCESS_LABEL = "berth.process."
 # How long a build may wait behind the running build of the same app before trying again.
 REQUEUE_SECONDS = 5
 
@@ -164,12 +165,7 @@ def build_create(
 
 def build_enqueue(*, build_id: int, delay: int = 0) -> None:
     """Queue the build on the "builds" task queue."""
-    from deployments.builds.tasks import build_run
-
-    task = build_run
-    if delay:
-        task = task.using(run_after=timezone.now() + timedelta(seconds=delay))
-    task.enqueue(build_id)
+    task_enqueue("build_run", build_id, delay=delay)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -185,17 +181,7 @@ def builder_spec() -> EngineSpec:
             raise BuildFailed("no Docker host is ready to build on")
         # Before any host is registered, the engine of this machine builds (embedded mode).
         return LOCAL_ENGINE
-
-    def clear(value: str) -> str:
-        return crypto.decrypt(value) if value else ""
-
-    return EngineSpec(
-        name=host.name,
-        url=host.engine_url,
-        tls_ca=clear(host.tls_ca),
-        tls_cert=clear(host.tls_cert),
-        tls_key=clear(host.tls_key),
-    )
+    return host_spec(host)
 
 
 @dataclass
@@ -235,7 +221,7 @@ def build_execute(*, build_id: int) -> Build | None:
     """Run a pending build to its end (synchronously) and return it; None when it is gone or not pending.
 
     When another build of the same app is running, the build stays pending and is enqueued again: one build per
-    app at a time, in order. A build cancelled while it runs is stopped on the engine (see build_cancel).
+    app at a time, in order. A build cancelled while it runs is stopped on the engine (see builds/cancel.py).
     """
     build, waiting = _claim(build_id)
     if build is None:
@@ -370,9 +356,7 @@ def _finish_succeeded(build: Build, result: _Result) -> str:
 
 
 def _repository(build: Build) -> str:
-    name = f"{build.app.tenant.slug}/{build.app.slug}"
-    registry = settings.BERTH_REGISTRY.rstrip("/")
-    return f"{registry}/{name}" if registry else f"berth/{name}"
+    return image_repository(tenant_slug=build.app.tenant.slug, app_slug=build.app.slug)
 
 
 def _context_for(build: Build, workdir: Path, log) -> tuple[Path, archive.ContextSummary]:
@@ -449,9 +433,10 @@ def _run(*, build: Build, spec: EngineSpec, workdir: Path, log, stop: threading.
     result.layers = len((info.get("RootFS") or {}).get("Layers") or [])
     labels = (info.get("Config") or {}).get("Labels") or {}
     result.process_types = {
-        key.removeprefix(PROCESS_LABEL): value
+        key.removeprefix(PROCESS_TYPE_LABEL_PREFIX): value
         for key, value in labels.items()
-        if key.startswith(PROCESS_LABEL) and archive.PROCESS_TYPE_NAME.match(key.removeprefix(PROCESS_LABEL))
+        if key.startswith(PROCESS_TYPE_LABEL_PREFIX)
+        and archive.PROCESS_TYPE_NAME.match(key.removeprefix(PROCESS_TYPE_LABEL_PREFIX))
     }
     result.process_types.update(procfile)
     size_mb = result.size_bytes / (1024 * 1024)

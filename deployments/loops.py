@@ -8,12 +8,21 @@ import threading
 import time
 import uuid
 
+from django.conf import settings
+from django.db import close_old_connections
+from django_tasks_db.management.commands.db_worker import Worker
+
+from deployments.logs.supervisor import run_collectors
+from deployments.services.builds import build_archives_collect
+from deployments.services.gc import gc_run_all
+from deployments.services.hosts import host_register_local, hosts_heartbeat
+from deployments.services.reconcile import reconcile
+from deployments.services.routes import router_loop
+
 logger = logging.getLogger(__name__)
 
 
 def _run_task_worker(queue: str) -> None:
-    from django_tasks_db.management.commands.db_worker import Worker
-
     worker = Worker(
         queue_names=[queue],
         interval=0.5,
@@ -32,8 +41,6 @@ HEARTBEAT_INTERVAL = 10.0
 
 def _every(seconds: float, name: str, action) -> None:
     """Run `action` every `seconds`, forever; an error is logged and the loop goes on."""
-    from django.db import close_old_connections
-
     while True:
         close_old_connections()
         try:
@@ -45,16 +52,11 @@ def _every(seconds: float, name: str, action) -> None:
 
 def run_router() -> None:
     """Start nginx on BERTH_ROUTER_PORT and keep its config in step with the routes (services/routes.py)."""
-    from deployments.services.routes import router_loop
-
     router_loop()
 
 
 def run_heartbeat() -> None:
     """Heartbeat every host (down when it stops answering) and let the reconciler repair what drifted."""
-    from deployments.services.hosts import host_register_local, hosts_heartbeat
-    from deployments.services.reconcile import reconcile
-
     try:
         host_register_local()
     except Exception:
@@ -69,9 +71,6 @@ def run_heartbeat() -> None:
 
 def _collect_garbage() -> None:
     """Collect the garbage of every host and the old build sources; a failure is logged, the next interval retries."""
-    from deployments.services.build_archives import build_archives_collect
-    from deployments.services.gc import gc_run_all
-
     try:
         gc_run_all(dry_run=False)
     except Exception:
@@ -84,9 +83,6 @@ def _collect_garbage() -> None:
 
 def _run_gc() -> None:
     """Collect the garbage of every host every BERTH_GC_INTERVAL seconds (0 turns it off); first after one interval."""
-    from django.conf import settings
-    from django.db import close_old_connections
-
     interval = settings.BERTH_GC_INTERVAL
     if interval <= 0:
         logger.info("periodic garbage collection is off (BERTH_GC_INTERVAL=0)")
@@ -98,8 +94,6 @@ def _run_gc() -> None:
 
 
 def _run_log_collectors() -> None:
-    from deployments.logs.supervisor import run_collectors
-
     # One collector per registered DockerHost (the local engine when none), following hosts added later.
     run_collectors(threading.Event())
 

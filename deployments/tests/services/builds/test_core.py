@@ -9,12 +9,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from deployments import crypto
 from deployments.engine import images
-from deployments.engine.client import EngineSpec
+from deployments.engine.client import LOCAL_ENGINE, EngineSpec
+from deployments.engine.labels import TENANT_LABEL
 from deployments.models import Build, BuildStatus, Release
-from deployments.services.builds import LOCAL_ENGINE, build_create, build_execute
-from deployments.tests.builds.gitrepos import repository, sample_repository
-from deployments.tests.builds.tarballs import as_bytes, member
+from deployments.services.builds import build_create, build_execute
 from deployments.tests.factories import AppFactory, ConfigVarFactory, MembershipFactory
+from deployments.tests.services.builds.gitrepos import repository, sample_repository
+from deployments.tests.services.builds.tarballs import as_bytes, member
 from portal.errors import ApplicationError
 from samples import BUSYBOX, context_tarball
 
@@ -100,7 +101,7 @@ def test_a_tarball_build_is_pushed_released_and_runs_on_another_host(
         image=build.image,
         command=["/bin/sh", "-c", "cat /app/Procfile && httpd --help 2>&1 | head -1"],
         name=f"{app.tenant.slug}-run",
-        labels={"berth.tenant": app.tenant.slug},
+        labels={TENANT_LABEL: app.tenant.slug},
     )
     assert output.splitlines()[0] == "web: /bin/sh /app/start.sh"
     assert output.splitlines()[1].startswith("BusyBox v")
@@ -269,7 +270,7 @@ def test_a_build_waits_while_another_build_of_the_app_runs(app, developer, djang
     from django.utils import timezone
     from django_tasks_db.models import DBTaskResult
 
-    from deployments.services.builds import REQUEUE_SECONDS
+    from deployments.services.builds.core import REQUEUE_SECONDS
     from deployments.tests.factories import BuildFactory
 
     BuildFactory(app=app, number=1, status=BuildStatus.RUNNING, started_at=timezone.now())
@@ -287,7 +288,7 @@ def test_a_build_waits_while_another_build_of_the_app_runs(app, developer, djang
     assert waiting.started_at is None
     task = DBTaskResult.objects.get()
     assert (task.task_path, task.queue_name, task.args_kwargs["args"], task.status) == (
-        "deployments.builds.tasks.build_run",
+        "deployments.tasks.build_run",
         "builds",
         [waiting.pk],
         "READY",

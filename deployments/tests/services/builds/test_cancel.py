@@ -12,10 +12,11 @@ from django_tasks_db.models import DBTaskResult
 from rest_framework.test import APIClient
 
 from deployments.engine import images
+from deployments.engine.client import LOCAL_ENGINE
 from deployments.models import Build, BuildStatus, Release
-from deployments.services.builds import LOCAL_ENGINE, build_create, build_execute
-from deployments.tests.builds.tarballs import as_bytes, member
+from deployments.services.builds import build_create, build_execute
 from deployments.tests.factories import AppFactory, MembershipFactory
+from deployments.tests.services.builds.tarballs import as_bytes, member
 from samples import BUSYBOX
 from tenants.models import AuditEvent
 
@@ -161,7 +162,7 @@ def test_a_running_build_is_stopped_on_the_engine_and_the_next_one_starts(app, d
     assert Release.objects.filter(app=app).count() == 0
     # and the queued build was woken, and runs now that the app has no running build
     task = DBTaskResult.objects.get()
-    assert (task.task_path, task.args_kwargs["args"]) == ("deployments.builds.tasks.build_run", [queued.pk])
+    assert (task.task_path, task.args_kwargs["args"]) == ("deployments.tasks.build_run", [queued.pk])
     queued = build_execute(build_id=queued.pk)
     assert queued.status == BuildStatus.SUCCEEDED, queued.log
     assert list(Release.objects.filter(app=app).values_list("version", "build_id")) == [(1, queued.pk)]

@@ -5,8 +5,8 @@ import threading
 
 import pytest
 
-from deployments.builds.git import GitError, clone, redact, validate
-from deployments.tests.builds.gitrepos import git, repository
+from deployments.services.builds.git import GitError, clone, redact, validate
+from deployments.tests.services.builds.gitrepos import git, repository
 
 
 def test_clone_checks_out_a_branch_a_tag_and_a_commit(tmp_path):

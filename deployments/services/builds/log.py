@@ -1,26 +1,16 @@
 """A build's log on its way out: each line to the build's channel-layer group at once, to the database in batches."""
 
-import asyncio
-import contextlib
-import logging
 import time
 
-from asgiref.sync import async_to_sync
-from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db.models import F, Value
 from django.db.models.functions import Concat
 
 from deployments.models import Build
-
-logger = logging.getLogger(__name__)
+from deployments.realtime import publisher
+from deployments.realtime.events import build_group
 
 _FLUSH_LINES = 50
 _FLUSH_SECONDS = 0.5
-
-
-def group_name(build_id: int) -> str:
-    """Return the channel-layer group a build's log lines and status go to."""
-    return f"build-{build_id}"
 
 
 class BuildLog:
@@ -28,16 +18,9 @@ class BuildLog:
 
     def __init__(self, build: Build):
         self.build_id = build.pk
-        self.group = group_name(build.pk)
+        self.group = build_group(build.pk)
         self.pending: list[str] = []
         self.last_flush = time.monotonic()
-        self.layer = get_channel_layer()
-        # One event loop for the whole build, so a networked layer (Redis) keeps its connection instead of opening
-        # one per line (about 20 ms each through async_to_sync). The in-memory layer must be reached through
-        # async_to_sync: its queues belong to the consumers' loop.
-        self.loop = None
-        if self.layer is not None and not isinstance(self.layer, InMemoryChannelLayer):
-            self.loop = asyncio.new_event_loop()
         # Index of the next line in the stored log: a viewer that read the stored log skips what it already has.
         self.index = build.log.count("\n")
 
@@ -64,20 +47,9 @@ class BuildLog:
         self._publish({"type": "build.status", "build": self.build_id, "status": status, "error": error})
 
     def close(self) -> None:
-        """Write what is left and release the connection of the channel layer."""
+        """Write what is left."""
         self.flush()
-        if self.loop is not None:
-            with contextlib.suppress(Exception):
-                self.loop.close()
-            self.loop = None
 
     def _publish(self, message: dict) -> None:
-        if self.layer is None:
-            return
-        try:
-            if self.loop is not None:
-                self.loop.run_until_complete(self.layer.group_send(self.group, message))
-            else:
-                async_to_sync(self.layer.group_send)(self.group, message)
-        except Exception:  # a live viewer missing a line must never fail the build; the stored log has it
-            logger.warning("could not publish to %s", self.group, exc_info=True)
+        # A live viewer missing a line must never fail the build; the stored log has it.
+        publisher.send(self.group, message)

@@ -6,9 +6,9 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from channels_redis.core import RedisChannelLayer
 
-from deployments.builds.log import BuildLog
 from deployments.models import BuildStatus
-from deployments.services.build_cancel import build_cancel
+from deployments.services.builds import build_cancel
+from deployments.services.builds.log import BuildLog
 from deployments.tests.factories import AppFactory, BuildFactory, MembershipFactory
 from portal.asgi import application
 from tenants.models import Role, Scope

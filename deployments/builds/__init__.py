@@ -1,1 +1,0 @@
-"""Turning untrusted sources (archives, git repositories) into safe build contexts."""
