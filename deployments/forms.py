@@ -2,6 +2,7 @@
 
 from django import forms
 
+from deployments.logs.records import valid_cursor
 from deployments.models import HealthcheckKind
 
 
@@ -123,8 +124,6 @@ class LogQueryForm(forms.Form):
     before = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
 
     def clean_before(self):
-        from deployments.logs.records import valid_cursor
-
         before = self.cleaned_data["before"]
         if before and not valid_cursor(before):
             raise forms.ValidationError("Not a log cursor.")
