@@ -61,33 +61,18 @@ def log_search(
 
 
 def log_export(
-    *,
-    tenant: Tenant,
-    app: App,
-    q: str = "",
-    process: str = "",
-    release: int | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    max_lines: int = 100_000,
+    *, tenant: Tenant, app: App, since: datetime | None = None, max_lines: int = 100_000, **filters
 ) -> Iterator[dict]:
-    """Yield an app's matching lines oldest first, a page at a time, at most `max_lines` (a download's range)."""
+    """Yield an app's matching lines oldest first, a page at a time, at most `max_lines` (a download's range).
+
+    `filters` are log_search's: q, process, release, until.
+    """
     # A cursor below every line of `since` (or of all time): the sinks then read forward from there.
     after = make_cursor(int(since.timestamp() * 1e9) if since else 0, "", "stdout", 0)
     sent = 0
     while sent < max_lines:
         limit = min(MAX_PAGE, max_lines - sent)
-        page = log_search(
-            tenant=tenant,
-            app=app,
-            q=q,
-            process=process,
-            release=release,
-            since=since,
-            until=until,
-            after=after,
-            limit=limit,
-        )
+        page = log_search(tenant=tenant, app=app, since=since, after=after, limit=limit, **filters)
         yield from page
         sent += len(page)
         if len(page) < limit:
