@@ -1,5 +1,6 @@
 """What every customer page shares: the tenant the caller may see, and a refusal's readable text."""
 
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.utils.functional import SimpleLazyObject
@@ -58,3 +59,14 @@ def my_teams(request) -> dict:
     if user is None or not user.is_authenticated:
         return {"my_teams": ()}
     return {"my_teams": SimpleLazyObject(lambda: list(tenant_list_for(user=user)))}
+
+
+def outcome(request, call, success: str) -> bool:
+    """Run `call()` (one service call for a form post): its refusal becomes an error message, else `success` shows."""
+    try:
+        call()
+    except (ApplicationError, ValidationError) as exc:
+        messages.error(request, error_text(exc))
+        return False
+    messages.success(request, success)
+    return True

@@ -5,6 +5,8 @@ Writes go through tenants.services, which hold the rules (roles never granted ab
 a refusal comes back as a message on the page.
 """
 
+from functools import partial
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, update_session_auth_hash
@@ -35,7 +37,7 @@ from tenants.forms import (
 )
 from tenants.models import Role, Scope
 from tenants.permissions import tenant_role
-from tenants.ui import error_text, form_errors, tenant_for
+from tenants.ui import error_text, form_errors, outcome, tenant_for
 
 REFUSED = (ApplicationError, ValidationError)
 
@@ -157,12 +159,8 @@ def member_add(request, tenant):
     except NotFound:
         messages.error(request, f"There is no user {username!r}: ask them to sign up, or invite them by email.")
         return _back_to_members(tenant)
-    try:
-        services.member_add(actor=request.user, tenant=tenant, user=user, role=role)
-    except REFUSED as exc:
-        messages.error(request, error_text(exc))
-    else:
-        messages.success(request, f"Added {username} as {role}.")
+    call = partial(services.member_add, actor=request.user, tenant=tenant, user=user, role=role)
+    outcome(request, call, f"Added {username} as {role}.")
     return _back_to_members(tenant)
 
 
@@ -175,12 +173,9 @@ def member_update(request, tenant, username):
     if not form.is_valid():
         messages.error(request, form_errors(form))
         return _back_to_members(tenant)
-    try:
-        services.member_update(actor=request.user, tenant=tenant, membership=membership, role=form.cleaned_data["role"])
-    except REFUSED as exc:
-        messages.error(request, error_text(exc))
-    else:
-        messages.success(request, f"{username} is now {form.cleaned_data['role']}.")
+    role = form.cleaned_data["role"]
+    call = partial(services.member_update, actor=request.user, tenant=tenant, membership=membership, role=role)
+    outcome(request, call, f"{username} is now {role}.")
     return _back_to_members(tenant)
 
 
