@@ -81,6 +81,10 @@ class LoginForm(OTPAuthenticationFormMixin, AuthenticationForm):
         help_text="Only when two-factor login is on for your account.",
     )
     otp_challenge = forms.CharField(required=False, widget=forms.HiddenInput)
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "Your username and password did not match.",
+    }
     otp_error_messages = {
         **OTPAuthenticationFormMixin.otp_error_messages,
         "token_required": "Two-factor login is on for this account: type the code from your authenticator app.",
