@@ -20,6 +20,7 @@ from deployments.selectors.rollouts import (
     deployment_for_viewer,
     deployment_get,
     deployment_list,
+    deployment_of_build,
     deployments_stale,
 )
 
@@ -37,6 +38,7 @@ __all__ = [
     "deployment_for_viewer",
     "deployment_get",
     "deployment_list",
+    "deployment_of_build",
     "deployments_stale",
     "domain_get",
     "domain_list",
