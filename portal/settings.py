@@ -61,6 +61,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "channels",
     "django_tasks",
     "django_tasks_db",
@@ -75,6 +78,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session logged in with a second factor.
+    "django_otp.middleware.OTPMiddleware",
     "tenants.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -95,6 +100,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "tenants.permissions.template_context",
+                "tenants.ui.my_teams",
             ],
         },
     },
@@ -138,6 +144,22 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
+
+# Email (invitations, password resets): printed on the console unless an SMTP server is configured
+# (EMAIL_URL=smtp://user:password@host:587 or smtp+tls://...).
+if env.str("EMAIL_URL", default=""):
+    vars().update(env.email_url("EMAIL_URL"))
+else:
+    EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="berth@localhost")
+# How long a password-reset link and an invitation link stay valid.
+PASSWORD_RESET_TIMEOUT = env.int("BERTH_PASSWORD_RESET_SECONDS", default=3 * 3600)
+BERTH_INVITATION_DAYS = env.int("BERTH_INVITATION_DAYS", default=7)
+# The issuer authenticator apps show beside a Berth TOTP account.
+OTP_TOTP_ISSUER = env.str("BERTH_OTP_ISSUER", default="Berth")
+# Staff manage devices in the admin (remove a lost one) but never see a device's key or QR code: that would let
+# them copy a member's second factor.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
@@ -194,6 +216,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI and Redoc come from drf-spectacular-sidecar's static files: a self-hosted portal loads nothing from
+    # a CDN. No validator either: Swagger UI would send the schema's URL to its public one.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     # Several models have a `status` field with their own choices: name each set after its model.
     "ENUM_NAME_OVERRIDES": {
         "BuildStatusEnum": "deployments.models.builds.BuildStatus",

@@ -43,6 +43,9 @@ class Tenant(models.Model):
     max_apps = models.PositiveIntegerField(default=20)
     max_containers = models.PositiveIntegerField(default=50)
     max_memory_mb = models.PositiveIntegerField(default=8192)
+    require_two_factor = models.BooleanField(
+        default=False, help_text="Members must log in with a second factor to open the team's pages."
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

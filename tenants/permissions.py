@@ -56,6 +56,10 @@ ACTIONS: dict[str, Need] = {
     "member.update": _ADMIN,
     "member.remove": Need(Scope.ADMIN, Role.ADMIN, message="Removing another member needs the admin scope."),
     "member.leave": _READ,
+    "member.invite": _ADMIN,  # an email link that makes a member, as member.add does
+    "tenant.require_two_factor": Need(
+        Scope.ADMIN, Role.OWNER, message="Only an owner may change whether the team requires two-factor login."
+    ),
     "audit.list": _ADMIN,
     # Apps and what hangs off them.
     "app.view": _READ,

@@ -109,3 +109,17 @@ def token_authenticate(*, plaintext: str) -> ApiToken | None:
 
 def audit_list(*, tenant: Tenant) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(tenant=tenant)
+
+
+def audit_search(*, tenant: Tenant, actor: str = "", action: str = "", since=None, until=None) -> QuerySet[AuditEvent]:
+    """The tenant's audit events, newest first, by actor name, action (or its prefix, e.g. "release") and UTC dates."""
+    events = audit_list(tenant=tenant).order_by("-created_at", "-id")
+    if actor:
+        events = events.filter(actor_name=actor)
+    if action:
+        events = events.filter(action__startswith=action)
+    if since is not None:
+        events = events.filter(created_at__date__gte=since)
+    if until is not None:
+        events = events.filter(created_at__date__lte=until)
+    return events

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django_otp import user_has_device
 
 from portal.errors import Conflict, Forbidden, Invalid
 from tenants.audit import audit_record
@@ -63,6 +64,23 @@ def tenant_update(*, actor, tenant: Tenant, name: str | None = None, quotas: dic
     tenant.save()
     if diff:
         audit_record(actor=actor, tenant=tenant, action="tenant.update", target=tenant, diff=diff)
+    return tenant
+
+
+@transaction.atomic
+def tenant_require_two_factor(*, actor, tenant: Tenant, required: bool) -> Tenant:
+    """Require (or stop requiring) a second factor of the team's members on its pages; owners only."""
+    if _actor_role(tenant=tenant, actor=actor) != Role.OWNER:
+        raise Forbidden("Only an owner may change whether the team requires two-factor login.")
+    if required and not user_has_device(actor):
+        raise Conflict(
+            "Turn on two-factor login for your own account first, or you would lock yourself out.",
+            code="two_factor_missing",
+        )
+    if tenant.require_two_factor != required:
+        tenant.require_two_factor = required
+        tenant.save(update_fields=["require_two_factor"])
+        audit_record(actor=actor, tenant=tenant, action="tenant.two_factor", target=tenant, diff={"required": required})
     return tenant
 
 

@@ -4,6 +4,7 @@ dropped, retention, and reading lines back.
 It imports no service, so the collector, the consumer and the services all build on it.
 """
 
+from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from deployments.engine.client import LOCAL_ENGINE, EngineSpec
+from deployments.logs.records import make_cursor
 from deployments.logs.sinks import DatabaseSink, LogQuery, OpenSearchSink, SinkUnavailable, sink_for
 from deployments.models import App, DockerHost, Drain, LogCheckpoint, LogDrop, LogSink
 from deployments.selectors.hosts import host_spec
@@ -57,6 +59,26 @@ def log_search(
         limit=max(1, min(limit, MAX_PAGE)),
     )
     return log_sink_get(tenant_id=tenant.pk).search(query)
+
+
+def log_export(
+    *, tenant: Tenant, app: App, since: datetime | None = None, max_lines: int = 100_000, **filters
+) -> Iterator[dict]:
+    """Yield an app's matching lines oldest first, a page at a time, at most `max_lines` (a download's range).
+
+    `filters` are log_search's: q, process, release, until.
+    """
+    # A cursor below every line of `since` (or of all time): the sinks then read forward from there.
+    after = make_cursor(int(since.timestamp() * 1e9) if since else 0, "", "stdout", 0)
+    sent = 0
+    while sent < max_lines:
+        limit = min(MAX_PAGE, max_lines - sent)
+        page = log_search(tenant=tenant, app=app, since=since, after=after, limit=limit, **filters)
+        yield from page
+        sent += len(page)
+        if len(page) < limit:
+            return
+        after = page[-1]["cursor"]
 
 
 def log_hosts() -> list[EngineSpec]:

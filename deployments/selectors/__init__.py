@@ -32,6 +32,7 @@ from deployments.selectors.rollouts import (
     deployment_for_viewer,
     deployment_get,
     deployment_list,
+    deployment_of_build,
     deployments_stale,
 )
 from deployments.selectors.routers import router_settings_get
@@ -53,6 +54,7 @@ __all__ = [
     "deployment_for_viewer",
     "deployment_get",
     "deployment_list",
+    "deployment_of_build",
     "deployments_stale",
     "domain_get",
     "domain_list",

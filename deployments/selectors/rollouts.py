@@ -32,6 +32,16 @@ def deployment_for_viewer(*, tenant: Tenant, app_slug: str, deployment_id: int) 
     )
 
 
+def deployment_of_build(*, build) -> Deployment | None:
+    """The rollout of the first release made from `build` (what the build page follows), or None yet."""
+    return (
+        Deployment.objects.select_related("release")
+        .filter(app=build.app, release__build=build)
+        .order_by("release__version", "id")
+        .first()
+    )
+
+
 def deployments_stale(*, older_than: float) -> Iterator[Deployment]:
     """Deployments started by a worker that has shown no step for `older_than` seconds."""
     cutoff = timezone.now() - timedelta(seconds=older_than)

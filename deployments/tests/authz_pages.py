@@ -8,9 +8,13 @@ redirect back to the app page (302). The setups are the API rows' (deployments/t
 from deployments.models import App, Build, BuildStatus, Domain, Formation, Release
 from deployments.tests.authz_matrix import (
     make_app,
+    make_app_with_build,
+    make_app_with_container,
+    make_app_with_deployment,
     make_app_with_domain,
     make_app_with_earlier_release,
     make_app_with_pending_build,
+    make_app_with_secret,
     make_foreign_app,
     make_foreign_build,
 )
@@ -53,6 +57,43 @@ def _domain_added(world, params, response):
 
 def _domain_removed(world, params, response):
     assert not Domain.objects.filter(hostname="www.example.com").exists()
+
+
+def _web(world) -> App:
+    return App.objects.get(tenant=world.tenant, slug="web")
+
+
+def _deploy_started(world, params, response):
+    build = Build.objects.get(app=_web(world))
+    assert response["Location"] == f"/t/acme/apps/web/builds/{build.number}/"
+    assert (build.source_kind, build.source.get("image")) == ("image", "nginx:1.27")
+
+
+def _described(world, params, response):
+    assert _web(world).description == "The shop"
+
+
+def _formation_saved(world, params, response):
+    row = Formation.objects.get(app=_web(world), process_type="web")
+    assert (row.quantity, row.memory_mb) == (2, 512)
+
+
+def _release_command_set(world, params, response):
+    assert _web(world).release_command == "manage.py migrate"
+
+
+def _deleted(world, params, response):
+    assert response["Location"] == "/t/acme/" and not App.objects.filter(tenant=world.tenant, slug="web").exists()
+
+
+def _revealed(world, params, response):
+    assert b"s3cret" in response.content and response["Cache-Control"] == "no-store"
+
+
+def _formation_body(world, params):
+    # The form's fields carry the process type as their prefix (FormationForm.for_row).
+    fields = {"quantity": "2", "memory": "512m", "cpu": "0.5", "healthcheck_kind": "none", "healthcheck_timeout": "5"}
+    return {"process_type": "web", **{f"web-{name}": value for name, value in fields.items()}}
 
 
 ROWS = [
@@ -106,6 +147,67 @@ ROWS = [
         setup=make_app_with_domain,
         body={"hostname": "www.example.com"},
         then=_domain_removed,
+    ),
+    Row("GET", APP + "logs/history/", page_rule(Scope.READ), setup=make_app),
+    Row("GET", APP + "logs/download/", page_rule(Scope.READ), setup=make_app),
+    Row("GET", APP + "builds/1/", page_rule(Scope.READ), setup=make_app_with_build),
+    Row("GET", APP + "builds/1/summary/", page_rule(Scope.READ), setup=make_app_with_build),
+    Row("GET", APP + "deployments/{deployment}/", page_rule(Scope.READ), setup=make_app_with_deployment),
+    Row(
+        "POST",
+        APP + "deploy/",
+        page_rule(Scope.DEPLOY, ok=302),
+        setup=make_app,
+        body={"kind": "image", "image": "nginx:1.27"},
+        then=_deploy_started,
+    ),
+    Row("GET", APP + "settings/", page_rule(Scope.READ), setup=make_app),
+    Row(
+        "POST",
+        APP + "description/",
+        page_rule(Scope.WRITE, ok=302),
+        setup=make_app,
+        body={"description": "The shop"},
+        then=_described,
+    ),
+    Row(
+        "POST",
+        APP + "formation/",
+        page_rule(Scope.WRITE, ok=302),
+        setup=make_app,
+        body=_formation_body,
+        then=_formation_saved,
+    ),
+    Row(
+        "POST",
+        APP + "release-command/",
+        page_rule(Scope.WRITE, ok=302),
+        setup=make_app,
+        body={"command": "manage.py migrate"},
+        then=_release_command_set,
+    ),
+    Row(
+        "POST",
+        APP + "delete/",
+        page_rule(Scope.ADMIN, ok=302, min_role="admin"),
+        setup=make_app,
+        body={"confirm": "web"},
+        then=_deleted,
+    ),
+    Row(
+        "POST",
+        APP + "config/reveal/",
+        page_rule(Scope.ADMIN, min_role="admin"),
+        setup=make_app_with_secret,
+        body={"key": "KEY"},
+        then=_revealed,
+    ),
+    # The engine does not answer: the restart is refused with a message on the app page, for those who may ask.
+    Row(
+        "POST",
+        APP + "containers/{container}/restart/",
+        page_rule(Scope.DEPLOY, ok=302),
+        setup=make_app_with_container,
     ),
     # Another tenant's app named under {tenant}: 404 to every member, and nothing changes.
     Row("GET", APP, page_rule(Scope.READ, ok=404), setup=make_foreign_app, name=FOREIGN),

@@ -26,24 +26,11 @@ from deployments.services import domains as domain_services
 from deployments.services import formation as formation_services
 from deployments.services import releases as release_services
 from deployments.services.builds import build_cancel
+from deployments.services.releases import SECRET_MASK
 from deployments.services.routes import app_hostname
 from portal.errors import ApplicationError, NotFound
-from tenants.models import Tenant
-from tenants.permissions import Permissions, ui_tenant_gate
-
-
-def _tenant(request, slug: str, action: str) -> tuple[Tenant, Permissions]:
-    """The tenant when the user may do `action` on it (404 otherwise), and what the user may do there."""
-    can = ui_tenant_gate(request, slug=slug, action=action)
-    return can.tenant, can
-
-
-def _error_text(exc: Exception) -> str:
-    if isinstance(exc, ApplicationError):
-        return exc.message
-    if isinstance(exc, ValidationError):
-        return "; ".join(exc.messages)
-    return str(exc)
+from tenants.ui import error_text as _error_text
+from tenants.ui import tenant_for as _tenant
 
 
 @login_required
@@ -79,6 +66,7 @@ def app_detail(request, tenant, app):
         "url": app_services.app_url(app=app),
         "releases": selectors.release_list(app=app)[:20],
         "config": config_services.config_masked(app=app),
+        "secret_mask": SECRET_MASK,
         "formation": selectors.formation_list(app=app),
         "builds": selectors.build_list(app=app)[:5],
         "deployments": selectors.deployment_list(app=app)[:5],
@@ -216,11 +204,3 @@ def app_domain_remove(request, tenant, app):
         return _domains_outcome(request, tenant, app, can, error=f"{app.slug} has no domain {hostname}.")
     domain_services.domain_remove(domain=domain, actor=request.user)
     return _domains_outcome(request, tenant, app, can, notice=f"Removed {domain.hostname}.")
-
-
-@login_required
-@require_GET
-def app_logs(request, tenant, app):
-    tenant, _ = _tenant(request, tenant, "app.logs")
-    app = selectors.app_get(tenant=tenant, slug=app)
-    return render(request, "deployments/logs.html", {"tenant": tenant, "app": app})

@@ -7,7 +7,68 @@ and fails on a page route no row calls.
 
 import re
 
-from tenants.tests.authz import ADMITTED, LOGIN, Row, console_rule, page_routes, public_rule, session_rule
+from tenants import invitations
+from tenants.models import ApiToken, AuditEvent, Membership, Role, Scope, Tenant
+from tenants.services import token_create
+from tenants.tests.authz import ADMITTED, LOGIN, Row, console_rule, page_routes, page_rule, public_rule, session_rule
+from tenants.tests.factories import UserFactory
+
+TEAM = "/t/{tenant}/"
+# Pages open no session from a token: its caller is as anonymous as one without credentials.
+_NOT_SIGNED_IN = ("anonymous", "staff_token_read", "token_read", "token_tenant", "token_other_tenant", "token_expired")
+
+
+def _own_token(world, caller):
+    """A token of the caller's own (the page revokes only its user's), 0 for a caller without a user."""
+    if caller.user is None:
+        return {"own_token": 0}
+    token, _ = token_create(user=caller.user, name="to-revoke", scopes=[Scope.READ])
+    return {"own_token": token.pk}
+
+
+def _invitation(world, caller):
+    """A signed invitation to acme as a developer, for a new address."""
+    signed = invitations.invitation_send(
+        actor=world.users["owner"], tenant=world.tenant, email="new@example.com", role=Role.DEVELOPER, link_for=str
+    )
+    return {"signed": signed}
+
+
+def _newbie(world, caller):
+    UserFactory(username="newbie")
+
+
+def _team_created(world, params, response):
+    assert Tenant.objects.filter(slug="newteam").exists()
+
+
+def _token_created(world, params, response):
+    assert ApiToken.objects.filter(user__username=params["me"], name="ci").exists()
+
+
+def _token_revoked(world, params, response):
+    assert ApiToken.objects.get(pk=params["own_token"]).revoked_at is not None
+
+
+def _renamed(world, params, response):
+    assert Tenant.objects.get(pk=world.tenant.pk).name == "Acme Two"
+
+
+def _added(world, params, response):
+    assert Membership.objects.get(tenant=world.tenant, user__username="newbie").role == Role.VIEWER
+
+
+def _invited(world, params, response):
+    assert AuditEvent.objects.filter(tenant=world.tenant, action="member.invite").exists()
+
+
+def _promoted(world, params, response):
+    assert Membership.objects.get(tenant=world.tenant, user__username="acme-viewer").role == Role.DEVELOPER
+
+
+def _viewer_gone(world, params, response):
+    assert not Membership.objects.filter(tenant=world.tenant, user__username="acme-viewer").exists()
+
 
 ROWS = [
     Row("GET", "/", session_rule()),
@@ -24,6 +85,87 @@ ROWS = [
     # log out (by POST only) and land on the portal's login page.
     Row("GET", "/console/admin/logout/", public_rule(302, staff=405)),
     Row("POST", "/console/admin/logout/", public_rule(302, staff=LOGIN)),
+    # Password reset: open to anyone; an empty form or a bad link answers the page again.
+    Row("GET", "/password-reset/", public_rule()),
+    Row("POST", "/password-reset/", public_rule()),
+    Row("PUT", "/password-reset/", public_rule()),
+    Row("GET", "/password-reset/sent/", public_rule()),
+    Row("GET", "/password-reset/done/", public_rule()),
+    Row("GET", "/password-reset/MQ/bad-token/", public_rule()),
+    Row("POST", "/password-reset/MQ/bad-token/", public_rule()),
+    Row("PUT", "/password-reset/MQ/bad-token/", public_rule()),
+    # An invitation link: shown to anyone (a sign-up form to whoever is not signed in); a signed-in user who posts
+    # joins, or is told they are a member already, and lands on a page.
+    Row("GET", "/invitations/{signed}/", public_rule(), setup=_invitation),
+    Row(
+        "POST",
+        "/invitations/{signed}/",
+        session_rule(302, **dict.fromkeys(_NOT_SIGNED_IN, 200)),
+        setup=_invitation,
+    ),
+    # The user's own account, tokens and teams.
+    Row("POST", "/teams/", session_rule(302), body={"slug": "newteam", "name": "New team"}, then=_team_created),
+    Row("GET", "/teams/switch/?team={tenant}", page_rule(Scope.READ, ok=302)),
+    Row("GET", "/account/", session_rule()),
+    Row("POST", "/account/", session_rule()),
+    Row("POST", "/account/two-factor/", session_rule(302), body={"action": "start"}),
+    Row("GET", "/account/tokens/", session_rule()),
+    Row(
+        "POST",
+        "/account/tokens/",
+        session_rule(302),
+        body={"name": "ci", "scopes": "read", "expires_in": "90"},
+        then=_token_created,
+    ),
+    Row(
+        "POST",
+        "/account/tokens/{own_token}/revoke/",
+        session_rule(302),
+        setup=_own_token,
+        then=_token_revoked,
+    ),
+    # A team's settings, members and audit trail.
+    Row("GET", TEAM + "settings/", page_rule(Scope.READ)),
+    Row(
+        "POST",
+        TEAM + "settings/",
+        page_rule(Scope.ADMIN, ok=302, min_role="admin"),
+        body={"name": "Acme Two"},
+        then=_renamed,
+    ),
+    # Turning the requirement off (it is off): owners only, and nothing to change.
+    Row("POST", TEAM + "settings/two-factor/", page_rule(Scope.ADMIN, ok=302, min_role="owner")),
+    Row("GET", TEAM + "members/", page_rule(Scope.READ)),
+    Row(
+        "POST",
+        TEAM + "members/add/",
+        page_rule(Scope.ADMIN, ok=302, min_role="admin"),
+        setup=_newbie,
+        body={"username": "newbie", "role": "viewer"},
+        then=_added,
+    ),
+    Row(
+        "POST",
+        TEAM + "members/invite/",
+        page_rule(Scope.ADMIN, ok=302, min_role="admin"),
+        body={"email": "new@example.com", "role": "developer"},
+        then=_invited,
+    ),
+    Row(
+        "POST",
+        TEAM + "members/acme-viewer/role/",
+        page_rule(Scope.ADMIN, ok=302, min_role="admin"),
+        body={"role": "developer"},
+        then=_promoted,
+    ),
+    # The viewer may leave; removing them takes an admin.
+    Row(
+        "POST",
+        TEAM + "members/acme-viewer/remove/",
+        page_rule(Scope.ADMIN, ok=302, min_role="admin", viewer=302),
+        then=_viewer_gone,
+    ),
+    Row("GET", TEAM + "audit/", page_rule(Scope.ADMIN, min_role="admin")),
 ]
 
 ADMIN = "console/admin/"
