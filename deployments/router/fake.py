@@ -16,7 +16,7 @@ from deployments.router.config import Route
 from deployments.router.haproxy import Applied, RouterError
 
 
-@dataclass
+@dataclass(eq=False)  # one router is one object: tls_sync remembers what each one holds, by identity
 class FakeRouter:
     generation: int = 0
     served: dict[str, Route] = field(default_factory=dict)
