@@ -319,9 +319,9 @@ BERTH_WEBHOOK_MAX_ATTEMPTS = env.int("BERTH_WEBHOOK_MAX_ATTEMPTS", default=6)
 BERTH_WEBHOOK_RETRY_BASE_SECONDS = env.float("BERTH_WEBHOOK_RETRY_BASE_SECONDS", default=15.0)
 BERTH_WEBHOOK_TIMEOUT = env.float("BERTH_WEBHOOK_TIMEOUT", default=10.0)
 BERTH_DRAIN_BUFFER_LINES = env.int("BERTH_DRAIN_BUFFER_LINES", default=20000)
-# A one-off process (`berth run`) is killed after this many seconds; keep it within BERTH_ORPHAN_GRACE_SECONDS, past
-# which the reconciler would take a run container for an orphan.
-BERTH_RUN_TIMEOUT = env.int("BERTH_RUN_TIMEOUT", default=290)
+# A one-off process (`berth run`, attached or not) and an exec in a container are stopped after this many seconds. The
+# reconciler knows a run's container by its Run row for this long (plus BERTH_ORPHAN_GRACE_SECONDS), an orphan after.
+BERTH_RUN_TIMEOUT = env.int("BERTH_RUN_TIMEOUT", default=3600)
 # Metrics (deployments/metrics/): seconds between two recorded samples of a container, how long each resolution is
 # kept (raw samples, then 1-minute rows, then 1-hour rows), how often downsampling runs (seconds; 0: never), and
 # the token a Prometheus scraper sends to read /metrics (staff tokens always may; empty: staff only).

@@ -96,6 +96,8 @@ ACTIONS: dict[str, Need] = {
     "logsink.manage": _ADMIN,
     "run.view": _READ,
     "run.create": _DEPLOY,
+    "run.attach": _DEPLOY,  # its terminal: only the member who started the run, once
+    "container.exec": _DEPLOY,  # a command in a running container, with a tty: admins and developers
     "metrics.view": _READ,
     "usage.view": _READ,
     # The fleet (staff).

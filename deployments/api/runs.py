@@ -6,8 +6,9 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from deployments import selectors
-from deployments.models import Run
+from deployments.models import Run, RunStatus
 from deployments.services import runs as services
+from deployments.services import terminals
 from portal.api import CursorPagination
 from tenants.api.base import TenantScopedViewSet
 
@@ -16,6 +17,9 @@ class RunOutput(serializers.ModelSerializer):
     process = serializers.SerializerMethodField(help_text="Its name in the app's logs: run.<number>.")
     release = serializers.IntegerField(source="release.version")
     created_by = serializers.CharField(source="created_by.username", default=None)
+    ws_url = serializers.SerializerMethodField(
+        help_text="Where its creator attaches to an attached run that waits for its terminal (a path); null otherwise."
+    )
 
     class Meta:
         model = Run
@@ -23,6 +27,8 @@ class RunOutput(serializers.ModelSerializer):
             "number",
             "process",
             "command",
+            "attach",
+            "ws_url",
             "release",
             "status",
             "exit_code",
@@ -37,10 +43,19 @@ class RunOutput(serializers.ModelSerializer):
     def get_process(self, run) -> str:
         return f"{services.RUN_PROCESS}.{run.number}"
 
+    def get_ws_url(self, run) -> str | None:
+        if not run.attach or run.status != RunStatus.PENDING or not run.engine_id:
+            return None
+        return f"/ws/tenants/{run.app.tenant.slug}/apps/{run.app.slug}/runs/{run.number}/"
+
 
 class RunInput(serializers.Serializer):
     command = serializers.ListField(child=serializers.CharField(max_length=10_000), min_length=1, max_length=100)
-    attach = serializers.BooleanField(required=False, default=False, help_text="Not yet: runs are detached.")
+    attach = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Run on a tty: the answer's ws_url relays it; closing that WebSocket stops the run.",
+    )
 
 
 class RunPagination(CursorPagination):
@@ -64,7 +79,11 @@ class RunViewSet(TenantScopedViewSet):
         app = selectors.app_get(tenant=self.tenant, slug=app)
         data = RunInput(data=request.data)
         data.is_valid(raise_exception=True)
-        run = services.run_create(app=app, command=data.validated_data["command"], actor=request.user)
+        command, attach = data.validated_data["command"], data.validated_data["attach"]
+        if attach:
+            run = terminals.run_attached_create(app=app, command=command, actor=request.user)
+        else:
+            run = services.run_create(app=app, command=command, actor=request.user)
         return Response(RunOutput(run).data, status=status.HTTP_201_CREATED)
 
     def retrieve(self, request, tenant, app, run):

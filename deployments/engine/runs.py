@@ -15,14 +15,21 @@ OUTPUT_BYTES = 64 * 1024
 TIMED_OUT = 124  # what timeout(1) answers
 
 
-def run_start(engine: EngineSpec, spec: RunSpec) -> str:
-    """Create and start the one-off container; return its engine id."""
+def run_start(engine: EngineSpec, spec: RunSpec, *, tty: bool = False) -> str:
+    """Create and start the one-off container; return its engine id.
+
+    With `tty` it gets a terminal and an open stdin and is only created: attaching to it starts it
+    (engine/terminals.py), so the first thing it prints reaches its user.
+    """
     with translated(engine.name, f"Run {spec.name}"):
         client = client_for(engine)
         kwargs = _hardened_kwargs(spec, restart=False)
         kwargs.pop("detach")
+        if tty:
+            kwargs.update(tty=True, stdin_open=True)
         container = client.containers.create(spec.image, **kwargs)
-        container.start()
+        if not tty:
+            container.start()
         return container.id
 
 

@@ -98,6 +98,9 @@ class Run(models.Model):
     release = models.ForeignKey("deployments.Release", on_delete=models.PROTECT, related_name="runs")
     number = models.PositiveIntegerField(help_text="1, 2, 3... per app; the process is named run.<number>.")
     command = models.JSONField(help_text="The argument vector.")
+    attach = models.BooleanField(
+        default=False, help_text="Run on a tty relayed over a WebSocket, stopped when its client goes away."
+    )
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.PENDING)
     exit_code = models.IntegerField(null=True, blank=True)
     output = models.TextField(blank=True, help_text="The end of what it printed (stdout and stderr).")

@@ -28,6 +28,7 @@ from deployments.selectors.hooks import (
 from deployments.selectors.hosts import host_get, host_list
 from deployments.selectors.logs import LogTarget, log_checkpoint_get, log_dropped_count, log_target_resolve
 from deployments.selectors.rollouts import (
+    container_find,
     container_get,
     deployment_for_viewer,
     deployment_get,
@@ -47,6 +48,7 @@ __all__ = [
     "build_list",
     "build_release_versions",
     "config_list",
+    "container_find",
     "container_get",
     "default_certificate_get",
     "delivery_get",

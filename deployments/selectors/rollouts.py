@@ -53,6 +53,22 @@ def deployments_stale(*, older_than: float) -> Iterator[Deployment]:
             yield deployment
 
 
+def container_find(*, app: App, ref: str) -> Container:
+    """The app's live container named `ref`: a process name (web.1, of the newest release) or an engine id prefix."""
+    kind, _, index = ref.rpartition(".")
+    if not kind or not index.isdigit():
+        return container_get(app=app, container_id=ref)
+    row = (
+        Container.objects.filter(app=app, process_type=kind, index=int(index), state__in=LIVE_STATES)
+        .select_related("host", "release")
+        .order_by("-release__version", "-id")
+        .first()
+    )
+    if row is None:
+        raise NotFound()
+    return row
+
+
 def container_get(*, app: App, container_id: str) -> Container:
     """The app's live container whose engine id starts with `container_id` (6 hex digits at least)."""
     if len(container_id) < 6 or not all(ch in "0123456789abcdef" for ch in container_id):

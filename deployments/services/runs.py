@@ -40,11 +40,22 @@ RUN_PROCESS = "run"
 MAX_ARGS = 100
 
 
-@transaction.atomic
-def run_create(*, app: App, command: list[str], actor) -> Run:
-    """Queue `command` as a one-off process of the app's current release."""
-    if not command or len(command) > MAX_ARGS or not all(isinstance(arg, str) and arg for arg in command):
+def command_valid(command) -> list[str]:
+    """Return `command` when it is a list of 1 to MAX_ARGS non-empty strings; raise Invalid otherwise."""
+    if (
+        not isinstance(command, list)
+        or not command
+        or len(command) > MAX_ARGS
+        or not all(isinstance(arg, str) and arg for arg in command)
+    ):
         raise Invalid("The command is a list of 1 to 100 non-empty strings.", fields={"command": ["Invalid."]})
+    return command
+
+
+@transaction.atomic
+def run_create(*, app: App, command: list[str], actor, attach: bool = False) -> Run:
+    """Queue `command` as a one-off process of the app's current release (an attached one starts on its terminal)."""
+    command_valid(command)
     app = app_lock(app=app)
     release = app.current_release
     if release is None:
@@ -52,10 +63,18 @@ def run_create(*, app: App, command: list[str], actor) -> Run:
     release_image(release=release)  # a release without an image cannot run anything
     number = (Run.objects.filter(app=app).aggregate(last=Max("number"))["last"] or 0) + 1
     run = Run.objects.create(
-        tenant_id=app.tenant_id, app=app, release=release, number=number, command=command, created_by=actor
+        tenant_id=app.tenant_id,
+        app=app,
+        release=release,
+        number=number,
+        command=command,
+        attach=attach,
+        created_by=actor,
     )
-    audit_record(actor=actor, tenant=app.tenant, action="run.create", target=run, diff={"command": command})
-    transaction.on_commit(lambda: task_enqueue("run_execute_run", run_id=run.pk))
+    diff = {"command": command, "attach": attach}
+    audit_record(actor=actor, tenant=app.tenant, action="run.create", target=run, diff=diff)
+    if not attach:
+        transaction.on_commit(lambda: task_enqueue("run_execute_run", run_id=run.pk))
     return run
 
 
@@ -63,6 +82,28 @@ def _finish(run: Run, **fields) -> Run:
     Run.objects.filter(pk=run.pk).update(finished_at=timezone.now(), **fields)
     run.refresh_from_db()
     return run
+
+
+def run_container_spec(*, run: Run):
+    """Place the run and say what to start: (host, its EngineSpec, the RunSpec); the tenant's network is ensured."""
+    release = run.release
+    web = release_processes(release=release).get("web") or {"memory_mb": 256, "cpu": 1.0, "command": ""}
+    host = place(app_id=run.app_id, wanted=[(RUN_PROCESS, run.number, web["memory_mb"])])[0]
+    planned = Planned(
+        process_type=RUN_PROCESS,
+        index=run.number,
+        host=host,
+        name=container_name(release=release, process_type=RUN_PROCESS, index=run.number),
+        settings={**web, "command": ""},
+    )
+    spec = run_spec(release=release, planned=planned, image=release_image(release=release), deployment_id=None)
+    spec.command = list(run.command)
+    spec.port = None
+    spec.env = release_env(release=release, process_type=RUN_PROCESS, port=None)
+    engine = host_spec(host)
+    tenant = release.app.tenant
+    docker_ops.network_ensure(engine, name=tenant_network(tenant=tenant), labels={TENANT_LABEL: tenant.slug})
+    return host, engine, spec
 
 
 def run_execute(*, run_id: int) -> Run | None:
@@ -75,24 +116,8 @@ def run_execute(*, run_id: int) -> Run | None:
         run.status = RunStatus.RUNNING
         run.started_at = timezone.now()
         run.save(update_fields=["status", "started_at"])
-    release = run.release
-    web = release_processes(release=release).get("web") or {"memory_mb": 256, "cpu": 1.0, "command": ""}
     try:
-        host = place(app_id=run.app_id, wanted=[(RUN_PROCESS, run.number, web["memory_mb"])])[0]
-        planned = Planned(
-            process_type=RUN_PROCESS,
-            index=run.number,
-            host=host,
-            name=container_name(release=release, process_type=RUN_PROCESS, index=run.number),
-            settings={**web, "command": ""},
-        )
-        spec = run_spec(release=release, planned=planned, image=release_image(release=release), deployment_id=None)
-        spec.command = list(run.command)
-        spec.port = None
-        spec.env = release_env(release=release, process_type=RUN_PROCESS, port=None)
-        engine = host_spec(host)
-        tenant = release.app.tenant
-        docker_ops.network_ensure(engine, name=tenant_network(tenant=tenant), labels={TENANT_LABEL: tenant.slug})
+        host, engine, spec = run_container_spec(run=run)
         engine_id = engine_runs.run_start(engine, spec)
         Run.objects.filter(pk=run.pk).update(host=host, engine_id=engine_id)
         code, output = engine_runs.run_wait(engine, engine_id=engine_id, timeout=settings.BERTH_RUN_TIMEOUT)

@@ -1,4 +1,4 @@
-"""run, webhooks, drains and logs:sink: one-off processes, and what reaches out of Berth for a tenant or an app."""
+"""run, ps:exec, webhooks, drains and logs:sink: one-off processes and terminals, and what reaches out of Berth."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import getpass
 import sys
 import time
 
-from berth_cli import output
+from berth_cli import output, terminal
 from berth_cli.commands import app_path, tenant_path
 from berth_cli.errors import UsageError
 from berth_cli.http import Client, quote
@@ -37,7 +37,14 @@ def register(verbs, parents) -> None:
     common = [parents.json, parents.tenant, parents.app]
     p = verbs.add_parser("run", parents=common, help="run a one-off process of the current release: run -- CMD...")
     p.add_argument("command", nargs="+", help="the command and its arguments (after --)")
+    p.add_argument("--attach", action="store_true", help="on a terminal: type to it; leaving it stops the run")
     p.set_defaults(func=run_run)
+    p = verbs.add_parser(
+        "ps:exec", aliases=["exec"], parents=common, help="a command on a terminal in a running container: web.1 -- sh"
+    )
+    p.add_argument("container", help="web.1, or a container id as `berth ps` shows it")
+    p.add_argument("command", nargs="*", default=["sh"], help="the command and its arguments (after --); sh by default")
+    p.set_defaults(func=run_exec)
 
     tenant_only = [parents.json, parents.tenant]
     p = verbs.add_parser("webhooks", parents=tenant_only, help="list the tenant's webhooks")
@@ -72,6 +79,8 @@ def register(verbs, parents) -> None:
 def run_run(args, client: Client) -> int:
     """Start the run, wait for it, print its output; exit with its exit code."""
     path = app_path(args.tenant, args.app) + "runs/"
+    if args.attach:
+        return _run_attached(args, client, path)
     run = client.post(path, {"command": args.command})
     output.note(f"Running {' '.join(args.command)} on {args.app} as {run['process']}...")
     while run["status"] not in SETTLED:
@@ -86,6 +95,21 @@ def run_run(args, client: Client) -> int:
         output.note(run["error"])
     code = run.get("exit_code")
     return code if code is not None else 1
+
+
+def _run_attached(args, client: Client, path: str) -> int:
+    run = client.post(path, {"command": args.command, "attach": True})
+    if not run.get("ws_url"):
+        output.note(run.get("error") or f"run.{run['number']} did not start ({run['status']}).")
+        return 1
+    output.note(f"Running {' '.join(args.command)} on {args.app} as {run['process']}, attached...")
+    return terminal.relay(client, terminal.terminal_url(client, run["ws_url"]))
+
+
+def run_exec(args, client: Client) -> int:
+    """Open a terminal in a running container; exit with the command's exit code."""
+    path = f"/ws/tenants/{quote(args.tenant)}/apps/{quote(args.app)}/containers/{quote(args.container)}/exec/"
+    return terminal.relay(client, terminal.terminal_url(client, path, {"command": args.command}))
 
 
 def run_webhooks(args, client: Client) -> int:

@@ -8,6 +8,7 @@ engine, or from before containers carried `berth.installation`, are never touche
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -25,6 +26,7 @@ from deployments.engine.labels import (
     TENANT_LABEL,
 )
 from deployments.models import LIVE_STATES, App, Container, ContainerState, Deployment, DockerHost, HostStatus
+from deployments.models.hooks import Run, RunStatus
 from deployments.selectors import deployments_stale
 from deployments.services.hosts import host_spec
 from deployments.services.installation import installation_id
@@ -89,7 +91,8 @@ def orphans_find(*, seen: list[dict], installation: str, now: float) -> list[dic
     """Return the containers in `seen` (an engine's listing) that this installation started and nothing accounts for.
 
     Read the database after listing the engine: a container that got its row since is then known. A container of a
-    deployment in progress, or younger than BERTH_ORPHAN_GRACE_SECONDS, may still be about to get its row.
+    deployment in progress, or younger than BERTH_ORPHAN_GRACE_SECONDS, may still be about to get its row; a run's
+    container is known by its unfinished Run row until the run's time limit and that grace have passed.
     """
     grace = settings.BERTH_ORPHAN_GRACE_SECONDS
     ours = [
@@ -101,11 +104,12 @@ def orphans_find(*, seen: list[dict], installation: str, now: float) -> list[dic
     ]
     if not ours:
         return []
-    known = set(
-        Container.objects.filter(engine_id__in=[item["engine_id"] for item in ours], state__in=LIVE_STATES).values_list(
-            "engine_id", flat=True
-        )
-    )
+    ids = [item["engine_id"] for item in ours]
+    known = set(Container.objects.filter(engine_id__in=ids, state__in=LIVE_STATES).values_list("engine_id", flat=True))
+    # A one-off run's container has a Run row instead, and lives at most BERTH_RUN_TIMEOUT once it started.
+    since = timezone.now() - timedelta(seconds=settings.BERTH_RUN_TIMEOUT + grace)
+    unfinished = Run.objects.filter(engine_id__in=ids, status__in=[RunStatus.PENDING, RunStatus.RUNNING])
+    known |= set(unfinished.filter(created_at__gte=since).values_list("engine_id", flat=True))
     labelled = {item["labels"].get(DEPLOYMENT_LABEL, "") for item in ours}
     active = {
         str(pk)
