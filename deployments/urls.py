@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from deployments.views import apps, builds, console, logs, settings
+from deployments.views import apps, builds, console, logs, settings, terminals
 
 urlpatterns = [
     path("console/hosts/", console.host_list, name="console-hosts"),
@@ -31,6 +31,8 @@ urlpatterns = [
         name="ui-container-restart",
     ),
     path("t/<str:tenant>/apps/<str:app>/logs/", logs.app_logs, name="ui-app-logs"),
+    path("t/<str:tenant>/apps/<str:app>/terminal/", terminals.app_terminal, name="ui-app-terminal"),
+    path("t/<str:tenant>/apps/<str:app>/terminal/run/", terminals.app_terminal_run, name="ui-app-terminal-run"),
     path("t/<str:tenant>/apps/<str:app>/logs/history/", logs.app_log_history, name="ui-app-log-history"),
     path("t/<str:tenant>/apps/<str:app>/logs/download/", logs.app_log_download, name="ui-app-log-download"),
 ]

@@ -101,6 +101,11 @@ ROWS = [
     Row("POST", TENANT + "apps/", page_rule(Scope.WRITE, ok=302), body={"slug": "newapp"}, then=_app_created),
     Row("GET", APP, page_rule(Scope.READ), setup=make_app),
     Row("GET", APP + "logs/", page_rule(Scope.READ), setup=make_app),
+    # The terminal page (an attached run, an exec): what may open the WebSockets behind it may see it.
+    Row("GET", APP + "terminal/", page_rule(Scope.DEPLOY), setup=make_app),
+    Row("GET", APP + "terminal/", page_rule(Scope.DEPLOY, ok=404), setup=make_foreign_app, name=FOREIGN),
+    # An app without a release: the run is refused with a message on the page, nothing is created.
+    Row("POST", APP + "terminal/run/", page_rule(Scope.DEPLOY, ok=302), setup=make_app, body={"command": "true"}),
     Row(
         "POST",
         APP + "config/",
