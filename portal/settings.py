@@ -322,6 +322,8 @@ BERTH_DRAIN_BUFFER_LINES = env.int("BERTH_DRAIN_BUFFER_LINES", default=20000)
 # A one-off process (`berth run`) is killed after this many seconds; keep it within BERTH_ORPHAN_GRACE_SECONDS, past
 # which the reconciler would take a run container for an orphan.
 BERTH_RUN_TIMEOUT = env.int("BERTH_RUN_TIMEOUT", default=290)
+# The uid (and gid) a tenant container runs as when its image names no USER; empty runs such images as root.
+BERTH_DEFAULT_UID = env.str("BERTH_DEFAULT_UID", default="10000")
 # Metrics (deployments/metrics/): seconds between two recorded samples of a container, how long each resolution is
 # kept (raw samples, then 1-minute rows, then 1-hour rows), how often downsampling runs (seconds; 0: never), and
 # the token a Prometheus scraper sends to read /metrics (staff tokens always may; empty: staff only).

@@ -19,7 +19,7 @@ def run_start(engine: EngineSpec, spec: RunSpec) -> str:
     """Create and start the one-off container; return its engine id."""
     with translated(engine.name, f"Run {spec.name}"):
         client = client_for(engine)
-        kwargs = _hardened_kwargs(spec, restart=False)
+        kwargs = _hardened_kwargs(spec, restart=False, engine=engine, client=client)
         kwargs.pop("detach")
         container = client.containers.create(spec.image, **kwargs)
         container.start()
