@@ -7,9 +7,8 @@ REDIS_URL, SECRET_KEY, BERTH_SECRET_KEYS, BERTH_TOKEN_KEY and ALLOWED_HOSTS (see
 
 import ipaddress
 import secrets
-from pathlib import Path
-
 from datetime import timedelta
+from pathlib import Path
 
 import environ
 from cryptography.fernet import Fernet
