@@ -11,6 +11,7 @@ from deployments.services.installation import installation_id
 from deployments.services.rollouts import deployment_execute, rollout_enqueue
 from deployments.tests.factories import web_formation
 from deployments.tests.integration.conftest import engine_containers
+from samples import sample_tag
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 
@@ -157,7 +158,8 @@ def test_the_images_own_user_is_kept_and_a_command_check_becomes_dockers_health_
     for url in (docker_engine_url, second_docker_engine_url):
         client = docker.DockerClient(base_url=url, timeout=120)
         client.images.build(
-            fileobj=io.BytesIO(b"FROM berth-test/httpd:latest\nUSER 4321:4321\n"), tag=f"berth-test/{tenant_slug}-user"
+            fileobj=io.BytesIO(f"FROM {sample_tag('httpd')}\nUSER 4321:4321\n".encode()),
+            tag=f"berth-test/{tenant_slug}-user",
         )
         client.close()
     release = make_release(
