@@ -11,7 +11,7 @@ machine, never a reason to skip.
     tls_docker_engine         TlsEngine("tcp://127.0.0.1:2376", ca, cert, key): a dockerd reached only over TLS
                               with --tlsverify, and the PEM texts of its CA and of a client certificate
     registry_url              "127.0.0.1:5000", Docker Distribution, plain HTTP on loopback
-    sample_image              sample_image("httpd") -> "berth-test/httpd:latest", built once
+    sample_image              sample_image("httpd") -> samples.sample_tag("httpd"), built once
     haproxy_bin               path of Debian's haproxy
     chromium_bin              path of Debian's chromium (also given to pytest-playwright)
     opensearch_url            "http://127.0.0.1:PORT", an in-memory OpenSearch (osmem-server)
@@ -46,7 +46,6 @@ SERVICES_SCRIPT = REPO_DIR / "scripts" / "services.sh"
 MAIN_ENGINE_URL = "unix:///var/run/docker.sock"
 REGISTRY_ADDRESS = "127.0.0.1:5000"
 TLS_ENGINE_URL = "tcp://127.0.0.1:2376"
-SAMPLE_TAG = "berth-test/{name}:latest"
 
 
 def extra_engine_url(host: int) -> str:
@@ -187,9 +186,9 @@ def sample_image(docker_engine_url: str, tmp_path_factory: pytest.TempPathFactor
     """Return ``build(name, engine_url=None) -> tag``, building a sample app image once per session.
 
     ``name`` is one of samples.NAMES (httpd, worker, failing, unhealthy); the tag is
-    ``berth-test/<name>:latest`` on the main engine, or on ``engine_url`` when given.
+    ``samples.sample_tag(name)`` (named after the sample's content) on the main engine, or on ``engine_url`` when given.
     """
-    from samples import build_context
+    from samples import build_context, sample_tag
 
     built: dict[tuple[str, str], str] = {}
 
@@ -197,7 +196,7 @@ def sample_image(docker_engine_url: str, tmp_path_factory: pytest.TempPathFactor
         url = engine_url or docker_engine_url
         if (name, url) not in built:
             context = build_context(name, tmp_path_factory.mktemp(f"sample-{name}"))
-            tag = SAMPLE_TAG.format(name=name)
+            tag = sample_tag(name)
             client = _docker_client(url)
             try:
                 client.images.build(path=str(context), tag=tag, rm=True, forcerm=True)

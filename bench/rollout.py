@@ -25,6 +25,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from samples import sample_tag
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -55,7 +57,7 @@ from samples import build_context  # noqa: E402
 from tenants.models import Tenant  # noqa: E402
 
 ENGINE = "unix:///var/run/docker.sock"
-IMAGE = "berth-test/httpd:latest"
+IMAGE = sample_tag("httpd")
 
 
 def ensure_image(client) -> None:

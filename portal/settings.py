@@ -7,6 +7,7 @@ REDIS_URL, SECRET_KEY, BERTH_SECRET_KEYS, BERTH_TOKEN_KEY and ALLOWED_HOSTS (see
 
 import ipaddress
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -64,6 +65,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "axes",
     "channels",
     "django_tasks",
     "django_tasks_db",
@@ -83,8 +85,39 @@ MIDDLEWARE = [
     "tenants.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "portal.middleware.ApplicationErrorMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its lock-out answer.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# django-axes counts failed logins per username and locks the account (not the address: many users share a NAT) for
+# BERTH_LOGIN_LOCKOUT_MINUTES after BERTH_LOGIN_FAILURES in a row; API tokens never pass through it.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("BERTH_LOGIN_FAILURES", default=20)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("BERTH_LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "tenants/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_IPWARE_PROXY_COUNT = env.int("BERTH_PROXY_COUNT", default=0) or None
+
+# Content-Security-Policy (django-csp): scripts only from the portal's own static files, never inline; styles may be
+# inline (htmx and Swagger UI set style attributes); no framing. WebSockets go to the portal's own origin.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'", "ws:", "wss:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 ROOT_URLCONF = "portal.urls"
 ASGI_APPLICATION = "portal.asgi.application"
@@ -189,6 +222,8 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = _https
 SECURE_HSTS_PRELOAD = _https
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
@@ -209,7 +244,10 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "portal.schema.AutoSchema",
     "EXCEPTION_HANDLER": "portal.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DEFAULT_THROTTLE_CLASSES": ["portal.throttles.ApiUserThrottle", "portal.throttles.ApiAnonThrottle"],
 }
+BERTH_API_RATE_USER = env.str("BERTH_API_RATE_USER", default="1200/min")
+BERTH_API_RATE_ANON = env.str("BERTH_API_RATE_ANON", default="120/min")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Berth API",
     "DESCRIPTION": "Apps, builds, releases, rollouts and logs of a multi-tenant PaaS.",
@@ -322,6 +360,8 @@ BERTH_DRAIN_BUFFER_LINES = env.int("BERTH_DRAIN_BUFFER_LINES", default=20000)
 # A one-off process (`berth run`, attached or not) and an exec in a container are stopped after this many seconds. The
 # reconciler knows a run's container by its Run row for this long (plus BERTH_ORPHAN_GRACE_SECONDS), an orphan after.
 BERTH_RUN_TIMEOUT = env.int("BERTH_RUN_TIMEOUT", default=3600)
+# The uid (and gid) a tenant container runs as when its image names no USER; empty runs such images as root.
+BERTH_DEFAULT_UID = env.str("BERTH_DEFAULT_UID", default="10000")
 # Metrics (deployments/metrics/): seconds between two recorded samples of a container, how long each resolution is
 # kept (raw samples, then 1-minute rows, then 1-hour rows), how often downsampling runs (seconds; 0: never), and
 # the token a Prometheus scraper sends to read /metrics (staff tokens always may; empty: staff only).

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from deployments.api.prometheus import PrometheusView
 from portal import health
@@ -13,7 +13,7 @@ urlpatterns = [
     path("metrics", PrometheusView.as_view(), name="prometheus"),
     path("console/admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include("tenants.api.urls")),
     path("api/v1/", include("deployments.api.urls")),
     path("", include("tenants.urls")),

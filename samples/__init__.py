@@ -11,6 +11,7 @@ Berth's machines, so a build context is the folder plus a copy of the static bus
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import shutil
@@ -53,3 +54,16 @@ def context_tarball(name: str) -> bytes:
                 tar.add(path, arcname=str(path.relative_to(sample_dir(name))))
         tar.add(BUSYBOX, arcname="busybox")
     return buffer.getvalue()
+
+
+def sample_tag(name: str) -> str:
+    """Return the test image tag of the sample app ``name``: ``berth-test/<name>:<digest of its files>``.
+
+    The tag names the content, so checkouts with different versions of a sample that share one Docker engine never
+    run each other's image.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(sample_dir(name).rglob("*")):
+        if path.is_file():
+            digest.update(str(path.relative_to(sample_dir(name))).encode() + b"\0" + path.read_bytes() + b"\0")
+    return f"berth-test/{name}:{digest.hexdigest()[:12]}"

@@ -6,4 +6,4 @@ class TenantsConfig(AppConfig):
     verbose_name = "Tenants"
 
     def ready(self) -> None:
-        from tenants import schema  # noqa: F401 (registers the OpenAPI extension of the Bearer scheme)
+        from tenants import lockout, schema  # noqa: F401 (the OpenAPI extension of the Bearer scheme; the lock-out audit)

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from deployments import selectors
 from deployments.services import config as services
 from tenants.api.base import TenantScopedViewSet
+from tenants.models import ApiToken
 
 RELEASE_HEADER = "Berth-Release"
 
@@ -42,7 +43,8 @@ class ConfigViewSet(TenantScopedViewSet):
         config = services.config_masked(app=app)
         self.authorize("config.reveal" if keys else "config.view")
         if keys:
-            config.update(services.config_reveal(app=app, keys=keys, actor=request.user))
+            token = request.auth if isinstance(request.auth, ApiToken) else None
+            config.update(services.config_reveal(app=app, keys=keys, actor=request.user, token=token))
         return Response(config)
 
     @extend_schema(request={"application/json": CONFIG_PATCH_SCHEMA}, responses={200: CONFIG_SCHEMA})

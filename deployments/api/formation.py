@@ -26,12 +26,15 @@ PROCESS_SCHEMA = {
             "nullable": True,
         },
         "healthcheck_timeout": {"type": "integer"},
+        "read_only": {"type": "boolean", "description": "A read-only root filesystem (false: writable)."},
+        "tmp": {"type": "string", "example": "64m", "description": "Size of the tmpfs /tmp."},
     },
 }
 FORMATION_SCHEMA = {"type": "object", "additionalProperties": PROCESS_SCHEMA}
 FORMATION_PATCH_SCHEMA = {
     "type": "object",
-    "description": 'Per process type: {"quantity", "memory", "cpu", "healthcheck", "healthcheck_timeout"}; '
+    "description": 'Per process type: {"quantity", "memory", "cpu", "healthcheck", "healthcheck_timeout", '
+    '"read_only", "tmp"}; '
     'the key "release" takes {"command": "..."} or null.',
     "additionalProperties": {"type": "object"},
 }
@@ -47,6 +50,8 @@ def process_data(entry: dict) -> dict:
         "cpu": float(Decimal(str(entry["cpu"]))),
         "healthcheck": services.healthcheck_display(entry["healthcheck_kind"], entry["healthcheck"]),
         "healthcheck_timeout": entry.get("healthcheck_timeout", 60),
+        "read_only": entry.get("read_only", True),
+        "tmp": services.memory_display(entry.get("tmp_mb", 64)),
     }
 
 

@@ -5,6 +5,8 @@ Every function takes an EngineSpec, raises EngineError with a readable message, 
 
 from __future__ import annotations
 
+import shlex
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -17,6 +19,10 @@ from deployments.engine.labels import MANAGED_LABEL
 # A crashing process is restarted a few times by the engine, then left for the reconciler to judge.
 RESTART_MAX = 3
 PIDS_LIMIT = 512
+TMP_MB = 64
+# Docker's own health check of a command probe: Berth's probe decides a rollout, this one shows in `docker ps`.
+HEALTH_INTERVAL_NS = 30 * 1_000_000_000
+HEALTH_TIMEOUT_NS = 10 * 1_000_000_000
 
 
 @dataclass
@@ -35,6 +41,13 @@ class RunSpec:
     bind_ip: str = "127.0.0.1"
     pids_limit: int = PIDS_LIMIT
     restart_max: int = RESTART_MAX
+    # A read-only root filesystem with a tmpfs /tmp of `tmp_mb`; False is the per-process opt-out for apps that write.
+    read_only: bool = True
+    tmp_mb: int = TMP_MB
+    # The user to run as when the image names none ("uid:gid"); the image's own USER is always kept.
+    default_user: str = ""
+    # A command probe, also given to Docker as the container's HEALTHCHECK.
+    healthcheck_command: str = ""
     extra: dict = field(default_factory=dict)
 
 
@@ -44,15 +57,50 @@ class Started:
     host_port: int | None
 
 
-def _hardened_kwargs(spec: RunSpec, *, restart: bool) -> dict:
+_security_options: dict[EngineSpec, list[str]] = {}
+_security_lock = threading.Lock()
+
+
+def security_options(engine: EngineSpec) -> list[str]:
+    """The confinement this host's kernel supports, named explicitly (read once per host from `docker info`).
+
+    AppArmor's `docker-default` where the daemon reports AppArmor; the seccomp profile by name where the daemon
+    knows the name `builtin` (Docker 23 and later). Older daemons apply their default seccomp profile unnamed.
+    """
+    with _security_lock:
+        known = _security_options.get(engine)
+    if known is not None:
+        return known
+    with translated(engine.name, "Engine info"):
+        reported = client_for(engine).info().get("SecurityOptions") or []
+    found = ["no-new-privileges:true"]
+    names = {dict(part.split("=", 1) for part in item.split(",") if "=" in part).get("name"): item for item in reported}
+    if "seccomp" in names and "profile=builtin" in names["seccomp"]:
+        found.append("seccomp=builtin")
+    if "apparmor" in names:
+        found.append("apparmor=docker-default")
+    with _security_lock:
+        _security_options[engine] = found
+    return found
+
+
+def _user_for(client, spec: RunSpec) -> str:
+    if not spec.default_user:
+        return ""
+    image_user = (client.api.inspect_image(spec.image).get("Config") or {}).get("User") or ""
+    return "" if image_user else spec.default_user
+
+
+def _hardened_kwargs(spec: RunSpec, *, restart: bool, engine: EngineSpec | None = None, client=None) -> dict:
     kwargs = {
         "name": spec.name,
         "environment": spec.env,
         "labels": {**spec.labels, MANAGED_LABEL: "1"},
         "init": True,
         "cap_drop": ["ALL"],
-        "security_opt": ["no-new-privileges:true"],
+        "security_opt": security_options(engine) if engine else ["no-new-privileges:true"],
         "privileged": False,
+        "read_only": spec.read_only,
         "mem_limit": f"{spec.memory_mb}m",
         "memswap_limit": f"{spec.memory_mb}m",
         "nano_cpus": int(spec.cpu * 1_000_000_000),
@@ -61,6 +109,18 @@ def _hardened_kwargs(spec: RunSpec, *, restart: bool) -> dict:
         "network": spec.network,
         "detach": True,
     }
+    if spec.read_only:
+        # A path inside the container, not on this machine.
+        kwargs["tmpfs"] = {"/tmp": f"rw,nosuid,nodev,size={spec.tmp_mb}m,mode=1777"}  # noqa: S108
+    if client is not None and (user := _user_for(client, spec)):
+        kwargs["user"] = user
+    if spec.healthcheck_command:
+        kwargs["healthcheck"] = {
+            "test": ["CMD", *shlex.split(spec.healthcheck_command)],
+            "interval": HEALTH_INTERVAL_NS,
+            "timeout": HEALTH_TIMEOUT_NS,
+            "retries": 3,
+        }
     if restart:
         kwargs["restart_policy"] = {"Name": "on-failure", "MaximumRetryCount": spec.restart_max}
     if spec.command:
@@ -125,7 +185,7 @@ def container_start(engine: EngineSpec, spec: RunSpec) -> Started:
     """Create and start a hardened long-running container; remove it again when it does not start."""
     with translated(engine.name, f"Container {spec.name}"):
         client = client_for(engine)
-        kwargs = _hardened_kwargs(spec, restart=True)
+        kwargs = _hardened_kwargs(spec, restart=True, engine=engine, client=client)
         kwargs.pop("detach")
         container = client.containers.create(spec.image, **kwargs)
         try:
@@ -235,7 +295,7 @@ def oneoff_run(engine: EngineSpec, spec: RunSpec, *, timeout: int) -> tuple[int,
     """Run a one-off hardened container to completion; return (exit code, its last output). Always removed."""
     with translated(engine.name, f"Release command {spec.name}"):
         client = client_for(engine)
-        kwargs = _hardened_kwargs(spec, restart=False)
+        kwargs = _hardened_kwargs(spec, restart=False, engine=engine, client=client)
         kwargs.pop("detach")
         container = client.containers.create(spec.image, **kwargs)
         try:

@@ -23,7 +23,7 @@ def run_start(engine: EngineSpec, spec: RunSpec, *, tty: bool = False) -> str:
     """
     with translated(engine.name, f"Run {spec.name}"):
         client = client_for(engine)
-        kwargs = _hardened_kwargs(spec, restart=False)
+        kwargs = _hardened_kwargs(spec, restart=False, engine=engine, client=client)
         kwargs.pop("detach")
         if tty:
             kwargs.update(tty=True, stdin_open=True)

@@ -80,6 +80,9 @@ class Formation(models.Model):
     healthcheck_kind = models.CharField(max_length=16, choices=HealthcheckKind.choices, default=HealthcheckKind.HTTP)
     healthcheck = models.CharField(max_length=500, blank=True, default="/")
     healthcheck_timeout = models.PositiveIntegerField(default=60, help_text="Seconds a new container has to pass.")
+    # The root filesystem is read-only with a tmpfs /tmp of tmp_mb; False opts a process that must write out.
+    read_only = models.BooleanField(default=True)
+    tmp_mb = models.PositiveIntegerField(default=64, help_text="Size of the tmpfs /tmp in megabytes.")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["app", "process_type"], name="formation_unique_process")]

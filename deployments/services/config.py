@@ -139,8 +139,11 @@ def config_masked(*, app: App) -> dict[str, str]:
 
 
 @transaction.atomic
-def config_reveal(*, app: App, keys: list[str], actor) -> dict[str, str]:
-    """Return the clear values of `keys` and record who read them. The caller has checked the admin scope."""
+def config_reveal(*, app: App, keys: list[str], actor, token=None) -> dict[str, str]:
+    """Return the clear values of `keys` and record who read them, and through which API token (its prefix).
+
+    The caller has checked the admin scope.
+    """
     snapshot = config_snapshot(app=app)
     missing = [key for key in keys if key not in snapshot]
     if missing:
@@ -149,5 +152,8 @@ def config_reveal(*, app: App, keys: list[str], actor) -> dict[str, str]:
         key: crypto.decrypt(snapshot[key]["value"]) if snapshot[key]["secret"] else snapshot[key]["value"]
         for key in keys
     }
-    audit_record(actor=actor, tenant=app.tenant, action="config.reveal", target=app, diff={"keys": sorted(keys)})
+    diff = {"keys": sorted(keys)}
+    if token is not None:
+        diff["token"] = {"prefix": token.prefix, "name": token.name}
+    audit_record(actor=actor, tenant=app.tenant, action="config.reveal", target=app, diff=diff)
     return revealed

@@ -19,11 +19,12 @@ MAX_QUANTITY = 100
 MIN_MEMORY_MB, MAX_MEMORY_MB = 16, 65536
 MIN_CPU, MAX_CPU = Decimal("0.01"), Decimal("64")
 _MEMORY = re.compile(r"^\s*(\d+)\s*([mg]?)b?\s*$", re.IGNORECASE)
-_FIELDS = {"quantity", "memory", "cpu", "healthcheck", "healthcheck_timeout"}
+_FIELDS = {"quantity", "memory", "cpu", "healthcheck", "healthcheck_timeout", "read_only", "tmp"}
+MIN_TMP_MB, MAX_TMP_MB = 1, 4096
 
 
-def memory_parse(raw) -> int:
-    """Megabytes from 256, "256m", "256MB", "1g" (a bare number is megabytes)."""
+def memory_parse(raw, *, low: int = MIN_MEMORY_MB, high: int = MAX_MEMORY_MB) -> int:
+    """Megabytes from 256, "256m", "256MB", "1g" (a bare number is megabytes), within [low, high]."""
     if isinstance(raw, bool):
         raise ValueError
     if isinstance(raw, int):
@@ -32,7 +33,7 @@ def memory_parse(raw) -> int:
         megabytes = int(match.group(1)) * (1024 if match.group(2).lower() == "g" else 1)
     else:
         raise ValueError
-    if not MIN_MEMORY_MB <= megabytes <= MAX_MEMORY_MB:
+    if not low <= megabytes <= high:
         raise ValueError
     return megabytes
 
@@ -104,6 +105,16 @@ def _process_parse(ptype: str, raw) -> dict:
         if isinstance(timeout, bool) or not isinstance(timeout, int) or not 1 <= timeout <= 600:
             raise _invalid(f"{ptype}.healthcheck_timeout", "Use a number of seconds from 1 to 600.")
         wanted["healthcheck_timeout"] = timeout
+    if "read_only" in raw:
+        if not isinstance(raw["read_only"], bool):
+            raise _invalid(f"{ptype}.read_only", "Use true (a read-only root filesystem) or false (writable).")
+        wanted["read_only"] = raw["read_only"]
+    if "tmp" in raw:
+        try:
+            tmp_mb = memory_parse(raw["tmp"], low=MIN_TMP_MB, high=MAX_TMP_MB)
+        except ValueError:
+            raise _invalid(f"{ptype}.tmp", f'Use a size like "64m" for /tmp, from {MIN_TMP_MB}m to 4g.') from None
+        wanted["tmp_mb"] = tmp_mb
     return wanted
 
 
@@ -127,6 +138,10 @@ def _describe(field: str, row: Formation) -> str:
         return f"healthcheck to {shown['command'] if isinstance(shown, dict) else shown or 'none'}"
     if field == "healthcheck_timeout":
         return f"healthcheck timeout to {row.healthcheck_timeout}s"
+    if field == "read_only":
+        return "a read-only root filesystem" if row.read_only else "a writable root filesystem"
+    if field == "tmp_mb":
+        return f"/tmp to {memory_display(row.tmp_mb)}"  # noqa: S108 - the container's /tmp, named for its owner
     return f"{field} to {getattr(row, field)}"
 
 

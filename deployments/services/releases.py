@@ -61,6 +61,8 @@ def formation_entry(formation: Formation) -> dict:
         "healthcheck_kind": formation.healthcheck_kind,
         "healthcheck": formation.healthcheck,
         "healthcheck_timeout": formation.healthcheck_timeout,
+        "read_only": formation.read_only,
+        "tmp_mb": formation.tmp_mb,
     }
 
 

@@ -99,6 +99,7 @@ def run_container_spec(*, run: Run):
     spec = run_spec(release=release, planned=planned, image=release_image(release=release), deployment_id=None)
     spec.command = list(run.command)
     spec.port = None
+    spec.healthcheck_command = ""
     spec.env = release_env(release=release, process_type=RUN_PROCESS, port=None)
     engine = host_spec(host)
     tenant = release.app.tenant

@@ -10,6 +10,7 @@ import secrets
 import shlex
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db.models import Count, Sum
 
 from deployments import crypto
@@ -50,6 +51,8 @@ PROCESS_DEFAULTS = {
     "healthcheck_kind": HealthcheckKind.HTTP,
     "healthcheck": "/",
     "healthcheck_timeout": 60,
+    "read_only": True,
+    "tmp_mb": docker_ops.TMP_MB,
 }
 
 
@@ -106,6 +109,8 @@ def release_processes(*, release: Release) -> dict[str, dict]:
                 "healthcheck_kind": row.healthcheck_kind,
                 "healthcheck": row.healthcheck,
                 "healthcheck_timeout": row.healthcheck_timeout,
+                "read_only": row.read_only,
+                "tmp_mb": row.tmp_mb,
             }
         current["quantity"] = row.quantity
     for values in processes.values():
@@ -176,7 +181,17 @@ def run_spec(*, release: Release, planned: Planned, image: str, deployment_id: i
         cpu=values["cpu"],
         port=CONTAINER_PORT if web else None,
         bind_ip=planned.host.address,
+        read_only=bool(values.get("read_only", True)),
+        tmp_mb=int(values.get("tmp_mb", docker_ops.TMP_MB)),
+        default_user=default_user(),
+        healthcheck_command=values["healthcheck"] if values["healthcheck_kind"] == HealthcheckKind.COMMAND else "",
     )
+
+
+def default_user() -> str:
+    """The uid:gid a container runs as when its image names no USER ('' when BERTH_DEFAULT_UID is empty)."""
+    uid = str(settings.BERTH_DEFAULT_UID).strip()
+    return f"{uid}:{uid}" if uid else ""
 
 
 def quota_check(*, app: App, processes: dict[str, dict]) -> None:

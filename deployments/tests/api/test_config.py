@@ -1,7 +1,7 @@
 import pytest
 
 from deployments.models import ConfigVar, Release
-from tenants.models import AuditEvent
+from tenants.models import ApiToken, AuditEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -59,7 +59,11 @@ def test_reveal_needs_the_admin_scope_and_is_audited(api, app, alice, olivia):
     assert revealed.status_code == 200
     assert revealed.json() == {"A": "1", "API_KEY": "k3y"}
     events = AuditEvent.objects.filter(action="config.reveal")
-    assert [(event.actor_name, event.diff) for event in events] == [("olivia", {"keys": ["API_KEY"]})]
+    token = ApiToken.objects.filter(user=olivia).order_by("-pk").first()
+    assert [(event.actor_name, event.diff) for event in events] == [
+        ("olivia", {"keys": ["API_KEY"], "token": {"prefix": token.prefix, "name": ""}})
+    ]
+    assert [event.tenant_id for event in events] == [app.tenant_id]
 
 
 def test_reveal_of_an_unknown_key_is_a_404(api, app, olivia):

@@ -28,6 +28,8 @@ def test_get_shows_every_process_type(api, deployed, alice):
             "cpu": 0.5,
             "healthcheck": "/",
             "healthcheck_timeout": 60,
+            "read_only": True,
+            "tmp": "64m",
         },
         "worker": {
             "command": "./work",
@@ -37,6 +39,8 @@ def test_get_shows_every_process_type(api, deployed, alice):
             "cpu": 0.5,
             "healthcheck": None,
             "healthcheck_timeout": 60,
+            "read_only": True,
+            "tmp": "64m",
         },
     }
 

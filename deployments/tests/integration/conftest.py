@@ -19,6 +19,7 @@ from deployments.engine.labels import TENANT_LABEL, label_filter
 from deployments.models import DockerHost
 from deployments.router import router as configured_router
 from deployments.tests.factories import AppFactory, ReleaseFactory, TenantFactory, web_formation
+from samples import sample_tag
 
 
 def _free_port() -> int:
@@ -85,7 +86,7 @@ def app(tenant_slug):
 
 @pytest.fixture
 def make_release(app):
-    def make(*, image: str = "berth-test/httpd:latest", formation: dict | None = None, **fields):
+    def make(*, image: str = sample_tag("httpd"), formation: dict | None = None, **fields):
         version = app.releases.count() + 1
         return ReleaseFactory(
             app=app,

@@ -10,6 +10,7 @@ from deployments.services.apps import app_create
 from deployments.services.builds import build_create
 from deployments.tests.factories import MembershipFactory, TenantFactory, UserFactory
 from deployments.tests.integration.conftest import Traffic
+from samples import sample_tag
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 
@@ -24,7 +25,7 @@ def test_an_image_build_becomes_a_release_rolled_out_behind_the_router(
     # given: the sample image in the registry (a build pulls every outside reference, never the builder's cache)
     engine = EngineSpec(name="local", url=docker_engine_url)
     repository = f"{registry_url}/{tenant_slug}-src/httpd"
-    images.tag(engine, image="berth-test/httpd:latest", repository=repository, tag="1")
+    images.tag(engine, image=sample_tag("httpd"), repository=repository, tag="1")
     images.push(engine, repository=repository, tag="1")
     tenant = TenantFactory(slug=tenant_slug)
     owner = MembershipFactory(tenant=tenant, user=UserFactory(), role="owner").user

@@ -28,8 +28,9 @@ from deployments.services.rollouts import deployment_execute, reconcile, rollout
 from deployments.services.rollouts.plan import Planned, container_name, release_processes, run_spec
 from deployments.tests.factories import FormationFactory, MembershipFactory, UserFactory, web_formation
 from deployments.tests.integration.conftest import engine_containers
+from samples import sample_tag
 
-IMAGE = "berth-test/httpd:latest"
+IMAGE = sample_tag("httpd")
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 
 
@@ -56,7 +57,7 @@ def test_a_new_rollout_supersedes_one_in_progress(
     hosts, router, app, make_release, tenant_slug, docker_engine_url, second_docker_engine_url
 ):
     # given: a rollout stuck waiting on a health check that will not pass for a minute
-    slow = make_release(image="berth-test/unhealthy:latest", formation=web_formation(healthcheck_timeout=60))
+    slow = make_release(image=sample_tag("unhealthy"), formation=web_formation(healthcheck_timeout=60))
     slow_deployment = rollout_enqueue(release_id=slow.pk)
 
     def run():

@@ -11,9 +11,10 @@ from deployments.services.installation import installation_id
 from deployments.services.rollouts import deployment_execute, reconcile, rollout_enqueue
 from deployments.services.rollouts.plan import Planned, container_name, release_processes, run_spec, tenant_network
 from deployments.tests.integration.conftest import engine_containers
+from samples import sample_tag
 from tenants.models import AuditEvent
 
-IMAGE = "berth-test/httpd:latest"
+IMAGE = sample_tag("httpd")
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 
 

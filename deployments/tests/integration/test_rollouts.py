@@ -7,6 +7,7 @@ from deployments.models import Container, ContainerState, DeploymentStatus, Rele
 from deployments.services.rollouts import deployment_execute, rollout_enqueue
 from deployments.tests.factories import web_formation
 from deployments.tests.integration.conftest import engine_containers
+from samples import sample_tag
 
 pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
 
@@ -69,7 +70,7 @@ def test_a_release_failing_its_health_check_is_marked_failed_and_the_old_one_kee
     # given
     good = make_release()
     assert deploy(good).status == DeploymentStatus.SUCCEEDED
-    bad = make_release(image="berth-test/unhealthy:latest", formation=web_formation(healthcheck_timeout=3))
+    bad = make_release(image=sample_tag("unhealthy"), formation=web_formation(healthcheck_timeout=3))
 
     # when
     with traffic() as loop:

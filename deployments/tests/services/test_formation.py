@@ -8,7 +8,7 @@ from deployments.services.apps import app_create
 from deployments.services.formation import formation_update, memory_parse
 from deployments.services.releases import release_deploy_build
 from deployments.tests.factories import BuildFactory
-from portal.errors import ApplicationError, Conflict, Kind, QuotaExceeded
+from portal.errors import ApplicationError, Conflict, Invalid, Kind, QuotaExceeded
 from tenants.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -72,7 +72,40 @@ def test_any_other_change_creates_a_release(deployed, alice):
         "healthcheck_kind": "http",
         "healthcheck": "/healthz",
         "healthcheck_timeout": 60,
+        "read_only": True,
+        "tmp_mb": 64,
     }
+
+
+def test_the_root_filesystem_and_tmp_size_change_by_release(deployed, alice):
+    # when
+    _, release = formation_update(app=deployed, values={"worker": {"read_only": False, "tmp": "128m"}}, actor=alice)
+
+    # then
+    worker = _rows(deployed)["worker"]
+    assert (worker.read_only, worker.tmp_mb) == (False, 128)
+    assert release.summary == "alice changed worker a writable root filesystem, /tmp to 128m"
+    assert (release.formation["worker"]["read_only"], release.formation["worker"]["tmp_mb"]) == (False, 128)
+
+
+@pytest.mark.parametrize(
+    ("raw", "field", "message"),
+    [
+        ({"read_only": "no"}, "web.read_only", "Use true (a read-only root filesystem) or false (writable)."),
+        ({"tmp": "0m"}, "web.tmp", 'Use a size like "64m" for /tmp, from 1m to 4g.'),
+        ({"tmp": "5g"}, "web.tmp", 'Use a size like "64m" for /tmp, from 1m to 4g.'),
+    ],
+)
+def test_a_bad_root_filesystem_setting_is_refused_and_changes_nothing(deployed, alice, raw, field, message):
+    before = Release.objects.filter(app=deployed).count()
+
+    with pytest.raises(Invalid) as caught:
+        formation_update(app=deployed, values={"web": raw}, actor=alice)
+
+    assert caught.value.fields == {field: [message]}
+    web = _rows(deployed)["web"]
+    assert (web.read_only, web.tmp_mb) == (True, 64)
+    assert Release.objects.filter(app=deployed).count() == before
 
 
 def test_the_release_command_is_set_through_the_formation(deployed, alice):
