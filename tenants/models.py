@@ -92,6 +92,8 @@ class ApiToken(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        # Every request with a token finds it by its prefix.
+        indexes = [models.Index(fields=["prefix"], name="apitoken_prefix")]
 
     def __str__(self) -> str:
         return f"brt_{self.prefix}… ({self.user})"

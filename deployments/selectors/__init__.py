@@ -29,6 +29,7 @@ from deployments.selectors.hosts import host_get, host_list
 from deployments.selectors.logs import LogTarget, log_checkpoint_get, log_dropped_count, log_target_resolve
 from deployments.selectors.rollouts import (
     container_get,
+    container_rows_live,
     deployment_for_viewer,
     deployment_get,
     deployment_list,
@@ -48,6 +49,7 @@ __all__ = [
     "build_release_versions",
     "config_list",
     "container_get",
+    "container_rows_live",
     "default_certificate_get",
     "delivery_get",
     "delivery_list",
