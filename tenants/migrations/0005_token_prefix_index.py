@@ -4,7 +4,7 @@ from portal.migration_operations import AddIndexConcurrently
 
 
 class Migration(migrations.Migration):
-    # CREATE INDEX CONCURRENTLY cannot run in a transaction; requests keep authenticating meanwhile.
+    # CREATE INDEX CONCURRENTLY cannot run in a transaction; requests keep authenticating and auditing meanwhile.
     atomic = False
 
     dependencies = [
@@ -15,5 +15,9 @@ class Migration(migrations.Migration):
         AddIndexConcurrently(
             model_name="apitoken",
             index=models.Index(fields=["prefix"], name="apitoken_prefix"),
+        ),
+        AddIndexConcurrently(
+            model_name="auditevent",
+            index=models.Index(fields=["tenant", "-created_at", "-id"], name="audit_tenant_time"),
         ),
     ]

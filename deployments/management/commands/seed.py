@@ -183,8 +183,9 @@ def _tenants(size: Size):
     memberships = [Membership(tenant=main, user=owner, role=Role.OWNER)]
     memberships += [Membership(tenant=main, user=u, role=Role.DEVELOPER) for u in members]
     memberships += [Membership(tenant=t, user=u, role=Role.OWNER) for t, u in zip(others, owners, strict=True)]
-    # The owner sees every tenant too (as a viewer): its tenant list is as long as the installation's.
-    memberships += [Membership(tenant=t, user=owner, role=Role.VIEWER) for t in others]
+    # The owner is a viewer of a page of other tenants too (its tenant list); a customer's teams are a handful, not
+    # the installation's thousand.
+    memberships += [Membership(tenant=t, user=owner, role=Role.VIEWER) for t in others[: size.rows - 1]]
     Membership.objects.bulk_create(memberships, batch_size=BATCH)
     return main, others, owner, staff, owners + members
 
