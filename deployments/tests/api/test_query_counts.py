@@ -115,3 +115,16 @@ def test_page_costs_the_same_queries_with_1_and_50_rows(name, path_of, who, djan
     fifty, _ = _count(50, path_of, who, _page_client, at_most=lambda: django_assert_max_num_queries(one))
 
     assert fifty == one
+
+
+@pytest.mark.django_db
+def test_containers_list_reads_the_live_rows_only():
+    # given 3 live and 3 exited rows on 3 hosts that do not answer
+    seeded = seed(Size.of_rows(3))
+
+    # when
+    body = _api_client(seeded.owner).get(f"{APP}/containers/").json()
+
+    # then the live rows show as unknown; the exited ones are the engines' to report
+    assert sorted(body["unreachable_hosts"]) == ["seed-0", "seed-1", "seed-2"]
+    assert [(c["index"], c["state"]) for c in body["results"]] == [(1, "unknown"), (2, "unknown"), (3, "unknown")]
