@@ -92,6 +92,8 @@ class ApiToken(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        # Every request with a token finds it by its prefix.
+        indexes = [models.Index(fields=["prefix"], name="apitoken_prefix")]
 
     def __str__(self) -> str:
         return f"brt_{self.prefix}… ({self.user})"
@@ -122,7 +124,11 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["tenant", "-id"], name="audit_tenant_recent")]
+        indexes = [
+            models.Index(fields=["tenant", "-id"], name="audit_tenant_recent"),
+            # The audit page's order (newest first by time): without it a page sorts all of the tenant's events.
+            models.Index(fields=["tenant", "-created_at", "-id"], name="audit_tenant_time"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_name} {self.action} {self.target_repr}"

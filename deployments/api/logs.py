@@ -13,6 +13,12 @@ from deployments.logs.store import MAX_PAGE, log_search
 from tenants.api.base import TenantScopedViewSet
 
 DEFAULT_LIMIT = 100
+Q_MATCHES = (
+    "Text the line must hold, case-sensitive. Database sink (the default): any substring, e.g. `rror` finds "
+    "`error`; on PostgreSQL a trigram index serves it, on SQLite the app's lines are read newest first up to its "
+    "line limit. OpenSearch/Elasticsearch sink: its full-text search finds whole words as a phrase (`rror` finds "
+    "nothing, `connection refused` finds the two words in a row), and of those the lines that hold `q` exactly."
+)
 
 
 class LogQueryInput(serializers.Serializer):
@@ -64,8 +70,11 @@ class LogViewSet(TenantScopedViewSet):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter(name, str, required=False)
-            for name in ("q", "process", "release", "since", "until", "cursor", "before", "limit")
+            OpenApiParameter("q", str, required=False, description=Q_MATCHES),
+            *(
+                OpenApiParameter(name, str, required=False)
+                for name in ("process", "release", "since", "until", "cursor", "before", "limit")
+            ),
         ],
         responses={200: LogPageOutput},
     )

@@ -152,6 +152,12 @@ class DatabaseSink:
         cursor.execute("DELETE FROM berth_logline_stage")
 
     def search(self, query: LogQuery) -> list[dict]:
+        """`q` matches a substring of the line, case-sensitively.
+
+        On PostgreSQL a trigram index (pg_trgm, GIN) finds the lines holding `q` (3 characters or more) without reading
+        the app's other lines. SQLite has no such index: it reads the app's lines newest first until it has a page,
+        bounded by the per-app line limit (BERTH_LOG_DB_MAX_LINES_PER_APP, docs/operations.md).
+        """
         lines = LogLine.objects.filter(app_id=query.app_id)
         if query.q:
             lines = lines.filter(line__contains=query.q)
@@ -159,10 +165,13 @@ class DatabaseSink:
             lines = lines.filter(process=query.process)
         if query.release is not None:
             lines = lines.filter(release=query.release)
+        # A time window is a cursor range (a cursor starts with its line's nanoseconds): the (app, cursor) index then
+        # both bounds and orders the scan, where a timestamp filter beside ORDER BY cursor made the planner walk the
+        # cursor index backwards through every line after the window.
         if query.since:
-            lines = lines.filter(timestamp__gte=query.since)
+            lines = lines.filter(cursor__gte=make_cursor(_ns(query.since), "", "stdout", 0))
         if query.until:
-            lines = lines.filter(timestamp__lt=query.until)
+            lines = lines.filter(cursor__lt=make_cursor(_ns(query.until), "", "stdout", 0))
         if query.before:
             lines = lines.filter(cursor__lt=query.before)
         if query.after:

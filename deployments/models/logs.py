@@ -1,5 +1,6 @@
 """Where a tenant's logs go, the lines the database sink keeps, and the collector's bookkeeping."""
 
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.utils import timezone
 
@@ -51,7 +52,11 @@ class LogLine(models.Model):
     class Meta:
         ordering = ["cursor"]
         constraints = [models.UniqueConstraint(fields=["app", "cursor"], name="logline_unique_cursor_per_app")]
-        indexes = [models.Index(fields=["app", "timestamp"], name="logline_app_timestamp")]
+        indexes = [
+            models.Index(fields=["app", "timestamp"], name="logline_app_timestamp"),
+            # `?q=` on PostgreSQL (pg_trgm); absent on SQLite (portal/migration_operations.py).
+            GinIndex(fields=["line"], opclasses=["gin_trgm_ops"], name="logline_line_trgm"),
+        ]
 
     def __str__(self) -> str:
         return self.line[:80]

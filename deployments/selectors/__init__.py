@@ -30,6 +30,7 @@ from deployments.selectors.logs import LogTarget, log_checkpoint_get, log_droppe
 from deployments.selectors.rollouts import (
     container_find,
     container_get,
+    container_rows_live,
     deployment_for_viewer,
     deployment_get,
     deployment_list,
@@ -50,6 +51,7 @@ __all__ = [
     "config_list",
     "container_find",
     "container_get",
+    "container_rows_live",
     "default_certificate_get",
     "delivery_get",
     "delivery_list",

@@ -1,6 +1,6 @@
 """Reads of apps, config vars, formations and releases. Every read takes the tenant (or an app already scoped to it)."""
 
-from django.db.models import Max, Prefetch, QuerySet
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 
 from deployments.models import App, ConfigVar, Formation, Release
 from portal.errors import NotFound
@@ -8,12 +8,17 @@ from tenants.models import Tenant
 
 
 def app_list(*, tenant: Tenant) -> QuerySet[App]:
-    """The tenant's apps with their formation and `latest_version` (the newest release, live or not)."""
+    """The tenant's apps with their formation and `latest_version` (the newest release, live or not).
+
+    The latest version is a correlated subquery, one probe of the (app, version) unique index per app of the page:
+    an aggregate over the releases made PostgreSQL read and group every release of the tenant before the LIMIT.
+    """
+    newest = Release.objects.filter(app=OuterRef("pk")).order_by("-version").values("version")[:1]
     return (
         App.objects.filter(tenant=tenant)
         .select_related("tenant", "current_release")
         .prefetch_related(Prefetch("formation", queryset=Formation.objects.order_by("process_type")))
-        .annotate(latest_version=Max("releases__version"))
+        .annotate(latest_version=Subquery(newest))
     )
 
 
@@ -38,7 +43,13 @@ def formation_list(*, app: App) -> QuerySet[Formation]:
 
 
 def release_list(*, app: App) -> QuerySet[Release]:
-    return Release.objects.filter(app=app).select_related("build", "created_by").order_by("-version")
+    """The app's releases, newest first, with their app, build and author (a page reads each of them per row)."""
+    return (
+        Release.objects.filter(app=app)
+        .select_related("app", "build", "created_by")
+        .defer("build__log")
+        .order_by("-version")
+    )
 
 
 def release_get(*, app: App, version: int) -> Release:

@@ -18,12 +18,12 @@ def build_release_versions(*, builds) -> dict[int, int]:
 
 def build_list(*, app: App) -> QuerySet[Build]:
     """The app's builds, newest first, without their logs (a list never needs them)."""
-    return Build.objects.filter(app=app).select_related("created_by").defer("log").order_by("-number")
+    return Build.objects.filter(app=app).select_related("created_by", "cancelled_by").defer("log").order_by("-number")
 
 
 def build_get(*, app: App, number: int) -> Build:
     """The app's build with this number, log included; NotFound when there is none."""
-    build = Build.objects.filter(app=app, number=number).select_related("created_by").first()
+    build = Build.objects.filter(app=app, number=number).select_related("created_by", "cancelled_by").first()
     if build is None:
         raise NotFound()
     return build

@@ -81,3 +81,28 @@ def container_get(*, app: App, container_id: str) -> Container:
     if row is None:
         raise NotFound()
     return row
+
+
+def container_rows_live(*, app: App) -> QuerySet[Container]:
+    """The app's recorded containers that hold resources now, with the few columns a list shows.
+
+    Exited and lost rows stay in the table until GC and can outnumber the live ones by thousands; the engines report
+    those themselves. The release's JSON snapshot is left out: a list shows its version only.
+    """
+    return (
+        Container.objects.filter(app=app, state__in=LIVE_STATES)
+        .select_related("host", "release")
+        .only(
+            "engine_id",
+            "name",
+            "host_port",
+            "process_type",
+            "index",
+            "state",
+            "routed",
+            "host",
+            "host__name",
+            "release",
+            "release__version",
+        )
+    )

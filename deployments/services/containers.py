@@ -18,7 +18,8 @@ from deployments.engine.labels import (
     RELEASE_LABEL,
     TENANT_LABEL,
 )
-from deployments.models import LIVE_STATES, App, Container, ContainerState, Deployment, DockerHost
+from deployments.models import App, Container, ContainerState, Deployment, DockerHost
+from deployments.selectors.rollouts import container_rows_live
 from deployments.services.hosts import host_spec
 from deployments.services.rollouts.containers import STOP_GRACE, pool
 from portal.errors import Invalid
@@ -31,7 +32,7 @@ def container_list(*, app: App) -> tuple[list[dict], list[str]]:
     Returns (containers, unreachable host names). A host that does not answer lists its known containers as
     `unknown`.
     """
-    rows = {c.engine_id: c for c in Container.objects.filter(app=app).select_related("host", "release")}
+    rows = {c.engine_id: c for c in container_rows_live(app=app)}
     hosts = list(DockerHost.objects.all())
     labels = {TENANT_LABEL: app.tenant.slug, APP_LABEL: app.slug}
 
@@ -46,7 +47,7 @@ def container_list(*, app: App) -> tuple[list[dict], list[str]]:
         if exc is not None:
             unreachable.append(host.name)
             for row in rows.values():
-                if row.host_id == host.pk and row.state in LIVE_STATES:
+                if row.host_id == host.pk:
                     result.append(_row_out(row, state="unknown", status="host does not answer"))
             continue
         for seen in future.result():
