@@ -18,7 +18,7 @@ from deployments.models import App, Deployment, DeploymentKind, DeploymentStatus
 from deployments.router import RouterError
 from deployments.services.rollouts import steps
 from deployments.services.rollouts.errors import RolloutFailed, Superseded
-from deployments.services.rollouts.plan import Plan, rollout_plan, scale_plan, tenant_network
+from deployments.services.rollouts.plan import Plan, release_image, rollout_plan, scale_plan, tenant_network
 from deployments.services.rollouts.progress import Recorder, publish
 from portal.errors import ApplicationError
 
@@ -101,7 +101,8 @@ class RolloutExecution(Execution):
         old = []
         try:
             with self.recorder.step("plan") as step:
-                plan = rollout_plan(deployment=self.deployment)
+                unable = steps.image_unreachable(image=release_image(release=self.release))
+                plan = rollout_plan(deployment=self.deployment, unable=unable)
                 old = list(plan.leaving)
                 step["detail"] = ", ".join(f"{p.process_type}.{p.index}@{p.host.name}" for p in plan.new)
             self.checkpoint()
@@ -167,10 +168,12 @@ class ScaleExecution(Execution):
             return
         try:
             with self.recorder.step("plan") as step:
-                plan = scale_plan(deployment=self.deployment)
+                unable = steps.image_unreachable(image=release_image(release=self.release))
+                plan = scale_plan(deployment=self.deployment, unable=unable)
                 step["detail"] = f"start {len(plan.new)}, stop {len(plan.leaving)}"
             if plan.new:
-                steps.hosts_prepare(plan=plan, tenant=self.app.tenant, image=False)
+                # A host the release's rollout did not use has no image yet: pull it there as a rollout does.
+                steps.hosts_prepare(plan=plan, tenant=self.app.tenant)
             with self.recorder.step("start", f"{len(plan.new)} container(s)"):
                 if plan.new:
                     plan = self.start(plan)
