@@ -8,7 +8,6 @@ the users reach has changed, so any failure before it removes the new containers
 from __future__ import annotations
 
 import logging
-import time
 
 from django.db import transaction
 from django.utils import timezone
@@ -18,6 +17,7 @@ from deployments.models import App, Deployment, DeploymentKind, DeploymentStatus
 from deployments.router import RouterError
 from deployments.services.rollouts import steps
 from deployments.services.rollouts.errors import RolloutFailed, Superseded
+from deployments.services.rollouts.locks import app_turn
 from deployments.services.rollouts.plan import Plan, release_image, rollout_plan, scale_plan, tenant_network
 from deployments.services.rollouts.progress import Recorder, publish
 from portal.errors import ApplicationError
@@ -197,7 +197,11 @@ def execution_for(deployment: Deployment) -> Execution:
 
 
 def deployment_execute(*, deployment_id: int) -> Deployment | None:
-    """Run a queued deployment to its end (the task calls this). Idempotent: a finished one is left alone."""
+    """Run a queued deployment to its end (the task calls this). Idempotent: a finished one is left alone.
+
+    One deployment of an app runs at a time, whichever worker holds it (rollouts/locks.py): a newer one waits for
+    the one executing (which, superseded, stops at its next step); deployments of different apps run at once.
+    """
     deployment = (
         Deployment.objects.select_related("app__tenant", "release__build", "release__app__tenant")
         .filter(pk=deployment_id)
@@ -205,7 +209,20 @@ def deployment_execute(*, deployment_id: int) -> Deployment | None:
     )
     if deployment is None or deployment.status != DeploymentStatus.PENDING:
         return deployment
-    _wait_turn(deployment)
+    with app_turn(deployment.app_id, timeout=TURN_TIMEOUT) as held:
+        if not held:
+            # Left pending: the reconciler's next pass or a retry finds it; nothing ran twice.
+            logger.warning("deployment %s waited %s s for its app's turn", deployment.pk, TURN_TIMEOUT)
+            return deployment
+        deployment.refresh_from_db()
+        if deployment.status != DeploymentStatus.PENDING:
+            return deployment
+        _execute(deployment)
+    deployment.refresh_from_db()
+    return deployment
+
+
+def _execute(deployment: Deployment) -> None:
     if deployment.kind == DeploymentKind.SCALE:
         current = App.objects.filter(pk=deployment.app_id).values_list("current_release_id", flat=True).first()
         if current != deployment.release_id:
@@ -219,15 +236,3 @@ def deployment_execute(*, deployment_id: int) -> Deployment | None:
             ScaleExecution(deployment).run()
     else:
         RolloutExecution(deployment).run()
-    deployment.refresh_from_db()
-    return deployment
-
-
-def _wait_turn(deployment: Deployment) -> None:
-    """Wait while another deployment of the app is executing (a superseded one stops at its next step)."""
-    deadline = time.monotonic() + TURN_TIMEOUT
-    others = Deployment.objects.filter(
-        app_id=deployment.app_id, started_at__isnull=False, finished_at__isnull=True
-    ).exclude(pk=deployment.pk)
-    while others.exists() and time.monotonic() < deadline:
-        time.sleep(0.25)
