@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from django.db import Error as DatabaseFailure
 from django.db import transaction
 from django.utils import timezone
 
@@ -138,6 +139,10 @@ class RolloutExecution(Execution):
             self.release_done(ReleaseStatus.FAILED, message)
             self.finish(DeploymentStatus.FAILED, message)
             return
+        except DatabaseFailure:
+            # The session may be gone, and the app's lock with it: the reconciler converges this deployment.
+            logger.exception("rollout %s lost its database; left to the reconciler", self.deployment.pk)
+            raise
         except BaseException as exc:
             logger.exception("rollout %s failed unexpectedly", self.deployment.pk)
             if switched:

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 
-from django.db import DatabaseError, connection
+from django.db import Error, connection
 
 # The first key of Berth's advisory locks ("brt1"): the second is the app's id.
 LOCK_SPACE = 0x62727431
@@ -31,7 +31,7 @@ def _try_postgres(app_id: int) -> bool:
 
 def _release_postgres(app_id: int) -> None:
     # A session that is gone released its locks already.
-    with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
+    with contextlib.suppress(Error), connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_SPACE, app_id])
 
 

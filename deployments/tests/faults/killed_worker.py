@@ -3,7 +3,7 @@
 The fault tests run it as a process of its own, so what it leaves is exactly what `kill -9` at that point leaves:
 committed rows, the engines' containers, an open transaction rolled back by the server, and its session's locks gone.
 
-    python killed_worker.py POINT     POINT: plan, started, health, switch, switched, drain
+    python killed_worker.py POINT     POINT: plan, started, health, switch, switched, drain (or none, slow)
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
@@ -49,9 +50,22 @@ def _kill(module, name: str, *, after: bool = False) -> None:
     setattr(module, name, wrapped)
 
 
+def _slow(module, name: str, seconds: float) -> None:
+    """Make every call of `module.name` take `seconds` longer (a health check that takes its time)."""
+    original = getattr(module, name)
+
+    def wrapped(*args, **kwargs):
+        time.sleep(seconds)
+        return original(*args, **kwargs)
+
+    setattr(module, name, wrapped)
+
+
 POINTS = {
     # a worker that runs to the end
     "none": lambda: None,
+    # one that does not die, but whose health checks poll slowly (so a test can cut its database mid-way)
+    "slow": lambda: _slow(docker_ops, "container_state", 0.5),
     # the plan is saved; the first host is about to get the image
     "plan": lambda: _kill(docker_ops, "image_ensure"),
     # the engine created a new container; the worker has not recorded its id

@@ -176,3 +176,55 @@ def test_a_worker_killed_mid_rollout_converges_with_a_new_worker(
     assert loop.ok > 0
     assert loop.bodies <= {"v1", "v2"}
     print(f"\nkill -9 at {point}: converged to v{serving} in {took:.1f} s, {loop.ok} requests, 0 failed")
+
+
+def test_database_sessions_cut_mid_rollout_everything_recovers_without_a_restart(
+    hosts, engines, router_loop, app, make_release, tenant_slug, settings, tmp_path
+):
+    formation = web_formation(quantity=2, healthcheck_timeout=60)
+    v1 = make_release(formation=formation)
+    assert deployment_execute(deployment_id=rollout_enqueue(release_id=v1.pk).pk).status == "succeeded"
+    log = tmp_path / "worker.log"
+    worker = _worker(settings, "slow", log=log)
+    try:
+        with Requests(router_loop.port, f"web.{tenant_slug}.localhost") as loop:
+            # given: v2's rollout is health-checking its new containers in the worker
+            v2 = make_release(formation=formation)
+            deployment = rollout_enqueue(release_id=v2.pk)
+            deadline = time.monotonic() + 120
+            while not Container.objects.filter(deployment=deployment).exclude(engine_id="").exists():
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.05)
+
+            # when: every other session of the database is cut (the worker's among them)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+                assert cursor.fetchone()[0] >= 1
+            cut = time.monotonic()
+
+            # then: the deployment does not stay running; the app converges with the old release
+            while not _converged(state := _state(app, engines, tenant_slug), 1):
+                assert time.monotonic() - cut < CONVERGE_WITHIN, state
+                reconcile()
+                time.sleep(0.5)
+            took = time.monotonic() - cut
+            assert Deployment.objects.get(pk=deployment.pk).status == "failed"
+
+            # then: the same worker process (not restarted) and the router loop take the next rollout to the end
+            assert worker.poll() is None, log.read_text()
+            v3 = make_release(formation=formation)
+            latest = rollout_enqueue(release_id=v3.pk)
+            while not _converged(state := _state(app, engines, tenant_slug), 3):
+                assert time.monotonic() - cut < 3 * CONVERGE_WITHIN, (state, log.read_text()[-3000:])
+                time.sleep(0.5)
+            assert Deployment.objects.get(pk=latest.pk).status == "succeeded"
+            assert worker.poll() is None
+    finally:
+        worker.kill()
+        worker.wait(timeout=30)
+    assert loop.failures == []
+    assert loop.bodies <= {"v1", "v3"}
+    print(f"\npg_terminate_backend mid-rollout: converged to v1 in {took:.1f} s; the same worker then rolled out v3")
