@@ -42,9 +42,11 @@ test: install services
 	$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest
 
-# The embedded portal serves plain HTTP on loopback (BERTH_HTTPS stays unset).
+# The embedded portal serves plain HTTP on loopback (BERTH_HTTPS stays unset). It runs the platform registry on
+# loopback and pushes every build there, so any host registered later (addhost) can pull the app's image.
+run: export BERTH_REGISTRY ?= 127.0.0.1:5000
 run: install
-	bash scripts/services.sh
+	bash scripts/services.sh --registry
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py router --check
 	$(PY) manage.py demo

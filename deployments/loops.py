@@ -120,8 +120,12 @@ def _run_metrics_samplers() -> None:
 
 def background_loops() -> list[tuple[str, callable]]:
     """The loops embedded mode runs: (name, target)."""
+    # BERTH_WORKERS threads take rollouts: different apps' run at once, one app's in turn (rollouts/locks.py).
+    workers = [
+        (f"worker-default-{n}", lambda: _run_task_worker("default")) for n in range(1, settings.BERTH_WORKERS + 1)
+    ]
     return [
-        ("worker-default", lambda: _run_task_worker("default")),
+        *workers,
         ("worker-builds", lambda: _run_task_worker("builds")),
         ("router", run_router),
         ("heartbeat", run_heartbeat),

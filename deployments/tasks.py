@@ -3,7 +3,7 @@
 Services queue them by name through `deployments.services.queue`, so this module is the only one that imports both.
 """
 
-from django.db import transaction
+from django.db import Error, connection, transaction
 from django_tasks import task
 
 from deployments.services.acme import certificate_order
@@ -19,8 +19,17 @@ from deployments.services.webhooks import delivery_attempt, webhook_fanout
 @task_register
 @task()
 def deployment_run(deployment_id: int) -> None:
-    """Execute a queued rollout or scale; a deployment already finished or gone is left alone."""
-    deployment_execute(deployment_id=deployment_id)
+    """Execute a queued rollout or scale; a deployment already finished or gone is left alone.
+
+    When the database session is cut mid-way (a restart, pg_terminate_backend), the app's lock went with it, so the
+    deployment is the reconciler's to converge now: this worker only drops the broken connection, so that recording
+    the task's failure and the next task open a new one.
+    """
+    try:
+        deployment_execute(deployment_id=deployment_id)
+    except Error:
+        connection.close()
+        raise
 
 
 @task_register

@@ -336,6 +336,17 @@ BERTH_GC_EXCLUDE = env.list("BERTH_GC_EXCLUDE", default=[])
 # (seconds): a worker between starting a container and recording its id must not lose it.
 BERTH_ORPHAN_GRACE_SECONDS = env.int("BERTH_ORPHAN_GRACE_SECONDS", default=300)
 
+# Faults (deployments/services/rollouts/reconcile.py): the deadline of an engine call that names none of its own
+# (seconds: a hung engine fails the call instead of holding a worker), the task worker threads embedded mode runs
+# for rollouts (rollouts of different apps run at once; one app's stay in turn), and the back-off of an app whose
+# containers keep dying: the first repair is at once, the next ones wait BASE x 2^(n-2) seconds up to MAX, counted
+# while each repair comes within WINDOW seconds of the one before.
+BERTH_ENGINE_TIMEOUT = env.int("BERTH_ENGINE_TIMEOUT", default=30)
+BERTH_WORKERS = env.int("BERTH_WORKERS", default=2)
+BERTH_REPAIR_BACKOFF_BASE = env.int("BERTH_REPAIR_BACKOFF_BASE", default=10)
+BERTH_REPAIR_BACKOFF_MAX = env.int("BERTH_REPAIR_BACKOFF_MAX", default=300)
+BERTH_REPAIR_WINDOW = env.int("BERTH_REPAIR_WINDOW", default=600)
+
 # Logs: the platform's OpenSearch cluster (a tenant's LogSink may name its own), the collector's buffer per sink
 # while a sink is unreachable, and the database sink's limits.
 BERTH_OPENSEARCH_URL = env.str("BERTH_OPENSEARCH_URL", default="")

@@ -18,6 +18,10 @@ class AppOutput(serializers.ModelSerializer):
     current_release = serializers.SerializerMethodField(help_text="Version serving now; null before a rollout.")
     latest_release = serializers.SerializerMethodField(help_text="Newest version, live or not.")
     process_types = serializers.SerializerMethodField(help_text="{type: command}; an empty command runs the image's.")
+    reconciler = serializers.SerializerMethodField(
+        help_text="The reconciler's last pass: state (ok, repairing, backing_off), desired and running containers, "
+        "its last repair and when the next may come, how the last dead container ended; null before its first pass."
+    )
 
     class Meta:
         model = App
@@ -29,6 +33,7 @@ class AppOutput(serializers.ModelSerializer):
             "latest_release",
             "process_types",
             "release_command",
+            "reconciler",
             "created_at",
             "updated_at",
         ]
@@ -43,6 +48,12 @@ class AppOutput(serializers.ModelSerializer):
         if hasattr(app, "latest_version"):
             return app.latest_version
         return selectors.app_latest_version(app=app)
+
+    def get_reconciler(self, app) -> dict | None:
+        status = selectors.app_repair_status(app=app)
+        if status is None:
+            return None
+        return {key: value.isoformat() if hasattr(value, "isoformat") else value for key, value in status.items()}
 
     def get_process_types(self, app) -> dict[str, str]:
         return {row.process_type: row.command for row in app.formation.all()}

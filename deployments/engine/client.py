@@ -18,7 +18,9 @@ import docker.tls
 import requests.exceptions
 from django.conf import settings
 
-DEFAULT_TIMEOUT = 30
+# A call that names no deadline of its own gets settings.BERTH_ENGINE_TIMEOUT (30 s by default); only the streams
+# that follow an engine for as long as it runs (logs, events, stats) pass None, no deadline.
+DEFAULT_TIMEOUT = "setting"
 
 
 class EngineError(Exception):
@@ -101,13 +103,15 @@ def fakeable(function):
     return call
 
 
-def client_for(spec: EngineSpec, *, timeout: int = DEFAULT_TIMEOUT) -> docker.DockerClient:
-    """Return the cached client of this engine (one per host and timeout)."""
-    key = (
-        spec
-        if timeout == DEFAULT_TIMEOUT
-        else EngineSpec(f"{spec.name}#{timeout}", spec.url, spec.tls_ca, spec.tls_cert, spec.tls_key)
-    )
+def client_for(spec: EngineSpec, *, timeout: int | str | None = DEFAULT_TIMEOUT) -> docker.DockerClient:
+    """Return the cached client of this engine (one per host and timeout).
+
+    Every call through it has a deadline: `timeout` seconds to connect and between two reads of the answer
+    (BERTH_ENGINE_TIMEOUT when not given), so a hung engine fails the call with EngineError instead of blocking.
+    """
+    if timeout == DEFAULT_TIMEOUT:
+        timeout = settings.BERTH_ENGINE_TIMEOUT
+    key = EngineSpec(f"{spec.name}#{timeout}", spec.url, spec.tls_ca, spec.tls_cert, spec.tls_key)
     with _lock:
         client = _clients.get(key)
         if client is None:

@@ -252,6 +252,13 @@ class FakeEngine:
                 )
             state.images.add(image)
 
+    def image_reachable(self, spec, *, image: str) -> str:
+        state = self._enter("image_reachable", spec, image)
+        with self._lock:
+            if image in state.images or image in self.pullable:
+                return ""
+        return f"image {image} is not on {spec.name} and its registry did not give it: not found"
+
     def container_start(self, spec, run: RunSpec) -> Started:
         state = self._enter("container_start", spec, run.name)
         behaviour = self.behaviour(run.image)

@@ -15,9 +15,10 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import docker.errors
 from docker.utils.json_stream import json_stream
 
-from deployments.engine.client import EngineError, EngineSpec, client_for, translated
+from deployments.engine.client import EngineError, EngineSpec, client_for, fakeable, translated
 
 PUSH_TIMEOUT = 600
 # How often the watch of a running build looks at its time limit and its stop event.
@@ -130,6 +131,38 @@ def build(
     if not image_id:
         raise BuildError("the engine ended the build without an image", host=spec.name)
     return image_id
+
+
+def names_registry(image: str) -> bool:
+    """Say whether `image` names a registry to pull it from (`host.name/...`, `host:port/...`, `localhost/...`)."""
+    first = image.split("/", 1)[0]
+    return "/" in image and ("." in first or ":" in first or first == "localhost")
+
+
+@fakeable
+def image_reachable(spec: EngineSpec, *, image: str) -> str:
+    """Return why the host cannot get `image` ('' when it can: the image is there, or its registry has it).
+
+    Asks the engine itself (the image's inspection, else the registry's manifest through the engine), so a host
+    that cannot reach the registry is found out here, not when a container fails to start on it.
+    """
+    with translated(spec.name, f"Image {image}"):
+        client = client_for(spec)
+        try:
+            client.api.inspect_image(image)
+            return ""
+        except docker.errors.ImageNotFound:
+            pass
+        if not names_registry(image):
+            return (
+                f"image {image} is not on {spec.name} and its name names no registry to pull it from "
+                "(set BERTH_REGISTRY so builds are pushed where every host can pull them)"
+            )
+        try:
+            client.api.inspect_distribution(image)
+        except docker.errors.APIError as exc:
+            return f"image {image} is not on {spec.name} and its registry did not give it: {exc.explanation or exc}"
+        return ""
 
 
 def tag(spec: EngineSpec, *, image: str, repository: str, tag: str) -> None:

@@ -16,6 +16,7 @@ from deployments.models.installation import Installation
 from deployments.models.logs import LogCheckpoint, LogDrop, LogLine, LogSink, SinkKind
 from deployments.models.metrics import ContainerEvent, ContainerEventKind, MetricSample, Resolution, Usage, UsageMark
 from deployments.models.releases import Release, ReleaseStatus
+from deployments.models.repairs import AppRepair, RepairState
 from deployments.models.rollouts import Deployment, DeploymentKind, DeploymentStatus, Domain, GcRun
 from deployments.models.routers import RouterNode, RouterSettings, RoutingState
 
@@ -24,6 +25,7 @@ __all__ = [
     "AcmeAccount",
     "AcmeChallenge",
     "App",
+    "AppRepair",
     "Build",
     "BuildStatus",
     "Certificate",
@@ -55,6 +57,7 @@ __all__ = [
     "MetricSample",
     "Release",
     "ReleaseStatus",
+    "RepairState",
     "Resolution",
     "RouterNode",
     "RouterSettings",

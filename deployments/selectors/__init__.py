@@ -28,6 +28,7 @@ from deployments.selectors.hooks import (
 from deployments.selectors.hosts import host_get, host_list
 from deployments.selectors.logs import LogTarget, log_checkpoint_get, log_dropped_count, log_target_resolve
 from deployments.selectors.rollouts import (
+    app_repair_status,
     container_find,
     container_get,
     container_rows_live,
@@ -35,6 +36,7 @@ from deployments.selectors.rollouts import (
     deployment_get,
     deployment_list,
     deployment_of_build,
+    deployments_running,
     deployments_stale,
 )
 from deployments.selectors.routers import router_settings_get
@@ -44,6 +46,7 @@ __all__ = [
     "app_get",
     "app_latest_version",
     "app_list",
+    "app_repair_status",
     "build_for_viewer",
     "build_get",
     "build_list",
@@ -59,6 +62,7 @@ __all__ = [
     "deployment_get",
     "deployment_list",
     "deployment_of_build",
+    "deployments_running",
     "deployments_stale",
     "domain_get",
     "domain_list",

@@ -6,7 +6,7 @@ from datetime import timedelta
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from deployments.models import LIVE_STATES, App, Container, Deployment
+from deployments.models import LIVE_STATES, App, AppRepair, Container, Deployment, DeploymentStatus
 from portal.errors import NotFound
 from tenants.models import Tenant
 
@@ -69,6 +69,13 @@ def container_find(*, app: App, ref: str) -> Container:
     return row
 
 
+def deployments_running() -> Iterator[Deployment]:
+    """Deployments a worker began and did not finish."""
+    yield from Deployment.objects.filter(
+        status=DeploymentStatus.RUNNING, started_at__isnull=False, finished_at__isnull=True
+    ).select_related("app__tenant", "release__build", "release__app__tenant")
+
+
 def container_get(*, app: App, container_id: str) -> Container:
     """The app's live container whose engine id starts with `container_id` (6 hex digits at least)."""
     if len(container_id) < 6 or not all(ch in "0123456789abcdef" for ch in container_id):
@@ -106,3 +113,26 @@ def container_rows_live(*, app: App) -> QuerySet[Container]:
             "release__version",
         )
     )
+
+
+def app_repair_status(*, app: App) -> dict | None:
+    """What the reconciler last saw of the app (desired against running, its last repair, a crash loop's back-off);
+    None before its first pass over the app."""
+    repair = AppRepair.objects.filter(app=app).first()
+    if repair is None:
+        return None
+    return {
+        "state": repair.state,
+        "desired": repair.desired,
+        "running": repair.running,
+        "repairs": repair.repairs,
+        "replaced": repair.replaced,
+        "streak": repair.streak,
+        "last_repair": repair.last_repair,
+        "last_repair_at": repair.last_repair_at,
+        "next_repair_at": repair.next_repair_at,
+        "last_exit_code": repair.last_exit_code,
+        "last_restart_count": repair.last_restart_count,
+        "last_output": repair.last_output,
+        "checked_at": repair.checked_at,
+    }

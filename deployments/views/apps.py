@@ -74,6 +74,7 @@ def app_detail(request, tenant, app):
         "dns_target": app_hostname(app=app),
         "badge": metrics_selectors.app_badge(app=app, since=timezone.now() - dt.timedelta(hours=24)),
         "metrics_refresh": settings.BERTH_METRICS_INTERVAL,
+        "repair": selectors.app_repair_status(app=app),
     }
     context["containers"], context["unreachable"] = container_services.container_list(app=app)
     return render(request, "deployments/app.html", context)

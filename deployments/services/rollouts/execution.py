@@ -8,8 +8,8 @@ the users reach has changed, so any failure before it removes the new containers
 from __future__ import annotations
 
 import logging
-import time
 
+from django.db import Error as DatabaseFailure
 from django.db import transaction
 from django.utils import timezone
 
@@ -18,7 +18,8 @@ from deployments.models import App, Deployment, DeploymentKind, DeploymentStatus
 from deployments.router import RouterError
 from deployments.services.rollouts import steps
 from deployments.services.rollouts.errors import RolloutFailed, Superseded
-from deployments.services.rollouts.plan import Plan, rollout_plan, scale_plan, tenant_network
+from deployments.services.rollouts.locks import app_turn
+from deployments.services.rollouts.plan import Plan, release_image, rollout_plan, scale_plan, tenant_network
 from deployments.services.rollouts.progress import Recorder, publish
 from portal.errors import ApplicationError
 
@@ -101,7 +102,8 @@ class RolloutExecution(Execution):
         old = []
         try:
             with self.recorder.step("plan") as step:
-                plan = rollout_plan(deployment=self.deployment)
+                unable = steps.image_unreachable(image=release_image(release=self.release))
+                plan = rollout_plan(deployment=self.deployment, unable=unable)
                 old = list(plan.leaving)
                 step["detail"] = ", ".join(f"{p.process_type}.{p.index}@{p.host.name}" for p in plan.new)
             self.checkpoint()
@@ -137,6 +139,10 @@ class RolloutExecution(Execution):
             self.release_done(ReleaseStatus.FAILED, message)
             self.finish(DeploymentStatus.FAILED, message)
             return
+        except DatabaseFailure:
+            # The session may be gone, and the app's lock with it: the reconciler converges this deployment.
+            logger.exception("rollout %s lost its database; left to the reconciler", self.deployment.pk)
+            raise
         except BaseException as exc:
             logger.exception("rollout %s failed unexpectedly", self.deployment.pk)
             if switched:
@@ -167,10 +173,12 @@ class ScaleExecution(Execution):
             return
         try:
             with self.recorder.step("plan") as step:
-                plan = scale_plan(deployment=self.deployment)
+                unable = steps.image_unreachable(image=release_image(release=self.release))
+                plan = scale_plan(deployment=self.deployment, unable=unable)
                 step["detail"] = f"start {len(plan.new)}, stop {len(plan.leaving)}"
             if plan.new:
-                steps.hosts_prepare(plan=plan, tenant=self.app.tenant, image=False)
+                # A host the release's rollout did not use has no image yet: pull it there as a rollout does.
+                steps.hosts_prepare(plan=plan, tenant=self.app.tenant)
             with self.recorder.step("start", f"{len(plan.new)} container(s)"):
                 if plan.new:
                     plan = self.start(plan)
@@ -194,7 +202,11 @@ def execution_for(deployment: Deployment) -> Execution:
 
 
 def deployment_execute(*, deployment_id: int) -> Deployment | None:
-    """Run a queued deployment to its end (the task calls this). Idempotent: a finished one is left alone."""
+    """Run a queued deployment to its end (the task calls this). Idempotent: a finished one is left alone.
+
+    One deployment of an app runs at a time, whichever worker holds it (rollouts/locks.py): a newer one waits for
+    the one executing (which, superseded, stops at its next step); deployments of different apps run at once.
+    """
     deployment = (
         Deployment.objects.select_related("app__tenant", "release__build", "release__app__tenant")
         .filter(pk=deployment_id)
@@ -202,7 +214,20 @@ def deployment_execute(*, deployment_id: int) -> Deployment | None:
     )
     if deployment is None or deployment.status != DeploymentStatus.PENDING:
         return deployment
-    _wait_turn(deployment)
+    with app_turn(deployment.app_id, timeout=TURN_TIMEOUT) as held:
+        if not held:
+            # Left pending: the reconciler's next pass or a retry finds it; nothing ran twice.
+            logger.warning("deployment %s waited %s s for its app's turn", deployment.pk, TURN_TIMEOUT)
+            return deployment
+        deployment.refresh_from_db()
+        if deployment.status != DeploymentStatus.PENDING:
+            return deployment
+        _execute(deployment)
+    deployment.refresh_from_db()
+    return deployment
+
+
+def _execute(deployment: Deployment) -> None:
     if deployment.kind == DeploymentKind.SCALE:
         current = App.objects.filter(pk=deployment.app_id).values_list("current_release_id", flat=True).first()
         if current != deployment.release_id:
@@ -216,15 +241,3 @@ def deployment_execute(*, deployment_id: int) -> Deployment | None:
             ScaleExecution(deployment).run()
     else:
         RolloutExecution(deployment).run()
-    deployment.refresh_from_db()
-    return deployment
-
-
-def _wait_turn(deployment: Deployment) -> None:
-    """Wait while another deployment of the app is executing (a superseded one stops at its next step)."""
-    deadline = time.monotonic() + TURN_TIMEOUT
-    others = Deployment.objects.filter(
-        app_id=deployment.app_id, started_at__isnull=False, finished_at__isnull=True
-    ).exclude(pk=deployment.pk)
-    while others.exists() and time.monotonic() < deadline:
-        time.sleep(0.25)

@@ -66,25 +66,41 @@ def _loads(*, app_id: int, hosts: list[DockerHost], leaving: set[int]) -> list[H
     ]
 
 
-def place(*, app_id: int, wanted: list[tuple[str, int, int]], leaving: set[int] | None = None) -> list[DockerHost]:
+def place(
+    *,
+    app_id: int,
+    wanted: list[tuple[str, int, int]],
+    leaving: set[int] | None = None,
+    unable: dict[int, str] | None = None,
+) -> list[DockerHost]:
     """Return a host for each (process_type, index, memory_mb) in `wanted`.
 
     `leaving` are the ids of containers the rollout replaces: their room is counted as free, since a host holds old
-    and new containers only for the seconds of the switch. Raises PlacementError when the fleet has no room.
+    and new containers only for the seconds of the switch. `unable` maps the ids of hosts that cannot get the image
+    to why: they are never picked. Raises PlacementError when the fleet has no room, saying why.
     """
     leaving = leaving or set()
-    hosts = list(DockerHost.objects.filter(status=HostStatus.READY).order_by("name"))
-    if not hosts:
+    unable = unable or {}
+    ready = list(DockerHost.objects.filter(status=HostStatus.READY).order_by("name"))
+    if not ready:
         raise PlacementError("No Docker host is ready: register one (addhost) or bring a host back up.")
+    hosts = [host for host in ready if host.pk not in unable]
+    if not hosts:
+        why = "; ".join(f"{host.name}: {unable[host.pk]}" for host in ready)
+        raise PlacementError(f"No ready host can get the release's image: {why}.", code="image_unavailable")
     loads = _loads(app_id=app_id, hosts=hosts, leaving=leaving)
     chosen = []
     for process_type, index, memory_mb in wanted:
         candidates = sorted((load for load in loads if load.fits(memory_mb)), key=HostLoad.key)
         if not candidates:
             free = "; ".join(load.free() for load in loads)
+            skipped = "".join(
+                f" {host.name} cannot get the image: {unable[host.pk]}." for host in ready if host.pk in unable
+            )
             raise PlacementError(
                 f"No ready host has room for {process_type}.{index} ({memory_mb} MB): "
                 f"the fleet's container or memory capacity is used up (free: {free}). Scale down or add a host."
+                + skipped
             )
         best = candidates[0]
         best.containers += 1

@@ -243,8 +243,16 @@ def _plan_save(
     return Plan(image=image, new=new, leaving=tuple(going))
 
 
-def rollout_plan(*, deployment: Deployment) -> Plan:
-    """Plan the rollout of the deployment's release: every process's containers anew, replacing all live ones."""
+def _web_first(processes: dict[str, dict]) -> list[tuple[str, dict]]:
+    # The web process first: it is what users reach, so it is placed (and repaired) before the others.
+    return sorted(processes.items(), key=lambda item: (item[0] != WEB, item[0]))
+
+
+def rollout_plan(*, deployment: Deployment, unable: dict[int, str] | None = None) -> Plan:
+    """Plan the rollout of the deployment's release: every process's containers anew, replacing all live ones.
+
+    `unable` maps the ids of hosts that cannot get the image to why (steps.image_unreachable): none is picked.
+    """
     release, app = deployment.release, deployment.app
     processes = release_processes(release=release)
     if WEB not in processes:
@@ -259,16 +267,16 @@ def rollout_plan(*, deployment: Deployment) -> Plan:
     )
     wanted = [
         (process_type, index, values["memory_mb"])
-        for process_type, values in sorted(processes.items())
+        for process_type, values in _web_first(processes)
         for index in range(1, values["quantity"] + 1)
     ]
-    hosts = place(app_id=app.pk, wanted=wanted, leaving={c.pk for c in old})
+    hosts = place(app_id=app.pk, wanted=wanted, leaving={c.pk for c in old}, unable=unable)
     return _plan_save(
         deployment=deployment, image=image, processes=processes, wanted=wanted, hosts=hosts, leaving=("replaces", old)
     )
 
 
-def scale_plan(*, deployment: Deployment) -> Plan:
+def scale_plan(*, deployment: Deployment, unable: dict[int, str] | None = None) -> Plan:
     """Plan a scale of the current release: start the missing indexes, stop those past the formation's quantity."""
     release, app = deployment.release, deployment.app
     processes = release_processes(release=release)
@@ -276,14 +284,14 @@ def scale_plan(*, deployment: Deployment) -> Plan:
     quota_check(app=app, processes=processes)
     live = list(Container.objects.filter(app=app, release=release, state__in=LIVE_STATES).select_related("host"))
     wanted, extra = [], []
-    for process_type, values in sorted(processes.items()):
+    for process_type, values in _web_first(processes):
         have = {c.index: c for c in live if c.process_type == process_type}
         for index in range(1, values["quantity"] + 1):
             if index not in have:
                 wanted.append((process_type, index, values["memory_mb"]))
         extra += [c for index, c in have.items() if index > values["quantity"]]
     extra += [c for c in live if c.process_type not in processes]
-    hosts = place(app_id=app.pk, wanted=wanted, leaving={c.pk for c in extra}) if wanted else []
+    hosts = place(app_id=app.pk, wanted=wanted, leaving={c.pk for c in extra}, unable=unable) if wanted else []
     return _plan_save(
         deployment=deployment, image=image, processes=processes, wanted=wanted, hosts=hosts, leaving=("stops", extra)
     )

@@ -11,7 +11,6 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from deployments.engine import containers as docker_ops
@@ -25,14 +24,16 @@ from deployments.engine.labels import (
     RELEASE_LABEL,
     TENANT_LABEL,
 )
-from deployments.models import LIVE_STATES, App, Container, ContainerState, Deployment, DockerHost, HostStatus
+from deployments.models import LIVE_STATES, Container, ContainerState, Deployment, DockerHost, HostStatus
 from deployments.models.hooks import Run, RunStatus
-from deployments.selectors import deployments_stale
+from deployments.selectors import deployments_running, deployments_stale
 from deployments.services.hosts import host_spec
 from deployments.services.installation import installation_id
 from deployments.services.rollouts.containers import STOP_GRACE
-from deployments.services.rollouts.enqueue import ACTIVE, scale_enqueue
+from deployments.services.rollouts.enqueue import ACTIVE
+from deployments.services.rollouts.locks import app_turn, worker_alive
 from deployments.services.rollouts.recovery import STALE_AFTER, deployment_recover
+from deployments.services.rollouts.repairs import Loss, apps_repair
 from tenants.audit import audit_record
 from tenants.models import Tenant
 
@@ -44,20 +45,22 @@ STOPPED = ("exited", "dead")
 
 def reconcile() -> set[int]:
     """Finish or undo deployments whose worker died; mark containers that vanished, crashed for good or sit on a
-    down host as lost, and queue their replacement; remove this installation's orphans from ready hosts.
+    down host as lost; bring every app short of its formation back to it (rollouts/repairs.py, with a crash loop's
+    back-off); remove this installation's orphans from ready hosts.
 
     Returns the ids of the apps queued for repair. Apps with a deployment in progress are left to it.
     """
-    for deployment in list(deployments_stale(older_than=STALE_AFTER)):
-        logger.warning("deployment %s lost its worker; converging it", deployment.pk)
-        deployment_recover(deployment=deployment)
+    deployments_converge()
     installation = installation_id()
-    lost: set[int] = set()
+    losses: list[Loss] = []
     for host in DockerHost.objects.all():
         rows = list(Container.objects.filter(host=host, state=ContainerState.RUNNING))
         seen: list[dict] = []
         if host.status == HostStatus.DOWN:
             gone = rows
+            losses += [
+                Loss(app_id=row.app_id, label=_label(row, host), how="is on a host that is down") for row in rows
+            ]
         elif not rows and host.status != HostStatus.READY:
             continue
         else:
@@ -68,23 +71,58 @@ def reconcile() -> set[int]:
                 continue
             state = {item["engine_id"]: item["state"] for item in seen}
             gone = [row for row in rows if state.get(row.engine_id) not in ("running", "restarting")]
+            losses += [_loss(host=host, row=row, listed=row.engine_id in state) for row in gone]
         if gone:
             Container.objects.filter(pk__in=[row.pk for row in gone]).update(
                 state=ContainerState.LOST, routed=False, updated_at=timezone.now()
             )
-            lost |= {row.app_id for row in gone}
         if host.status == HostStatus.READY:
             orphans_remove(host=host, seen=seen, installation=installation)
-    queued = set()
-    for app in App.objects.filter(pk__in=lost):
-        if Deployment.objects.filter(app=app, status__in=ACTIVE).exists():
-            continue
-        with transaction.atomic():
-            if scale_enqueue(app_id=app.pk) is not None:
-                queued.add(app.pk)
+    queued = apps_repair(losses=losses)
     if queued:
         logger.info("reconciler queued repairs for apps %s", sorted(queued))
     return queued
+
+
+def _label(row: Container, host: DockerHost) -> str:
+    return f"{row.process_type}.{row.index} on {host.name}"
+
+
+def _loss(*, host: DockerHost, row: Container, listed: bool) -> Loss:
+    """Say how a container ended, from the engine while it still has it (exit code, restarts, last lines)."""
+    loss = Loss(app_id=row.app_id, label=_label(row, host), how="vanished from its engine")
+    if not listed:
+        return loss
+    try:
+        state = docker_ops.container_state(host_spec(host), engine_id=row.engine_id)
+    except EngineError:
+        return loss
+    loss.exit_code, loss.restart_count = state["exit_code"], state["restart_count"]
+    loss.output = docker_ops.container_logs_tail(host_spec(host), engine_id=row.engine_id)
+    why = "was killed for using more memory than its limit" if state["oom_killed"] else "exited"
+    loss.how = f"{why} with code {state['exit_code']} after {state['restart_count']} restart(s)"
+    return loss
+
+
+def deployments_converge() -> None:
+    """Converge every deployment whose worker is gone, holding the app's turn so no worker runs it meanwhile.
+
+    On PostgreSQL a running deployment whose app lock no session holds lost its worker (a killed worker's session
+    ends, and the server drops its lock): it is converged at once. Elsewhere, one silent for STALE_AFTER seconds is.
+    """
+    candidates = {d.pk: d for d in deployments_stale(older_than=STALE_AFTER)}
+    for deployment in deployments_running():
+        if worker_alive(deployment.app_id) is False:
+            candidates.setdefault(deployment.pk, deployment)
+    for deployment in candidates.values():
+        with app_turn(deployment.app_id, timeout=0) as held:
+            if not held:
+                continue
+            deployment.refresh_from_db()
+            if deployment.finished_at is not None:
+                continue
+            logger.warning("deployment %s lost its worker; converging it", deployment.pk)
+            deployment_recover(deployment=deployment)
 
 
 def orphans_find(*, seen: list[dict], installation: str, now: float) -> list[dict]:

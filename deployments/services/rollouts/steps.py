@@ -18,6 +18,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from deployments.engine import containers as docker_ops
+from deployments.engine import images as docker_images
+from deployments.engine.client import EngineError
 from deployments.engine.labels import TENANT_LABEL
 from deployments.models import (
     LIVE_STATES,
@@ -26,6 +28,7 @@ from deployments.models import (
     ContainerState,
     Deployment,
     DockerHost,
+    HostStatus,
     Release,
     ReleaseStatus,
 )
@@ -70,17 +73,36 @@ def on_hosts(hosts: Iterable[DockerHost], action: Callable[[DockerHost], None]) 
             raise future.exception()
 
 
+def image_unreachable(*, image: str) -> dict[int, str]:
+    """Ask every ready host at once whether it can get `image`; return {host id: why not} for those that cannot.
+
+    A host that does not answer cannot get it either; the heartbeat will mark it down.
+    """
+    hosts = list(DockerHost.objects.filter(status=HostStatus.READY))
+    if not hosts:
+        return {}
+
+    def ask(host: DockerHost) -> str:
+        try:
+            return docker_images.image_reachable(host_spec(host), image=image)
+        except EngineError as exc:
+            return exc.message
+
+    with pool(len(hosts)) as executor:
+        answers = dict(zip((host.pk for host in hosts), executor.map(ask, hosts), strict=True))
+    return {pk: why for pk, why in answers.items() if why}
+
+
 def network_ensure(*, host: DockerHost, tenant: Tenant) -> None:
     docker_ops.network_ensure(host_spec(host), name=tenant_network(tenant=tenant), labels={TENANT_LABEL: tenant.slug})
 
 
-def hosts_prepare(*, plan: Plan, tenant: Tenant, image: bool = True) -> None:
-    """Put the image (unless not `image`) and the tenant's network on every host the plan starts containers on."""
+def hosts_prepare(*, plan: Plan, tenant: Tenant) -> None:
+    """Put the image and the tenant's network on every host the plan starts containers on."""
     hosts = {planned.host.pk: planned.host for planned in plan.new}
 
     def prepare(host: DockerHost) -> None:
-        if image:
-            docker_ops.image_ensure(host_spec(host), image=plan.image)
+        docker_ops.image_ensure(host_spec(host), image=plan.image)
         network_ensure(host=host, tenant=tenant)
 
     on_hosts(hosts.values(), prepare)

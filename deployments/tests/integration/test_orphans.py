@@ -9,6 +9,7 @@ from deployments.models import Container, ContainerState, Deployment, Deployment
 from deployments.services.hosts import host_spec
 from deployments.services.installation import installation_id
 from deployments.services.rollouts import deployment_execute, reconcile, rollout_enqueue
+from deployments.services.rollouts.locks import app_turn
 from deployments.services.rollouts.plan import Planned, container_name, release_processes, run_spec, tenant_network
 from deployments.tests.integration.conftest import engine_containers
 from samples import sample_tag
@@ -135,8 +136,10 @@ def test_a_container_of_a_deployment_in_progress_is_left_until_it_ends(
     )
     engine_id = _start(hosts[0], release, deployment=running)
 
-    # when
-    reconcile()
+    # when: the reconciler passes while that worker holds the app's turn, as a live worker does
+    with app_turn(app.pk, timeout=0) as held:
+        assert held
+        reconcile()
 
     # then
     assert _on_engine(docker_engine_url, tenant_slug) == {engine_id: "running"}
