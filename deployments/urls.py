@@ -2,10 +2,30 @@
 
 from django.urls import path
 
-from deployments.views import apps, builds, console, logs, settings, terminals
+from deployments.views import apps, builds, logs, settings, terminals
+from deployments.views.console import activity, hosts, tenants
 
 urlpatterns = [
-    path("console/hosts/", console.host_list, name="console-hosts"),
+    path("console/", activity.overview, name="console"),
+    path("console/hosts/", hosts.host_list, name="console-hosts"),
+    path("console/hosts/register/", hosts.host_register, name="console-host-register"),
+    path("console/hosts/<str:name>/", hosts.host_detail, name="console-host"),
+    path("console/hosts/<str:name>/update/", hosts.host_update, name="console-host-update"),
+    path("console/hosts/<str:name>/drain/", hosts.host_drain, name="console-host-drain"),
+    path("console/hosts/<str:name>/ready/", hosts.host_ready, name="console-host-ready"),
+    path("console/hosts/<str:name>/gc/", hosts.host_gc, name="console-host-gc"),
+    path("console/tenants/", tenants.tenant_list, name="console-tenants"),
+    path("console/tenants/<str:slug>/", tenants.tenant_detail, name="console-tenant"),
+    path("console/tenants/<str:slug>/quotas/", tenants.tenant_quotas, name="console-tenant-quotas"),
+    path("console/tenants/<str:slug>/suspend/", tenants.tenant_suspend, name="console-tenant-suspend"),
+    path("console/tenants/<str:slug>/resume/", tenants.tenant_resume, name="console-tenant-resume"),
+    path("console/deployments/", activity.deployment_list, name="console-deployments"),
+    path("console/deployments/<int:pk>/", activity.deployment_detail, name="console-deployment"),
+    path("console/deployments/<int:pk>/retry/", activity.deployment_retry, name="console-deployment-retry"),
+    path("console/builds/", activity.build_list, name="console-builds"),
+    path("console/builds/<int:pk>/", activity.build_detail, name="console-build"),
+    path("console/builds/<int:pk>/cancel/", activity.build_cancel, name="console-build-cancel"),
+    path("console/audit/", activity.audit_list, name="console-audit"),
     path("t/<str:tenant>/", apps.tenant_detail, name="ui-tenant"),
     path("t/<str:tenant>/apps/", apps.app_create, name="ui-app-create"),
     path("t/<str:tenant>/apps/<str:app>/", apps.app_detail, name="ui-app"),

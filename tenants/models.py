@@ -46,6 +46,8 @@ class Tenant(models.Model):
     require_two_factor = models.BooleanField(
         default=False, help_text="Members must log in with a second factor to open the team's pages."
     )
+    # Set by staff (deployments/services/suspension.py): the apps answer a notice at the router; nothing is deleted.
+    suspended_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -53,6 +55,10 @@ class Tenant(models.Model):
 
     def __str__(self) -> str:
         return self.slug
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.suspended_at is not None
 
 
 class Membership(models.Model):

@@ -103,6 +103,10 @@ ACTIONS: dict[str, Need] = {
     # The fleet (staff).
     "host.view": Need(Scope.READ, staff=True, message="Only platform staff may do this."),
     "host.manage": Need(Scope.ADMIN, staff=True, message="Only platform staff may do this."),
+    # The staff console's pages (sessions only: a page takes no token) and its actions across tenants.
+    "console.view": Need(Scope.READ, staff=True, message="Only platform staff may do this."),
+    "console.manage": Need(Scope.ADMIN, staff=True, message="Only platform staff may do this."),
+    "tenant.suspend": Need(Scope.ADMIN, staff=True, message="Only platform staff may suspend a tenant."),
 }
 
 

@@ -100,8 +100,11 @@ def host_create(
     return host
 
 
-def host_update(*, actor, host: DockerHost, **changes) -> DockerHost:
-    """Change a host's labels, capacity, address or status (`draining` stops new placements on it)."""
+def host_update(*, actor, host: DockerHost, audit: bool = True, **changes) -> DockerHost:
+    """Change a host's labels, capacity, address or status (`draining` stops new placements on it).
+
+    `audit=False`: the caller records the change as an event of its own (rollouts/operator.py's host_drain).
+    """
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise Invalid(f"These fields cannot be changed: {', '.join(sorted(unknown))}.")
@@ -119,7 +122,7 @@ def host_update(*, actor, host: DockerHost, **changes) -> DockerHost:
                 setattr(host, key, value)
         host.full_clean()
         host.save()
-        if diff:
+        if diff and audit:
             audit_record(actor=actor, tenant=None, action="host.update", target=host, diff=diff)
     return host
 

@@ -11,6 +11,7 @@ tests) applies the routes directly instead of waiting for its loop.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import socket
 import threading
@@ -64,10 +65,25 @@ def routes_collect() -> list[Route]:
             key=f"{app.tenant.slug}__{app.slug}",
             hostnames=(app_hostname(app=app), *sorted(domains.get(app.pk, []))),
             upstreams=tuple(upstreams.get(app.pk, [])),
-            settings=settings_of.get(app.pk, DEFAULT_ROUTE_SETTINGS),
+            settings=_suspended(settings_of.get(app.pk, DEFAULT_ROUTE_SETTINGS), app=app),
         )
         for app in apps
     ]
+
+
+# A suspended tenant's apps answer this (503) through the maintenance mode; kept here, not in suspension.py, so the
+# routes module imports no service that imports it back.
+SUSPENDED_PAGE = (
+    "<!doctype html><title>Suspended</title>"
+    "<p>This app is suspended by the platform's operators. Its owners have been told why.\n"
+)
+
+
+def _suspended(route_settings: RouteSettings, *, app: App) -> RouteSettings:
+    """The app's settings, with the suspension notice in place of its pages while its tenant is suspended."""
+    if app.tenant.suspended_at is None:
+        return route_settings
+    return dataclasses.replace(route_settings, maintenance=True, maintenance_page=SUSPENDED_PAGE)
 
 
 DEFAULT_ROUTE_SETTINGS = RouteSettings()

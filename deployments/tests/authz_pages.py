@@ -1,4 +1,4 @@
-"""Authorization rows of the customer pages of a tenant and of the hosts console (format: tenants/tests/authz.py).
+"""Authorization rows of the customer pages of a tenant (format: tenants/tests/authz.py; the console: authz_console.py).
 
 Pages refuse a member whose role does not allow the action with 404 (the page never showed them the form), send
 anonymous callers and API tokens (which open no page) to the login page, and answer a successful form post with a
@@ -19,7 +19,7 @@ from deployments.tests.authz_matrix import (
     make_foreign_build,
 )
 from tenants.models import Scope
-from tenants.tests.authz import CALLERS, Row, console_rule, page_rule
+from tenants.tests.authz import CALLERS, Row, page_rule
 
 TENANT = "/t/{tenant}/"
 APP = "/t/{tenant}/apps/{app}/"
@@ -239,8 +239,6 @@ ROWS = [
         body={"hostname": "theirs.example.com"},
         name=FOREIGN,
     ),
-    # The hosts console: staff only; anyone else is sent to sign in as staff.
-    Row("GET", "/console/hosts/", console_rule()),
     # Prometheus text for operators: staff (a session or an unrestricted staff token) or the scrape token only.
     Row(
         "GET",

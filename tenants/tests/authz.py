@@ -30,7 +30,7 @@ Pages (the customer UI and the staff console) have rows too, run with `run_row(r
 expected value may also be LOGIN (a redirect to a login page: anonymous callers, and tokens, which open no page) or
 ADMITTED (past Django admin's own gate: whatever the admin then answers, but neither a login page nor an error of
 the server). A refused page (LOGIN or a status >= 400) must change nothing either; it owes no JSON error shape.
-The page rules are page_rule, console_rule, session_rule and public_rule.
+The page rules are page_rule, console_rule, admin_rule, session_rule and public_rule.
 """
 
 from __future__ import annotations
@@ -226,10 +226,18 @@ def session_rule(ok: int = 200, **overrides) -> dict:
 
 
 def console_rule(ok: int | str = 200, **overrides) -> dict:
-    """A staff console page: staff sessions get `ok`; everyone else the login page (to sign in as staff)."""
-    expect = {name: LOGIN for name in CALLERS}
+    """A staff console page: staff sessions get `ok`, other users 404 (no such page for them); anonymous callers and
+    tokens (the console takes no token, a staff one included) the login page.
+    """
+    expect = {name: 404 for name in CALLERS}
+    expect.update({name: LOGIN for name in ("anonymous", *_TOKEN_CALLERS)})
     expect["staff"] = ok
     return _override(expect, overrides)
+
+
+def admin_rule(**overrides) -> dict:
+    """A Django admin page: superusers only, and no caller of the world is one, so everyone signs in first."""
+    return _override({name: LOGIN for name in CALLERS}, overrides)
 
 
 def public_rule(ok: int = 200, **overrides) -> dict:

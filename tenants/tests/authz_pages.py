@@ -10,7 +10,7 @@ import re
 from tenants import invitations
 from tenants.models import ApiToken, AuditEvent, Membership, Role, Scope, Tenant
 from tenants.services import token_create
-from tenants.tests.authz import ADMITTED, LOGIN, Row, console_rule, page_routes, page_rule, public_rule, session_rule
+from tenants.tests.authz import LOGIN, Row, admin_rule, page_routes, page_rule, public_rule, session_rule
 from tenants.tests.factories import UserFactory
 
 TEAM = "/t/{tenant}/"
@@ -78,13 +78,12 @@ ROWS = [
     Row("PUT", "/login/", public_rule()),
     # Logging out works signed in or not, and lands on the login page.
     Row("POST", "/logout/", public_rule(LOGIN)),
-    # Django's admin keeps its own gate (staff, then the model permissions the world's staff user lacks).
-    Row("GET", "/console/admin/login/", public_rule(staff=302)),
+    # Django's admin keeps its own gate: superusers only (portal/admin_site.py), and no caller here is one.
+    Row("GET", "/console/admin/login/", public_rule()),
     Row("POST", "/console/admin/login/", public_rule()),
-    # The admin's gate sends whoever may not log out of it to its index (and from there to its login page); staff
-    # log out (by POST only) and land on the portal's login page.
-    Row("GET", "/console/admin/logout/", public_rule(302, staff=405)),
-    Row("POST", "/console/admin/logout/", public_rule(302, staff=LOGIN)),
+    # The admin's gate sends whoever may not log out of it to its index (and from there to its login page).
+    Row("GET", "/console/admin/logout/", public_rule(302)),
+    Row("POST", "/console/admin/logout/", public_rule(302)),
     # Password reset: open to anyone; an empty form or a bad link answers the page again.
     Row("GET", "/password-reset/", public_rule()),
     Row("POST", "/password-reset/", public_rule()),
@@ -180,9 +179,10 @@ def _concrete(route: str) -> str:
     return "/" + url.replace("^", "").replace("$", "")
 
 
-# Every other admin route, generated from the resolver: staff pass the admin's gate, anyone else signs in first.
+# Every other admin route, generated from the resolver: only superusers pass the admin's gate (none is a caller here;
+# tenants/tests/test_admin.py lets one in), anyone else signs in first.
 ROWS += [
-    Row(method, _concrete(route), console_rule(ADMITTED), name="admin")
+    Row(method, _concrete(route), admin_rule(), name="admin")
     for route, methods in sorted(page_routes().items())
     if route.startswith(ADMIN)
     for method in sorted(methods)

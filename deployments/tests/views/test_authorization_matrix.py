@@ -2,11 +2,12 @@
 
 import pytest
 
+from deployments.tests.authz_console import ROWS as CONSOLE_ROWS
 from deployments.tests.authz_pages import ROWS as DEPLOYMENTS_ROWS
 from tenants.tests.authz import run_row, uncovered_routes
 from tenants.tests.authz_pages import ROWS as TENANTS_ROWS
 
-ROWS = [*TENANTS_ROWS, *DEPLOYMENTS_ROWS]
+ROWS = [*TENANTS_ROWS, *DEPLOYMENTS_ROWS, *CONSOLE_ROWS]
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[row.id for row in ROWS])
