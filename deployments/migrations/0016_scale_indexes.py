@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("deployments", "0012_hooks"),
+        ("deployments", "0015_config_files"),
     ]
 
     operations = [

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("tenants", "0003_tenant_require_two_factor"),
+        ("tenants", "0004_tenant_suspended"),
     ]
 
     operations = [
