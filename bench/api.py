@@ -3,9 +3,10 @@
 Both databases are filled once by `manage.py seed --size small|large` (bench/README.md) and reused. Every endpoint
 is asked through Django's test client with a real bearer token (pages with a logged-in session), first on the small
 set then on the large one: queries of one request, p50 and p95 of `--requests` timed requests after 2 untimed ones,
-and the large/small ratio of the p95. Then the collector's write rate: COPY batches of 2,000 lines, as the database
-sink writes them, into two scratch copies of the log table preloaded with the same lines, one with the trigram index
-and one without, batches alternating between them.
+the large/small ratio of the p95, and the median time a request spent in its SQL (the part that depends on the
+data; the rest is Python and, on a loaded machine, waiting for a core). Then the collector's write rate: COPY
+batches of 2,000 lines, as the database sink writes them, into two scratch copies of the log table preloaded with the
+same lines, one with the trigram index and one without, batches alternating between them.
 
     .venv/bin/python bench/api.py --small postgres://postgres@127.0.0.1:5432/berth_bench_small \\
         --large postgres://postgres@127.0.0.1:5432/berth_bench_large [--requests 40] [--explain]
@@ -149,12 +150,29 @@ def measure(d: DataSet, client_name: str, path: str, requests: int) -> dict:
         client.get(path)
     # Counted now: the next request empties the connection's query log the context reads from.
     count = len(queries)
-    times = []
-    for _ in range(requests):
+    times, sql = [], []
+    spent = [0.0]
+
+    def timed(execute, statement, params, many, context):
         started = time.perf_counter()
-        client.get(path)
-        times.append((time.perf_counter() - started) * 1000)
-    return {"queries": count, "p50": statistics.median(times), "p95": percentile(times, 0.95)}
+        try:
+            return execute(statement, params, many, context)
+        finally:
+            spent[0] += time.perf_counter() - started
+
+    with connection.execute_wrapper(timed):
+        for _ in range(requests):
+            spent[0] = 0.0
+            started = time.perf_counter()
+            client.get(path)
+            times.append((time.perf_counter() - started) * 1000)
+            sql.append(spent[0] * 1000)
+    return {
+        "queries": count,
+        "p50": statistics.median(times),
+        "p95": percentile(times, 0.95),
+        "sql": statistics.median(sql),
+    }
 
 
 def explain(d: DataSet, path: str, table: str) -> str:
@@ -172,7 +190,7 @@ def explain(d: DataSet, path: str, table: str) -> str:
     return f"{path}\n{sql}\n{plan}"
 
 
-def writer_rate(url: str, *, preload: int, batches: int) -> dict[str, float]:
+def writer_rate(url: str, *, preload: int, batches: int, index_with: str = "") -> dict[str, float]:
     """Lines/s of the database sink's COPY into a copy of the log table with and without the trigram index."""
     from django.db import connection, transaction
 
@@ -188,11 +206,14 @@ def writer_rate(url: str, *, preload: int, batches: int) -> dict[str, float]:
     with connection.cursor() as cursor:
         for name, table in tables.items():
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
-            cursor.execute(f"CREATE TABLE {table} (LIKE {source} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
+            cursor.execute(
+                f"CREATE TABLE {table} (LIKE {source} INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING CONSTRAINTS)"
+            )
             cursor.execute(f"CREATE UNIQUE INDEX {table}_cursor ON {table} (app_id, cursor)")
             cursor.execute(f"CREATE INDEX {table}_ts ON {table} (app_id, timestamp)")
             if name != "without":
-                cursor.execute(f"CREATE INDEX {table}_line ON {table} USING gin (line gin_trgm_ops)")
+                # The index's storage parameters as the migration gives them (or as --index-with says).
+                cursor.execute(f"CREATE INDEX {table}_line ON {table} USING gin (line gin_trgm_ops) {index_with}")
             cursor.execute(
                 f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {source} ORDER BY id LIMIT %s",  # noqa: S608
                 [preload],
@@ -255,6 +276,7 @@ def main() -> None:
     parser.add_argument("--explain", action="store_true", help="print the plans of log search, window, app lookup")
     parser.add_argument("--writer-batches", type=int, default=25, help="COPY batches of 2,000 lines per table")
     parser.add_argument("--writer-preload", type=int, default=200_000)
+    parser.add_argument("--index-with", default="", help='e.g. "WITH (fastupdate = off)" for the scratch index')
     args = parser.parse_args()
     os.environ["DATABASE_URL"] = args.large
 
@@ -264,8 +286,11 @@ def main() -> None:
 
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     small, large = DataSet("small", args.small), DataSet("large", args.large)
-    print("| endpoint | queries small | queries large | p50 small | p95 small | p50 large | p95 large | ratio p95 |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| endpoint | queries small | queries large | p50 small | p95 small | p50 large | p95 large | ratio p95 "
+        "| SQL small | SQL large |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for (name, client_name, small_path), (_, _, large_path) in zip(endpoints(small), endpoints(large), strict=True):
         if args.only and args.only not in name:
             continue
@@ -275,7 +300,7 @@ def main() -> None:
         g = measure(large, client_name, large_path, args.requests)
         print(
             f"| {name} | {s['queries']} | {g['queries']} | {s['p50']:.1f} | {s['p95']:.1f} | {g['p50']:.1f} | "
-            f"{g['p95']:.1f} | {g['p95'] / s['p95']:.2f} |",
+            f"{g['p95']:.1f} | {g['p95'] / s['p95']:.2f} | {s['sql']:.1f} | {g['sql']:.1f} |",
             flush=True,
         )
     print(f"load average after the requests: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
@@ -289,7 +314,9 @@ def main() -> None:
         ):
             print("\n" + explain(large, path, table))
     if args.writer_batches:
-        rates = writer_rate(args.large, preload=args.writer_preload, batches=args.writer_batches)
+        rates = writer_rate(
+            args.large, preload=args.writer_preload, batches=args.writer_batches, index_with=args.index_with
+        )
         base = rates["without"]
         for name, rate in rates.items():
             print(f"writer {name}: {rate:,.0f} lines/s ({rate / base:.0%} of without)")
