@@ -1,10 +1,14 @@
 """Login lock-out, API rate limits and the security headers of every page."""
 
+import shutil
+from pathlib import Path
+
 import pytest
 from django.core.cache import cache
 from django.test import Client
 from rest_framework.test import APIClient
 
+from deployments.services.builds.retention import archives_dir
 from tenants.models import AuditEvent
 from tenants.services import token_create
 from tenants.tests.factories import MembershipFactory, UserFactory
@@ -110,3 +114,35 @@ def test_the_session_cookie_is_httponly_and_samesite_and_secure_under_https(sett
 
     cookie = response.cookies["sessionid"]
     assert (cookie["httponly"], cookie["samesite"], cookie["secure"]) == (True, "Lax", True)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/builds/acme/web/1.tar",
+        "/static/../builds/acme/web/1.tar",
+        "/static/%2e%2e/builds/acme/web/1.tar",
+        "/media/builds/acme/web/1.tar",
+        "/builds/acme/web/1.tar",
+        "/static/git/acme/web.git/HEAD",
+    ],
+)
+def test_uploaded_archives_and_repositories_are_never_served_back(settings, path):
+    # given an upload and a repository where Berth keeps them, beside the static files in the data directory
+    data = Path(settings.DATA_DIR)
+    archive = archives_dir() / "acme" / "web" / "1.tar"
+    head = data / "git" / "acme" / "web.git" / "HEAD"
+    for file in (archive, head):
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_bytes(b"UPLOADED-SOURCE")
+    client = Client()
+    client.force_login(UserFactory(username="alice", is_staff=True))
+
+    # when
+    response = client.get(path)
+
+    # then
+    assert response.status_code == 404
+    assert b"UPLOADED-SOURCE" not in b"".join(getattr(response, "streaming_content", [response.content]))
+    shutil.rmtree(data / "git" / "acme")
+    shutil.rmtree(archives_dir() / "acme")
