@@ -137,7 +137,8 @@ def main() -> None:
     slug = f"conc{secrets.token_hex(3)}"
     host_created = not DockerHost.objects.filter(name="local").exists()
     if host_created:
-        DockerHost.objects.create(name="local", engine_url=ENGINE, address="127.0.0.1")
+        # Room for every round's containers: each round's apps keep running until the end.
+        DockerHost.objects.create(name="local", engine_url=ENGINE, address="127.0.0.1", capacity_containers=10_000)
     tenant = TenantFactory(slug=slug, max_containers=10_000, max_memory_mb=10_000_000)
     berth_router = router()
     direct_router = HAProxy(
