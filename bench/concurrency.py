@@ -22,6 +22,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import docker
+from django.core.management import call_command
 from django.db import connection
 from rollout import (  # bench/rollout.py: Django is set up there, on free router ports
     ENGINE,
@@ -29,14 +30,13 @@ from rollout import (  # bench/rollout.py: Django is set up there, on free route
     direct_rollout,
     ensure_image,
     free_port,
+    remove_everything,
 )
 
-from deployments.engine.labels import TENANT_LABEL, label_filter
-from deployments.models import Build, DeploymentStatus, DockerHost, Release
+from deployments.models import DeploymentStatus, DockerHost
 from deployments.router import HAProxy, Route, router
 from deployments.services.rollouts import deployment_execute, rollout_enqueue
 from deployments.tests.factories import AppFactory, FormationFactory, TenantFactory
-from tenants.models import Tenant
 
 
 class Canary:
@@ -131,15 +131,14 @@ def main() -> None:
     args = parser.parse_args()
     counts = [int(value) for value in args.threads.split(",")]
 
-    from django.core.management import call_command
-
     call_command("migrate", verbosity=0)
     client = docker.DockerClient(base_url=ENGINE, timeout=120)
     ensure_image(client)
     slug = f"conc{secrets.token_hex(3)}"
     host_created = not DockerHost.objects.filter(name="local").exists()
     if host_created:
-        DockerHost.objects.create(name="local", engine_url=ENGINE, address="127.0.0.1")
+        # Room for every round's containers: each round's apps keep running until the end.
+        DockerHost.objects.create(name="local", engine_url=ENGINE, address="127.0.0.1", capacity_containers=10_000)
     tenant = TenantFactory(slug=slug, max_containers=10_000, max_memory_mb=10_000_000)
     berth_router = router()
     direct_router = HAProxy(
@@ -165,18 +164,7 @@ def main() -> None:
                 flush=True,
             )
     finally:
-        for container in client.containers.list(all=True, filters={"label": label_filter(TENANT_LABEL, slug)}):
-            container.remove(force=True)
-        for network in client.networks.list(names=[f"berth-{slug}"]):
-            network.remove()
-        Release.objects.filter(app__tenant__slug=slug).delete()
-        Build.objects.filter(app__tenant__slug=slug).delete()
-        Tenant.objects.filter(slug=slug).delete()
-        if host_created:
-            DockerHost.objects.filter(name="local").delete()
-        router().stop()
-        direct_router.stop()
-        client.close()
+        remove_everything(client, slug, host_created=host_created, direct_router=direct_router)
     print(f"\n{args.apps} apps of one container each, deployed at once:")
     print(
         "| worker threads | Berth: all serving (s) | direct SDK, same threads (s) | Berth / direct "

@@ -150,6 +150,22 @@ def berth_rollout(release) -> dict[str, float]:
     }
 
 
+def remove_everything(client, slug: str, *, host_created: bool, direct_router: HAProxy) -> None:
+    """Remove what a bench run made: the tenant's containers, network and rows, the host it added, both routers."""
+    for container in client.containers.list(all=True, filters={"label": label_filter(TENANT_LABEL, slug)}):
+        container.remove(force=True)
+    for network in client.networks.list(names=[f"berth-{slug}"]):
+        network.remove()
+    Release.objects.filter(app__tenant__slug=slug).delete()
+    Build.objects.filter(app__tenant__slug=slug).delete()
+    Tenant.objects.filter(slug=slug).delete()
+    if host_created:
+        DockerHost.objects.filter(name="local").delete()
+    router().stop()
+    direct_router.stop()
+    client.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1,4,16")
@@ -208,18 +224,7 @@ def main() -> None:
             steps = ", ".join(f"{name} {statistics.median(times):.3f}" for name, times in step_times.items())
             print(f"      Berth's recorded steps (median s): {steps}")
     finally:
-        for container in client.containers.list(all=True, filters={"label": label_filter(TENANT_LABEL, slug)}):
-            container.remove(force=True)
-        for network in client.networks.list(names=[f"berth-{slug}"]):
-            network.remove()
-        Release.objects.filter(app__tenant__slug=slug).delete()
-        Build.objects.filter(app__tenant__slug=slug).delete()
-        Tenant.objects.filter(slug=slug).delete()
-        if host_created:
-            DockerHost.objects.filter(name="local").delete()
-        router().stop()
-        direct_router.stop()
-        client.close()
+        remove_everything(client, slug, host_created=host_created, direct_router=direct_router)
     print(
         "\n| containers | Berth rollout (s) | direct sequential SDK (s) | Berth / direct | direct + router switch (s) "
         "| Berth / (direct + router) |"

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, F
 from django.utils import timezone
 
 from deployments.models import LIVE_STATES, App, AppRepair, Container, Deployment, RepairState
@@ -56,16 +56,18 @@ def _shortfall(app: App) -> tuple[int, int, list[str]]:
     return desired, running, short
 
 
-def _record_losses(repair: AppRepair, losses: list[Loss]) -> None:
-    repair.replaced += len(losses)
+def _observe(*, app: App, losses: list[Loss], desired: int, running: int, now) -> None:
+    """Write what this pass saw (counters by expression: two reconcilers may pass at once)."""
+    fields = {"desired": desired, "running": running, "checked_at": now}
+    if losses:
+        fields["replaced"] = F("replaced") + len(losses)
     ended = [loss for loss in losses if loss.exit_code is not None]
     if ended:
         last = ended[-1]
-        repair.last_exit_code, repair.last_restart_count, repair.last_output = (
-            last.exit_code,
-            last.restart_count,
-            last.output[-4000:],
+        fields.update(
+            last_exit_code=last.exit_code, last_restart_count=last.restart_count, last_output=last.output[-4000:]
         )
+    AppRepair.objects.filter(app=app).update(**fields)
 
 
 def apps_repair(*, losses: list[Loss]) -> set[int]:
@@ -78,44 +80,47 @@ def apps_repair(*, losses: list[Loss]) -> set[int]:
     queued = set()
     for app in apps:
         desired, running, short = _shortfall(app)
-        repair, _ = AppRepair.objects.get_or_create(app=app)
-        _record_losses(repair, by_app.get(app.pk, []))
-        repair.desired, repair.running, repair.checked_at = desired, running, now
-        active = Deployment.objects.filter(app=app, status__in=ACTIVE).exists()
+        AppRepair.objects.get_or_create(app=app)
+        _observe(app=app, losses=by_app.get(app.pk, []), desired=desired, running=running, now=now)
         if not short:
-            repair.state, repair.next_repair_at = RepairState.OK, None
-        elif active:
+            AppRepair.objects.filter(app=app).exclude(state=RepairState.OK).update(
+                state=RepairState.OK, next_repair_at=None
+            )
+        elif _queue(app=app, losses=by_app.get(app.pk, []), short=short, now=now):
+            queued.add(app.pk)
+    return queued
+
+
+def _queue(*, app: App, losses: list[Loss], short: list[str], now) -> bool:
+    """Queue the app's repair unless one is under way or backing off; under the app's row lock, so that two
+    reconcilers passing at once queue one."""
+    window = timedelta(seconds=settings.BERTH_REPAIR_WINDOW)
+    seen = "; ".join(f"{loss.label} {loss.how}" for loss in losses) or "containers missing"
+    with transaction.atomic():
+        App.objects.select_for_update().filter(pk=app.pk).first()
+        repair = AppRepair.objects.select_for_update().get(app=app)
+        if Deployment.objects.filter(app=app, status__in=ACTIVE).exists():
             repair.state = RepairState.REPAIRING
-        elif repair.next_repair_at and now < repair.next_repair_at:
+            repair.save(update_fields=["state"])
+            return False
+        if repair.next_repair_at and now < repair.next_repair_at:
             repair.state = RepairState.BACKING_OFF
             repair.last_repair = (
                 f"{', '.join(short)} keep(s) dying: {repair.streak} repairs in a row; "
                 f"the next one at {repair.next_repair_at:%H:%M:%S} UTC."
             )
-        elif _queue(app=app, repair=repair, losses=by_app.get(app.pk, []), short=short, now=now):
-            queued.add(app.pk)
-        repair.save()
-    return queued
-
-
-def _queue(*, app: App, repair: AppRepair, losses: list[Loss], short: list[str], now) -> bool:
-    """Queue the app's repair unless another reconciler did meanwhile (under the app's row lock)."""
-    window = timedelta(seconds=settings.BERTH_REPAIR_WINDOW)
-    streak = repair.streak + 1 if repair.last_repair_at and now - repair.last_repair_at < window else 1
-    seen = "; ".join(f"{loss.label} {loss.how}" for loss in losses) or "containers missing"
-    with transaction.atomic():
-        App.objects.select_for_update().filter(pk=app.pk).first()
-        if Deployment.objects.filter(app=app, status__in=ACTIVE).exists():
-            repair.state = RepairState.REPAIRING
+            repair.save(update_fields=["state", "last_repair"])
             return False
         deployment = scale_enqueue(app_id=app.pk)
         if deployment is None:
             return False
+        streak = repair.streak + 1 if repair.last_repair_at and now - repair.last_repair_at < window else 1
         repair.state = RepairState.REPAIRING
         repair.streak, repair.repairs, repair.last_repair_at = streak, repair.repairs + 1, now
         repair.next_repair_at = now + timedelta(seconds=backoff_seconds(streak + 1))
         repair.last_deployment = deployment
         repair.last_repair = f"Started {', '.join(short)} again ({repair.running} of {repair.desired} running): {seen}."
+        repair.save()
         audit_record(
             actor=None,
             tenant=app.tenant,

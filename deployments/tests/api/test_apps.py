@@ -27,6 +27,7 @@ def test_create_then_show_an_app(api, alice, settings):
         "latest_release": 1,
         "process_types": {"web": ""},
         "release_command": "",
+        "reconciler": None,
     }
 
 

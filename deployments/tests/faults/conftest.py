@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import secrets
+import threading
 
 import docker
 import pytest
+from django.db import connection
 
 from deployments.models import DockerHost
+from deployments.services import routes
 from deployments.tests.factories import AppFactory, ReleaseFactory, TenantFactory, web_formation
 from deployments.tests.faults.engines import OwnEngine
 from deployments.tests.integration.conftest import router, traffic  # noqa: F401 - the same router and traffic loop
@@ -93,3 +96,22 @@ def make_release(app, registry_image):
         )
 
     return make
+
+
+@pytest.fixture
+def router_loop(router, settings):  # noqa: F811 - the integration tests' router fixture, imported above
+    """The router as its own loop (`manage.py router` does this), so workers in other processes wait for it."""
+    settings.BERTH_ROUTER_INLINE = False
+    stop = threading.Event()
+
+    def run():
+        try:
+            routes.router_loop(name="faults-router", haproxy=router, stop=stop)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    yield router
+    stop.set()
+    thread.join(timeout=30)

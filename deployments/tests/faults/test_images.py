@@ -6,7 +6,7 @@ import pytest
 from deployments.models import LIVE_STATES, Container, DeploymentStatus, Formation
 from deployments.services.rollouts import deployment_execute, rollout_enqueue, scale_enqueue
 
-pytestmark = [pytest.mark.docker, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def _where(app):

@@ -15,7 +15,6 @@ import pytest
 from django.db import connection
 
 from deployments.models import LIVE_STATES, App, Container, Deployment, DeploymentStatus
-from deployments.services import routes
 from deployments.services.rollouts import deployment_execute, reconcile, rollout_enqueue
 from deployments.tests.factories import web_formation
 from deployments.tests.views.portal_server import _database_url
@@ -69,25 +68,6 @@ class Requests:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join(timeout=30)
-
-
-@pytest.fixture
-def router_loop(router, settings):
-    """The router as its own loop (`manage.py router` does this), so workers in other processes wait for it."""
-    settings.BERTH_ROUTER_INLINE = False
-    stop = threading.Event()
-
-    def run():
-        try:
-            routes.router_loop(name="faults-router", haproxy=router, stop=stop)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    yield router
-    stop.set()
-    thread.join(timeout=30)
 
 
 def _worker(settings, *args: str, log: Path) -> subprocess.Popen:
