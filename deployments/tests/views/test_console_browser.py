@@ -20,7 +20,7 @@ from django.core.management import call_command
 
 from deployments.models import Container, ContainerState, Deployment, DeploymentStatus, DockerHost, GcRun, HostStatus
 from deployments.services.rollouts import rollout_enqueue
-from deployments.services.routes import SUSPENDED_PAGE
+from deployments.services.routes import SUSPENDED_PAGE, routes_collect
 from deployments.tests.factories import AppFactory, ReleaseFactory, web_formation
 from deployments.tests.views.portal_server import start_portal
 from tenants.models import AuditEvent, Tenant
@@ -68,12 +68,16 @@ def _until(check, what: str, server, timeout: float = LONG):
             return value
         time.sleep(0.5)
     deployments = list(Deployment.objects.values_list("pk", "status", "error"))
+    what = what() if callable(what) else what
     pytest.fail(f"{what} did not happen; deployments: {deployments}\nserver:\n{server.output()}", pytrace=False)
 
 
 def _router(page, server, slug) -> tuple[int, str]:
+    # A new connection each time: after a reload, an old HAProxy worker keeps serving a kept-alive connection with the
+    # maps it had, which a runtime change (the suspension's maintenance flag) no longer reaches.
     response = page.request.get(
-        f"http://127.0.0.1:{server.router_port}/release.txt", headers={"Host": f"web.{slug}.localhost"}
+        f"http://127.0.0.1:{server.router_port}/release.txt",
+        headers={"Host": f"web.{slug}.localhost", "Connection": "close"},
     )
     return response.status, response.text()
 
@@ -158,7 +162,13 @@ def test_staff_register_drain_collect_and_suspend_from_the_console(page, console
     page.fill("#id_reason", "unpaid invoice")
     page.click("#suspension button:has-text('Suspend')")
     page.wait_for_selector("#tenant-state:has-text('suspended')")
-    _until(lambda: _router(page, server, slug)[0] == 503, "the suspension notice", server, timeout=60)
+    answers = []
+    _until(
+        lambda: answers.append(_router(page, server, slug)) or answers[-1][0] == 503,
+        lambda: f"the suspension notice (last answer {answers[-1]}, routes {routes_collect()})",
+        server,
+        timeout=60,
+    )
     assert _router(page, server, slug) == (503, SUSPENDED_PAGE)
     assert (
         set(Container.objects.filter(app=app, state=ContainerState.RUNNING).values_list("engine_id", flat=True))
