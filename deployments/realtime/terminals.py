@@ -151,6 +151,8 @@ class RunAttachConsumer(TerminalConsumer):
 
     def resolve(self, kwargs) -> None:
         self.run = selectors.run_get(app=self.app, number=kwargs["run"])
+        if self.run.created_by_id != self.scope["user"].pk:
+            raise NotFound()  # another member's run: the same refusal as a missing one
 
     def open(self, *, cols: int, rows: int):
         return services.run_attach(run=self.run, actor=self.scope["user"], cols=cols, rows=rows)
