@@ -26,10 +26,21 @@ from deployments.engine.fake import FakeContainer, FakeEngine
 from deployments.engine.labels import APP_LABEL, INDEX_LABEL, PROCESS_LABEL, RELEASE_LABEL, TENANT_LABEL
 from deployments.logs.records import LogRecord
 from deployments.logs.sinks import DatabaseSink
-from deployments.models import BuildStatus, ContainerState, Deployment, DeploymentStatus, Release, ReleaseStatus
+from deployments.models import (
+    BuildStatus,
+    ContainerState,
+    Delivery,
+    Deployment,
+    DeploymentStatus,
+    Drain,
+    Release,
+    ReleaseStatus,
+)
 from deployments.services.apps import app_create
 from deployments.services.config import config_update
 from deployments.services.domains import domain_add
+from deployments.services.drains import drain_add
+from deployments.services.webhooks import webhook_create
 from deployments.tests.factories import BuildFactory, DockerHostFactory
 from tenants.invitations import invitation_send
 from tenants.models import Role
@@ -231,6 +242,8 @@ class Site:
 
     users: dict
     seeds: dict[str, list[str]]
+    # Values no page may show: the config secret and the webhook's signing secret.
+    secrets: list[str]
 
     def client(self, who: str, **kwargs) -> Client:
         client = Client(**kwargs)
@@ -244,8 +257,9 @@ def site(db, settings) -> Site:
     """Team acme (owner olivia, admin ada, developer dana, viewer victor) and team globex (olivia's too).
 
     App web holds a secret (CANARY), a plain var, two releases (one to roll back to), a finished and a pending
-    build, a rollout, a domain, log lines and a running container on the in-memory engine; olivia has a token; an
-    invitation and a password-reset link are out, for the pages only an email leads to.
+    build, a rollout, a domain, a drain that dropped lines, log lines and a running container on the in-memory
+    engine; the team has a webhook with a failed delivery; olivia has a token; an invitation and a password-reset
+    link are out, for the pages only an email leads to.
     """
     settings.BERTH_ENGINE = "fake"
     engine = FakeEngine()
@@ -313,6 +327,15 @@ def site(db, settings) -> Site:
         ]
     )
     token_create(user=owner, scopes=["read"], name="ci", tenant=tenant)
+    # Public address literals: saving them resolves nothing and sends nothing.
+    drain = drain_add(app=app, url="syslog+tls://1.1.1.1:6514", actor=owner)
+    Drain.objects.filter(pk=drain.pk).update(delivered=120, dropped=7)
+    webhook, webhook_secret = webhook_create(
+        tenant=tenant, url="https://1.1.1.1/hooks", events=["release.succeeded"], actor=owner
+    )
+    Delivery.objects.create(
+        tenant=tenant, webhook=webhook, event="release.succeeded", payload={}, status="failed", response_code=500
+    )
     invitation = invitation_send(
         actor=owner, tenant=tenant, email="nina@example.com", role=Role.DEVELOPER, link_for="/invitations/{}/".format
     )
@@ -328,6 +351,6 @@ def site(db, settings) -> Site:
         "owner": ["/", invitation],
         "admin": ["/"],
     }
-    yield Site(users=people, seeds=seeds)
+    yield Site(users=people, seeds=seeds, secrets=[CANARY, webhook_secret])
     fake_engine_module.install(previous)
     engine.close()
