@@ -148,11 +148,11 @@ def _seed() -> dict:
     )
     token_create(user=owner, scopes=["read", "deploy"], name="ci", tenant=tenant)
     # Public address literals: saving them resolves nothing and sends nothing.
-    drain = drain_add(app=app, url="syslog+tls://198.51.100.7:6514", actor=owner)
+    drain = drain_add(app=app, url="syslog+tls://1.1.1.1:6514", actor=owner)
     Drain.objects.filter(pk=drain.pk).update(delivered=48_211, dropped=312, last_error="connection refused")
     webhook, _secret = webhook_create(
         tenant=tenant,
-        url="https://hooks.example.com/berth",
+        url="https://1.1.1.1/berth-hooks",
         events=["release.succeeded", "release.failed"],
         actor=owner,
     )

@@ -56,7 +56,7 @@ SKIPPED = ("console/", "metrics", "static/", *NOT_PAGES)
 # Links the crawl does not follow: logging out would end the crawl's session.
 NOT_FOLLOWED = ("/logout/",)
 # At most this many URLs per route (filters, cursors and per-row links repeat one route).
-PER_ROUTE = 4
+PER_ROUTE = 2
 
 
 @dataclass
@@ -221,10 +221,10 @@ def crawl(client: Client, seeds: list[str]) -> Crawl:
 
 
 def distinct(forms: list[Form]) -> list[Form]:
-    """One form per action and field names (a table repeats one form per row)."""
+    """One form per route and field names: a table repeats one form per row, its URL naming the row."""
     seen, out = set(), []
     for form in forms:
-        key = (form.action, tuple(sorted({name for name, _ in form.fields})))
+        key = (form.route, tuple(sorted({name for name, _ in form.fields})))
         if key not in seen:
             seen.add(key)
             out.append(form)
