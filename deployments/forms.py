@@ -4,6 +4,7 @@ from django import forms
 
 from deployments.logs.records import valid_cursor
 from deployments.models import HealthcheckKind
+from deployments.services import router_settings, webhooks
 
 
 class ArchiveDeployForm(forms.Form):
@@ -141,3 +142,58 @@ class LogQueryForm(forms.Form):
             key: data.get(key) or None if key in ("release", "since", "until") else data.get(key) or ""
             for key in ("q", "process", "release", "since", "until")
         }
+
+
+class RouterSettingsForm(forms.Form):
+    """An app's router settings; the bounds are the service's (services/router_settings.py), which checks again."""
+
+    max_body_mb = forms.IntegerField(
+        label="Body limit (MB)", min_value=1, max_value=router_settings.BOUNDS["max_body_mb"][1]
+    )
+    connect_timeout_s = forms.IntegerField(
+        label="Connect timeout (s)", min_value=1, max_value=router_settings.BOUNDS["connect_timeout_s"][1]
+    )
+    read_timeout_s = forms.IntegerField(
+        label="Read timeout (s)", min_value=1, max_value=router_settings.BOUNDS["read_timeout_s"][1]
+    )
+    force_https = forms.BooleanField(label="Redirect HTTP to HTTPS (308)", required=False)
+    maintenance = forms.BooleanField(label="Maintenance: answer 503 with the page below", required=False)
+    maintenance_page = forms.CharField(
+        label="Maintenance page (HTML)", required=False, widget=forms.Textarea(attrs={"rows": 4})
+    )
+    allow = forms.CharField(
+        label="IP allowlist",
+        required=False,
+        help_text="One CIDR range a line, e.g. 203.0.113.0/24; empty: every address.",
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    @classmethod
+    def for_row(cls, row) -> "RouterSettingsForm":
+        initial = {name: getattr(row, name) for name in router_settings.FIELDS}
+        initial["allow"] = "\n".join(row.allow)
+        return cls(initial=initial)
+
+    def values(self) -> dict:
+        """The PATCH body of the API, from the cleaned form."""
+        values = dict(self.cleaned_data)
+        values["allow"] = [line.strip() for line in values["allow"].splitlines() if line.strip()]
+        return values
+
+
+class DrainForm(forms.Form):
+    url = forms.CharField(
+        label="Drain URL", max_length=500, help_text="syslog://host:port, syslog+tls://host:port or https://..."
+    )
+    ca_certificate = forms.CharField(
+        label="CA certificate (PEM, optional)", required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class WebhookForm(forms.Form):
+    url = forms.URLField(label="Receiver URL", max_length=500, assume_scheme="https")
+    events = forms.MultipleChoiceField(
+        label="Events",
+        choices=[(event, event) for event in webhooks.EVENTS],
+        widget=forms.CheckboxSelectMultiple,
+    )

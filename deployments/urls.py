@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from deployments.views import apps, builds, logs, settings, terminals
+from deployments.views import apps, builds, logs, router, settings, terminals, webhooks
 from deployments.views.console import activity, hosts, tenants
 
 urlpatterns = [
@@ -49,6 +49,21 @@ urlpatterns = [
         "t/<str:tenant>/apps/<str:app>/containers/<str:container>/restart/",
         settings.container_restart,
         name="ui-container-restart",
+    ),
+    path("t/<str:tenant>/apps/<str:app>/router/", router.app_router, name="ui-app-router"),
+    path("t/<str:tenant>/apps/<str:app>/router/settings/", router.app_router_update, name="ui-app-router-update"),
+    path("t/<str:tenant>/apps/<str:app>/drains/", router.app_drain_add, name="ui-app-drain-add"),
+    path(
+        "t/<str:tenant>/apps/<str:app>/drains/<str:drain>/remove/", router.app_drain_remove, name="ui-app-drain-remove"
+    ),
+    path("t/<str:tenant>/webhooks/", webhooks.webhook_list, name="ui-webhooks"),
+    path("t/<str:tenant>/webhooks/new/", webhooks.webhook_create, name="ui-webhook-create"),
+    path("t/<str:tenant>/webhooks/<str:webhook>/", webhooks.webhook_detail, name="ui-webhook"),
+    path("t/<str:tenant>/webhooks/<str:webhook>/delete/", webhooks.webhook_delete, name="ui-webhook-delete"),
+    path(
+        "t/<str:tenant>/webhooks/<str:webhook>/deliveries/<str:delivery>/redeliver/",
+        webhooks.webhook_redeliver,
+        name="ui-webhook-redeliver",
     ),
     path("t/<str:tenant>/apps/<str:app>/logs/", logs.app_logs, name="ui-app-logs"),
     path("t/<str:tenant>/apps/<str:app>/terminal/", terminals.app_terminal, name="ui-app-terminal"),

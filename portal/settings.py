@@ -254,6 +254,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "portal.schema.path_parameters"],
     # Swagger UI and Redoc come from drf-spectacular-sidecar's static files: a self-hosted portal loads nothing from
     # a CDN. No validator either: Swagger UI would send the schema's URL to its public one.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -47,15 +47,19 @@ def _seed() -> dict:
         App,
         Build,
         BuildStatus,
+        Delivery,
         Deployment,
         DeploymentStatus,
+        Drain,
         Release,
         ReleaseStatus,
         SourceKind,
     )
     from deployments.services.apps import app_create
     from deployments.services.config import config_update
+    from deployments.services.drains import drain_add
     from deployments.services.releases import release_deploy_build
+    from deployments.services.webhooks import webhook_create
     from tenants.models import Role
     from tenants.services import member_add, tenant_create, token_create
 
@@ -143,6 +147,25 @@ def _seed() -> dict:
         ]
     )
     token_create(user=owner, scopes=["read", "deploy"], name="ci", tenant=tenant)
+    # Public address literals: saving them resolves nothing and sends nothing.
+    drain = drain_add(app=app, url="syslog+tls://1.1.1.1:6514", actor=owner)
+    Drain.objects.filter(pk=drain.pk).update(delivered=48_211, dropped=312, last_error="connection refused")
+    webhook, _secret = webhook_create(
+        tenant=tenant,
+        url="https://1.1.1.1/berth-hooks",
+        events=["release.succeeded", "release.failed"],
+        actor=owner,
+    )
+    for n, (status, code) in enumerate((("succeeded", 200), ("failed", 500), ("failed", 502))):
+        Delivery.objects.create(
+            tenant=tenant,
+            webhook=webhook,
+            event="release.succeeded",
+            payload={},
+            status=status,
+            response_code=code,
+            attempt=1 + n,
+        )
     return {
         "teams": "/",
         "tenant": "/t/acme/",
@@ -153,6 +176,9 @@ def _seed() -> dict:
         "logs": "/t/acme/apps/shop/logs/",
         "members": "/t/acme/members/",
         "audit": "/t/acme/audit/",
+        "router": "/t/acme/apps/shop/router/",
+        "webhooks": "/t/acme/webhooks/",
+        "webhook-deliveries": f"/t/acme/webhooks/{webhook.pk}/",
         "tokens": "/account/tokens/",
         "api-docs": "/api/docs/",
     }

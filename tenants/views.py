@@ -305,6 +305,7 @@ def _account_page(request, *, password_form=None, totp_form=None, status=200):
         "totp_on": two_factor.totp_confirmed(user=request.user) is not None,
         "totp_pending": pending,
         "totp_secret": two_factor.totp_secret(pending) if pending else "",
+        "totp_qr": two_factor.totp_qr_svg(pending) if pending else "",
         "verified": request.user.is_verified(),
     }
     response = render(request, "tenants/account.html", context, status=status)

@@ -5,6 +5,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
 from deployments import selectors
+from deployments.models.apps import CONFIG_KEY
 from deployments.services import config as services
 from tenants.api.base import TenantScopedViewSet
 from tenants.models import ApiToken
@@ -16,10 +17,15 @@ RELEASE_HEADER = "Berth-Release"
 CONFIG_SCHEMA = {"type": "object", "additionalProperties": {"type": "string"}}
 CONFIG_PATCH_SCHEMA = {
     "type": "object",
+    "description": f"Keys match {CONFIG_KEY.regex.pattern}; null unsets a key.",
     "additionalProperties": {
         "oneOf": [
             {"type": "string"},
-            {"type": "object", "properties": {"value": {"type": "string"}, "secret": {"type": "boolean"}}},
+            {
+                "type": "object",
+                "properties": {"value": {"type": "string"}, "secret": {"type": "boolean"}},
+                "required": ["value"],
+            },
         ],
         "nullable": True,
     },

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 
 from deployments import selectors
 from deployments.api.config import RELEASE_HEADER
+from deployments.models.apps import PROCESS_TYPE
 from deployments.services import formation as services
 from deployments.services.releases import formation_entry
 from tenants.api.base import TenantScopedViewSet
@@ -31,12 +32,39 @@ PROCESS_SCHEMA = {
     },
 }
 FORMATION_SCHEMA = {"type": "object", "additionalProperties": PROCESS_SCHEMA}
+# What a PATCH may set on one process type, with the bounds services/formation.py enforces.
+PROCESS_PATCH_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "quantity": {"type": "integer", "minimum": 0, "maximum": services.MAX_QUANTITY},
+        "memory": {
+            "description": f"Megabytes, or a size from {services.MIN_MEMORY_MB}m to {services.MAX_MEMORY_MB // 1024}g.",
+            "oneOf": [
+                {"type": "string", "pattern": r"^\s*\d+\s*[mMgG]?[bB]?\s*$", "example": "256m"},
+                {"type": "integer", "minimum": services.MIN_MEMORY_MB, "maximum": services.MAX_MEMORY_MB},
+            ],
+        },
+        "cpu": {"type": "number", "minimum": float(services.MIN_CPU), "maximum": float(services.MAX_CPU)},
+        "healthcheck": PROCESS_SCHEMA["properties"]["healthcheck"],
+        "healthcheck_timeout": {"type": "integer", "minimum": 1, "maximum": 600},
+        "read_only": {"type": "boolean", "description": "A read-only root filesystem (false: writable)."},
+        "tmp": {
+            "description": f"Size of the tmpfs /tmp, from {services.MIN_TMP_MB}m to {services.MAX_TMP_MB // 1024}g.",
+            "oneOf": [
+                {"type": "string", "pattern": r"^\s*\d+\s*[mMgG]?[bB]?\s*$", "example": "64m"},
+                {"type": "integer", "minimum": services.MIN_TMP_MB, "maximum": services.MAX_TMP_MB},
+            ],
+        },
+        "command": {"type": "string", "maxLength": 2000, "description": 'The key "release" only.'},
+    },
+    "additionalProperties": False,
+    "nullable": True,
+}
 FORMATION_PATCH_SCHEMA = {
     "type": "object",
-    "description": 'Per process type: {"quantity", "memory", "cpu", "healthcheck", "healthcheck_timeout", '
-    '"read_only", "tmp"}; '
-    'the key "release" takes {"command": "..."} or null.',
-    "additionalProperties": {"type": "object"},
+    "description": f'Keys are process types ({PROCESS_TYPE.regex.pattern}); the key "release" takes '
+    '{"command": "..."} or null.',
+    "additionalProperties": PROCESS_PATCH_SCHEMA,
 }
 
 

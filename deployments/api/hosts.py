@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from deployments import selectors
 from deployments.models import DockerHost
 from deployments.services import hosts as services
+from tenants.models import DNS_LABEL
 from tenants.permissions import ActionGatedMixin
 
 
@@ -41,7 +42,7 @@ class HostOutput(serializers.ModelSerializer):
 
 
 class HostCreateInput(serializers.Serializer):
-    name = serializers.CharField(max_length=40)
+    name = serializers.CharField(max_length=40, validators=[DNS_LABEL])
     engine_url = serializers.CharField(max_length=300)
     address = serializers.CharField(max_length=255, default="127.0.0.1")
     labels = serializers.DictField(child=serializers.CharField(max_length=200), required=False, default=dict)
@@ -59,8 +60,10 @@ class HostUpdateInput(serializers.Serializer):
     is_builder = serializers.BooleanField(required=False)
     capacity_containers = serializers.IntegerField(min_value=1, max_value=100000, required=False)
     capacity_memory_mb = serializers.IntegerField(min_value=64, max_value=100_000_000, required=False)
-    # A plain string (the service says which values it takes): one more `status` enum collides in the schema.
-    status = serializers.CharField(required=False, help_text="ready, or draining: no new placements")
+    # The statuses a staff member may set (down is the heartbeat's); named HostSettableStatusEnum in the schema.
+    status = serializers.ChoiceField(
+        choices=["ready", "draining"], required=False, help_text="ready, or draining: no new placements"
+    )
 
 
 class HostViewSet(ActionGatedMixin, viewsets.GenericViewSet):

@@ -5,8 +5,10 @@ anonymous callers and API tokens (which open no page) to the login page, and ans
 redirect back to the app page (302). The setups are the API rows' (deployments/tests/authz_matrix.py).
 """
 
-from deployments.models import App, Build, BuildStatus, Domain, Formation, Release
+from deployments.models import App, Build, BuildStatus, Delivery, Domain, Formation, Release, Webhook
 from deployments.tests.authz_matrix import (
+    PUBLIC_DRAIN,
+    PUBLIC_HOOK,
     make_app,
     make_app_with_build,
     make_app_with_container,
@@ -15,8 +17,12 @@ from deployments.tests.authz_matrix import (
     make_app_with_earlier_release,
     make_app_with_pending_build,
     make_app_with_secret,
+    make_drain,
     make_foreign_app,
     make_foreign_build,
+    make_foreign_drain,
+    make_foreign_webhook,
+    make_webhook,
 )
 from tenants.models import Scope
 from tenants.tests.authz import CALLERS, Row, page_rule
@@ -250,5 +256,112 @@ ROWS = [
             "staff": 200,
             "staff_token_read": 200,
         },
+    ),
+]
+
+
+# Router settings, drains and webhooks (public address literals: saving one resolves nothing and sends nothing).
+
+
+def _router_saved(world, params, response):
+    row = _web(world).router_settings
+    assert (row.max_body_mb, row.maintenance, row.allow) == (5, True, ["203.0.113.0/24"])
+
+
+def _drain_added(world, params, response):
+    assert list(_web(world).drains.values_list("url", flat=True)) == [PUBLIC_DRAIN]
+
+
+def _drain_removed(world, params, response):
+    assert not _web(world).drains.exists()
+
+
+def _webhook_created(world, params, response):
+    assert (response.status_code, response["Cache-Control"]) == (200, "no-store")
+    hook = Webhook.objects.get(tenant=world.tenant)
+    assert (hook.url, hook.events) == (PUBLIC_HOOK, ["release.failed"])
+    assert b"whsec_" in response.content
+
+
+def _webhook_deleted(world, params, response):
+    assert not Webhook.objects.filter(tenant=world.tenant).exists()
+
+
+def _redelivered(world, params, response):
+    assert Delivery.objects.filter(tenant=world.tenant, redelivery_of=params["delivery"]).count() == 1
+
+
+ROUTER_FORM = {
+    "max_body_mb": "5",
+    "connect_timeout_s": "5",
+    "read_timeout_s": "60",
+    "maintenance": "on",
+    "maintenance_page": "<h1>Back soon</h1>",
+    "allow": "203.0.113.0/24",
+}
+WEBHOOKS = TENANT + "webhooks/"
+
+ROWS += [
+    Row("GET", APP + "router/", page_rule(Scope.READ), setup=make_app),
+    Row(
+        "POST",
+        APP + "router/settings/",
+        page_rule(Scope.WRITE, ok=302),
+        setup=make_app,
+        body=ROUTER_FORM,
+        then=_router_saved,
+    ),
+    Row(
+        "POST",
+        APP + "drains/",
+        page_rule(Scope.ADMIN, ok=302, min_role="admin"),
+        setup=make_app,
+        body={"url": PUBLIC_DRAIN},
+        then=_drain_added,
+    ),
+    Row(
+        "POST",
+        APP + "drains/{drain}/remove/",
+        page_rule(Scope.ADMIN, ok=302, min_role="admin"),
+        setup=make_drain,
+        then=_drain_removed,
+    ),
+    Row(
+        "POST",
+        APP + "drains/{drain}/remove/",
+        page_rule(Scope.ADMIN, ok=404),
+        setup=make_foreign_drain,
+        name=FOREIGN,
+    ),
+    Row("GET", WEBHOOKS, page_rule(Scope.READ), setup=make_webhook),
+    Row(
+        "POST",
+        WEBHOOKS + "new/",
+        page_rule(Scope.ADMIN, min_role="admin"),
+        body={"url": PUBLIC_HOOK, "events": ["release.failed"]},
+        then=_webhook_created,
+    ),
+    Row("GET", WEBHOOKS + "{webhook}/", page_rule(Scope.READ), setup=make_webhook),
+    Row("GET", WEBHOOKS + "{webhook}/", page_rule(Scope.READ, ok=404), setup=make_foreign_webhook, name=FOREIGN),
+    Row(
+        "POST",
+        WEBHOOKS + "{webhook}/delete/",
+        page_rule(Scope.ADMIN, ok=302, min_role="admin"),
+        setup=make_webhook,
+        then=_webhook_deleted,
+    ),
+    Row(
+        "POST",
+        WEBHOOKS + "{webhook}/deliveries/{delivery}/redeliver/",
+        page_rule(Scope.ADMIN, ok=302, min_role="admin"),
+        setup=make_webhook,
+        then=_redelivered,
+    ),
+    Row(
+        "POST",
+        WEBHOOKS + "{webhook}/deliveries/{delivery}/redeliver/",
+        page_rule(Scope.ADMIN, ok=404),
+        setup=make_foreign_webhook,
+        name=FOREIGN,
     ),
 ]

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from tenants.models import ApiToken, AuditEvent, Membership, Role, Scope, Tenant
+from tenants.models import DNS_LABEL, ApiToken, AuditEvent, Membership, Role, Scope, Tenant
 
 
 class TenantOutput(serializers.ModelSerializer):
@@ -18,7 +18,7 @@ class TenantOutput(serializers.ModelSerializer):
 
 
 class TenantCreateInput(serializers.Serializer):
-    slug = serializers.CharField(max_length=40)
+    slug = serializers.CharField(max_length=40, validators=[DNS_LABEL])
     name = serializers.CharField(max_length=100, required=False, allow_blank=True)
 
 
@@ -71,7 +71,7 @@ class TokenCreatedOutput(TokenOutput):
 class TokenCreateInput(serializers.Serializer):
     name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     scopes = serializers.ListField(child=serializers.ChoiceField(choices=Scope.choices), min_length=1, max_length=4)
-    tenant = serializers.CharField(max_length=40, required=False, allow_null=True, default=None)
+    tenant = serializers.CharField(max_length=40, validators=[DNS_LABEL], required=False, allow_null=True, default=None)
     expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
 

@@ -22,4 +22,5 @@ def members():
     return {"owner": owner, "developer": developer, "viewer": viewer, "app": app}
 
 
+from deployments.tests.views.portal_site import site  # noqa: E402, F401 (the crawled portal, used by name)
 from tenants.tests.authz import authz_world  # noqa: E402, F401 (a fixture of the page matrix, used by name)

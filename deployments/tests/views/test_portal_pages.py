@@ -98,6 +98,8 @@ def _pages(acme) -> list[str]:
         "/t/acme/apps/web/logs/",
         "/t/acme/apps/web/builds/1/",
         f"/t/acme/apps/web/deployments/{acme['deployment'].pk}/",
+        "/t/acme/apps/web/router/",
+        "/t/acme/webhooks/",
     ]
 
 

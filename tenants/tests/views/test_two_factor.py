@@ -1,10 +1,13 @@
 """Two-factor login with TOTP (django-otp): set up with a first code, log in with a code, a team that requires it,
 turning it off with a code. API tokens keep working."""
 
+import re
 import time
-from base64 import b32decode
+from base64 import b32decode, b32encode
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import segno
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
@@ -51,6 +54,21 @@ def test_setting_up_shows_the_key_and_a_wrong_code_turns_nothing_on(client, team
     assert page["Cache-Control"] == "no-store"
     assert _messages(wrong) == ["That code is not right: type the one your app shows now."]
     assert TOTPDevice.objects.filter(user=team["developer"], confirmed=True).count() == 0
+
+
+def test_setting_up_shows_the_key_as_a_qr_code_drawn_by_the_portal(client, team):
+    client.force_login(team["developer"])
+
+    client.post("/account/two-factor/", {"action": "start"})
+    page = client.get("/account/").content.decode()
+
+    device = TOTPDevice.objects.get(user=team["developer"], confirmed=False)
+    svg = re.search(r'<div id="totp-qr">(.*?)</div>', page, re.S).group(1)
+    # The code carries the device's otpauth:// URL, whose secret is the key typed below it.
+    assert svg == segno.make(device.config_url, error="m").svg_inline(scale=4, border=2, title="Two-factor key")
+    assert parse_qs(urlsplit(device.config_url).query)["secret"] == [b32encode(device.bin_key).decode()]
+    assert svg.startswith("<svg") and svg.count("<svg") == 1
+    assert "<script" not in svg and "href" not in svg
 
 
 def test_with_two_factor_on_logging_in_takes_a_code(client, team):
