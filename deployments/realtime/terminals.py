@@ -57,14 +57,18 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         if not allowed:
             await self.close()  # before accepting: the handshake is refused (403), the same for hidden and forbidden
             return
+        # Accepted before the terminal opens: daphne drops a handshake the application has not accepted within its
+        # connect timeout (5 s), and creating an exec or starting a container may take longer on a loaded engine.
+        # What the client sends meanwhile waits: a consumer handles its messages one after the other.
+        await self.accept()
         try:
-            self.terminal = await blocking(self.open)(cols=cols, rows=rows)
+            terminal = await blocking(self.open)(cols=cols, rows=rows)
         except ApplicationError as exc:
-            await self.accept()
+            self.ended = True
             await self.send(text_data=json.dumps({"type": "exit", "code": None, "error": exc.message}))
             await self.close(code=REFUSED_LATER)
             return
-        await self.accept()
+        self.terminal = terminal
         self.loop = asyncio.get_running_loop()
         self.deadline = self.loop.call_later(settings.BERTH_RUN_TIMEOUT, self._expire)
         threading.Thread(target=self._pump, name=f"terminal-{self.channel_name}", daemon=True).start()
