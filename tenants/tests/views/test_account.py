@@ -96,7 +96,7 @@ def test_revoking_a_token_stops_it_and_only_its_owner_may(client, team):
     revoked = client.post(f"/account/tokens/{token.pk}/revoke/", follow=True)
 
     assert foreign.status_code == 404
-    assert "return confirm('Revoke ci? Scripts using it stop working.')" in page
+    assert 'data-confirm="Revoke ci? Scripts using it stop working."' in page
     assert _messages(revoked) == ["Revoked ci."]
     assert token_authenticate(plaintext=plaintext) is None
     assert AuditEvent.objects.filter(action="token.revoke").count() == 1
