@@ -17,7 +17,7 @@ from deployments.models.logs import LogCheckpoint, LogDrop, LogLine, LogSink, Si
 from deployments.models.metrics import ContainerEvent, ContainerEventKind, MetricSample, Resolution, Usage, UsageMark
 from deployments.models.releases import Release, ReleaseStatus
 from deployments.models.rollouts import Deployment, DeploymentKind, DeploymentStatus, Domain, GcRun
-from deployments.models.routers import RouterNode, RouterSettings, RoutingState
+from deployments.models.routers import RouterNode, RouterSettings, RoutingChange, RoutingState
 
 __all__ = [
     "LIVE_STATES",
@@ -58,6 +58,7 @@ __all__ = [
     "Resolution",
     "RouterNode",
     "RouterSettings",
+    "RoutingChange",
     "RoutingState",
     "Run",
     "RunStatus",

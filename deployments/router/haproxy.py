@@ -76,17 +76,31 @@ class HAProxy(ProcessMixin, StateMixin, SwitchMixin, TlsMixin):
         self._rows: dict[str, str] = {}  # backend -> its entry in state.json
         self._slots = SLOTS_MIN
         self._order: list[str] = []  # the backends in config order
+        self._prepared = False  # the files HAProxy reads besides the config exist
+        self._writes: tuple | None = None  # (pid, queue) of the thread writing the state after a change
 
     # --- applying routes ----------------------------------------------------------------------------------------
-    def apply(self, routes: Iterable[Route], *, drain_timeout: float = 10.0) -> Applied:
+    def apply(
+        self, routes: Iterable[Route], *, only: Iterable[str] | None = None, drain_timeout: float = 10.0
+    ) -> Applied:
         """Serve `routes`, and return once no request can reach a server they no longer name.
+
+        With `only` (route keys), `routes` are the current routes of those keys alone (a key without a route is no
+        longer served) and every other key keeps what it has: a switch then costs what changed, not the route count.
+        When this process does not know what HAProxy serves (it does not run, or its state is unreadable), such a
+        partial apply changes nothing and says `needs_all`: apply every route then.
 
         Starts HAProxy when it does not run; reloads it (seamlessly) only when it ran before this process knew its
         state, when new apps outnumber the spare backends, or when a connect timeout changed.
         """
+        scope = None if only is None else set(only)
         desired = {}
-        normalized = {}
+        normalized = {} if scope is None else self._normalized
+        for key in scope or ():
+            normalized.pop(key, None)
         for route in routes:
+            if scope is not None and route.key not in scope:
+                continue
             seen = self._normalized.get(route.key)
             if seen is not None and (seen[0] is route or seen[0] == route):
                 clean = seen[1]
@@ -99,6 +113,15 @@ class HAProxy(ProcessMixin, StateMixin, SwitchMixin, TlsMixin):
                 desired[route.key] = clean
         self._normalized = normalized
         with self._locked():
+            if scope is not None:
+                if self._master_pid is None or self._backends is None:
+                    self._normalized = {}
+                    return Applied(needs_all=True)
+                gone = [key for key in scope if key not in desired and key in self._by_key]
+                changed = {key: route for key, route in desired.items() if self._applied.get(key) is not route}
+                if self._needs_reload(changed):
+                    return self._reload_to(self._served_with(desired, gone), drain_timeout=drain_timeout)
+                return self._apply_runtime(desired, gone=gone, drain_timeout=drain_timeout)
             if self._master_pid is None:
                 self._rebuild(desired)
                 self._start()
@@ -107,21 +130,39 @@ class HAProxy(ProcessMixin, StateMixin, SwitchMixin, TlsMixin):
             if self._backends is None or self._needs_reload(
                 {key: route for key, route in desired.items() if self._applied.get(key) is not route}
             ):
-                replaced = self._rebuild(desired, reload=True)
-                undrained = () if self.wait_exited(replaced, timeout=drain_timeout) else ("old workers",)
-                return Applied(reloaded=True, replaced=replaced, undrained=undrained)
+                return self._reload_to(desired, drain_timeout=drain_timeout)
             return self._apply_runtime(desired, drain_timeout=drain_timeout)
+
+    def _reload_to(self, desired: dict[str, Route], *, drain_timeout: float) -> Applied:
+        replaced = self._rebuild(desired, reload=True)
+        undrained = () if self.wait_exited(replaced, timeout=drain_timeout) else ("old workers",)
+        return Applied(reloaded=True, replaced=replaced, undrained=undrained)
+
+    def _served_with(self, desired: dict[str, Route], gone: list[str]) -> dict[str, Route]:
+        """Every route HAProxy serves, with `desired` changed and `gone` removed (for a partial apply that reloads)."""
+        served = {}
+        for backend in self._backends.values():
+            if backend.key and backend.key not in gone:
+                served[backend.key] = self._applied.get(backend.key) or Route(
+                    key=backend.key,
+                    hostnames=tuple(sorted(backend.hostnames)),
+                    upstreams=tuple(backend.servers.values()),
+                    settings=backend.settings,
+                )
+        served.update(desired)
+        return served
 
     def _needs_reload(self, desired: dict[str, Route]) -> bool:
         """Whether the routes that changed (`desired`) need what only a new config gives: backends, slots, timeouts."""
         new = [key for key in desired if key not in self._by_key]
-        spares = sum(1 for backend in self._backends.values() if not backend.key)
-        if len(new) > spares:
+        if len(new) > len(self._backends) - len(self._by_key):  # the spares: backends no app holds
             return True
-        held = {backend.key for backend in self._backends.values() if backend.slot}
-        wanted = sum(1 for key, route in desired.items() if route.settings.allow and key not in held)
-        if wanted > self._slots - len(held):
-            return True
+        allowing = [key for key, route in desired.items() if route.settings.allow]
+        if allowing:
+            held = {backend.key for backend in self._backends.values() if backend.slot}
+            wanted = sum(1 for key in allowing if key not in held)
+            if wanted > self._slots - len(held):
+                return True
         for key, route in desired.items():
             name = self._by_key.get(key)
             if name and self._backends[name].settings.connect_timeout_s != route.settings.connect_timeout_s:
@@ -169,6 +210,7 @@ class HAProxy(ProcessMixin, StateMixin, SwitchMixin, TlsMixin):
             kept = previous_slots.get(backend.key)
             backend.slot = kept if kept in taken else next(free_slots)
         self._set_backends(backends)
+        self._applied = dict(desired)  # each app's backend serves its route
         self._write_acls()
         replaced: frozenset[int] = frozenset()
         if reload:

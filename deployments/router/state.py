@@ -7,6 +7,8 @@ import dataclasses
 import fcntl
 import json
 import logging
+import os
+import queue
 import re
 import secrets
 import threading
@@ -51,6 +53,7 @@ class StateMixin:
             lock = open(self.prefix / "router.lock", "a")  # noqa: SIM115 - released by _unlock, maybe in the writer
             fcntl.flock(lock, fcntl.LOCK_EX)
             self._sync_state()
+            self._prepare()  # again when HAProxy does not run as this process knew it
             yield
         except BaseException:
             self._deferred = None
@@ -61,16 +64,27 @@ class StateMixin:
             return
         changed, maps = self._deferred
         self._deferred = None
-        threading.Thread(target=self._write_then_unlock, args=(changed, maps, lock), daemon=True).start()
+        self._writer().put((changed, maps, lock))
 
-    def _write_then_unlock(self, changed, maps, lock) -> None:
-        try:
-            self._persist(changed, maps=maps)
-        except Exception:
-            logger.exception("router: the state of %s could not be written", self.prefix)
-            self._forget(self._master_pid)  # re-read or rebuilt at the next change
-        finally:
-            self._unlock(lock)
+    def _writer(self) -> queue.SimpleQueue:
+        """The queue of this process's writer thread (started at first use): handing it a change does not wait."""
+        writer = self._writes
+        if writer is None or writer[0] != os.getpid():  # none yet, or made before a fork: threads do not survive it
+            writer = (os.getpid(), queue.SimpleQueue())
+            threading.Thread(target=self._write_loop, args=(writer[1],), daemon=True).start()
+            self._writes = writer
+        return writer[1]
+
+    def _write_loop(self, writes: queue.SimpleQueue) -> None:
+        while True:
+            changed, maps, lock = writes.get()
+            try:
+                self._persist(changed, maps=maps)
+            except Exception:
+                logger.exception("router: the state of %s could not be written", self.prefix)
+                self._forget(self._master_pid)  # re-read or rebuilt at the next change
+            finally:
+                self._unlock(lock)
 
     def _unlock(self, lock) -> None:
         if lock is not None:
@@ -79,6 +93,8 @@ class StateMixin:
         self._thread_lock.release()
 
     def _prepare(self) -> None:
+        if self._prepared:  # done while HAProxy runs as this process knows it (see _forget)
+            return
         for sub in ("maps", "acl", "certs"):
             (self.prefix / sub).mkdir(parents=True, exist_ok=True)
         if not self.layout.crt_list.exists():
@@ -87,6 +103,7 @@ class StateMixin:
             write_atomic(self.layout.lua_path, config.LUA)
         if not self.layout.default_cert.exists():
             write_private(self.layout.default_cert, self_signed_pem())
+        self._prepared = True
 
     def _sync_state(self) -> None:
         """Take over what another process applied (the state's serial moved), or forget a HAProxy that restarted."""
@@ -127,6 +144,7 @@ class StateMixin:
         self._backends = None
         self._applied = {}
         self._blocks, self._rows = {}, {}
+        self._prepared = False
         try:
             self._challenges = dict(json.loads(self.state_path.read_text()).get("challenges", {}))
         except (OSError, ValueError, AttributeError):

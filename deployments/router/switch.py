@@ -31,6 +31,7 @@ class Applied:
     reloaded: bool = False
     replaced: frozenset[int] = field(default_factory=frozenset)
     undrained: tuple[str, ...] = ()
+    needs_all: bool = False  # a partial apply changed nothing: this process does not know what HAProxy serves
 
 
 class SwitchMixin:
@@ -46,7 +47,10 @@ class SwitchMixin:
             raise RouterError(f"haproxy refused `{command}`: {out}")
         return out
 
-    def _apply_runtime(self, desired: dict[str, Route], *, drain_timeout: float) -> Applied:
+    def _apply_runtime(
+        self, desired: dict[str, Route], *, gone: list[str] | None = None, drain_timeout: float
+    ) -> Applied:
+        """Serve `desired` at runtime; the apps in `gone` (None: every app not in `desired`) are served no more."""
         backends = self._backends
         changed: list[tuple[Backend, Backend]] = []  # (before, after)
         spares: list[str] | None = None
@@ -70,10 +74,11 @@ class SwitchMixin:
                 changed.append((before, after))
             else:
                 self._applied[key] = route
-        if len(self._by_key) > len(desired) - sum(1 for key in desired if key not in self._by_key):
-            for key, name in self._by_key.items():
-                if key not in desired:
-                    changed.append((backends[name], Backend(name=name)))
+        if gone is None and len(self._by_key) > len(desired) - sum(1 for key in desired if key not in self._by_key):
+            gone = [key for key in self._by_key if key not in desired]
+        for key in gone or ():
+            name = self._by_key[key]
+            changed.append((backends[name], Backend(name=name)))
         if not changed:
             return Applied()
 
@@ -84,10 +89,13 @@ class SwitchMixin:
                     self._cmd(f"add server {after.name}/{server} {address}", expect="New server registered.")
                     self._cmd(f"enable server {after.name}/{server}")
                     added += 1
-        held = {b.slot for b in backends.values() if b.slot} - {b.slot for b, a in changed if b.slot and not a.slot}
-        free_slots = iter(slot for slot in range(1, self._slots + 1) if slot not in held)
+        free_slots = None
         for before, after in changed:  # the allowlist's addresses before the map entry that points at them
             if after.settings.allow and not after.slot:
+                if free_slots is None:
+                    held = {b.slot for b in backends.values() if b.slot}
+                    held -= {b.slot for b, a in changed if b.slot and not a.slot}
+                    free_slots = iter(slot for slot in range(1, self._slots + 1) if slot not in held)
                 after.slot = next(free_slots)
             if after.slot and (after.settings.allow != before.settings.allow or after.slot != before.slot):
                 self._set_acl(after.slot, after.settings.allow)
