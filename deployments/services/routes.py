@@ -21,7 +21,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, close_old_connections, connection, transaction
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from deployments.models import (
@@ -168,10 +169,12 @@ def router_name() -> str:
 def router_report(*, name: str, version: int) -> None:
     """Record that router `name` is alive and serves routes `version` with no older worker left (never goes back)."""
     now = timezone.now()
+    seen = {"last_seen": now, "drained_version": Greatest("drained_version", Value(version))}
+    if RouterNode.objects.filter(name=name).update(**seen):
+        return
     node, created = RouterNode.objects.get_or_create(name=name, defaults={"drained_version": version, "last_seen": now})
-    if not created:
-        RouterNode.objects.filter(pk=node.pk).update(last_seen=now)
-        RouterNode.objects.filter(pk=node.pk, drained_version__lt=version).update(drained_version=version)
+    if not created:  # another process made it meanwhile
+        RouterNode.objects.filter(pk=node.pk).update(**seen)
 
 
 def routes_drain(*, haproxy: HAProxy | None = None, version: int | None = None, full: bool = False) -> None:
@@ -182,22 +185,26 @@ def routes_drain(*, haproxy: HAProxy | None = None, version: int | None = None, 
     """
     haproxy = haproxy or router()
     served = _served.get(haproxy)
-    applied = None
+    applied = changed = None
     if full or version is None or served is None:
         applied = haproxy.apply(routes_collect(), drain_timeout=DRAIN_WAIT)
-    elif served < version:
-        changed = _changed_between(served, version)
-        if changed is not None:
+    else:
+        changed = _changed_between(served, version) if served < version else set()
+        if changed:
             routes, keys = routes_of(changed)
             applied = haproxy.apply(routes, only=keys, drain_timeout=DRAIN_WAIT)
-        if changed is None or applied.needs_all:  # unknown, or the driver does not know what HAProxy serves
+            if applied.needs_all:  # the driver does not know what HAProxy serves
+                changed = None
+        if changed is None:
             applied = haproxy.apply(routes_collect(), drain_timeout=DRAIN_WAIT)
     if applied is not None and applied.undrained:
         logger.warning("router: still busy after %.0f s, cut off: %s", DRAIN_WAIT, ", ".join(applied.undrained))
     if version is not None:
         _served[haproxy] = max(version, _served.get(haproxy, 0))
-    # Certificates and ACME answers at runtime too; only what changed since the last sync is sent.
-    tls_sync(router=haproxy)
+    # Certificates and ACME answers at runtime too; only what changed since the last sync is sent. A change of them
+    # bumps a version naming no app, so a drain of some apps only has none to send.
+    if changed is None:
+        tls_sync(router=haproxy)
 
 
 # The routes version each router of this process last applied (a router made anew has none: it applies every route).
