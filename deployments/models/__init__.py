@@ -18,7 +18,7 @@ from deployments.models.metrics import ContainerEvent, ContainerEventKind, Metri
 from deployments.models.releases import Release, ReleaseStatus
 from deployments.models.repairs import AppRepair, RepairState
 from deployments.models.rollouts import Deployment, DeploymentKind, DeploymentStatus, Domain, GcRun
-from deployments.models.routers import RouterNode, RouterSettings, RoutingState
+from deployments.models.routers import RouterNode, RouterSettings, RoutingChange, RoutingState
 
 __all__ = [
     "LIVE_STATES",
@@ -61,6 +61,7 @@ __all__ = [
     "Resolution",
     "RouterNode",
     "RouterSettings",
+    "RoutingChange",
     "RoutingState",
     "Run",
     "RunStatus",

@@ -16,6 +16,20 @@ class RoutingState(models.Model):
         return f"routes v{self.version}"
 
 
+class RoutingChange(models.Model):
+    """What a routes version changed: one row per app it changed, or one with no app for "anything, maybe everything".
+
+    A router that served version n and sees version m applies only the apps of the versions between (when every one of
+    them is here and names its apps), instead of every route; old rows are deleted by the routers' periodic sync.
+    """
+
+    version = models.PositiveBigIntegerField(db_index=True)
+    app_id = models.BigIntegerField(null=True)  # no foreign key: the row outlives the app it names
+
+    def __str__(self) -> str:
+        return f"routes v{self.version}: app {self.app_id or 'all'}"
+
+
 class RouterNode(models.Model):
     """A router process: the routes version it serves with every worker of an older config gone, and when it last
     said so. A rollout stops old containers only once every live router has drained its switch."""

@@ -26,12 +26,15 @@ class FakeRouter:
     fail_message: str = "haproxy refused `add server`: the fake router refused it"
     drain_exits: bool = True
     drains: list[frozenset[int]] = field(default_factory=list)
+    scopes: list[frozenset[str] | None] = field(default_factory=list)  # each apply's `only` (None: every route)
     hook: Callable[[str], None] | None = None
 
     def __post_init__(self):
         self._lock = threading.Lock()
 
-    def apply(self, routes: Iterable[Route], *, drain_timeout: float = 10.0) -> Applied:
+    def apply(
+        self, routes: Iterable[Route], *, only: Iterable[str] | None = None, drain_timeout: float = 10.0
+    ) -> Applied:
         if self.hook is not None:
             self.hook("apply")
         with self._lock:
@@ -39,8 +42,15 @@ class FakeRouter:
                 self.fail -= 1
                 raise RouterError(self.fail_message)
             self.generation += 1
+            self.scopes.append(None if only is None else frozenset(only))
             before = {address for route in self.served.values() for address in route.upstreams}
-            self.served = {route.key: route for route in routes}
+            if only is None:
+                self.served = {route.key: route for route in routes}
+            else:  # the routes of the keys in `only`; the others keep theirs
+                scope = set(only)
+                served = {key: route for key, route in self.served.items() if key not in scope}
+                served.update((route.key, route) for route in routes if route.key in scope)
+                self.served = served
             self.applied.append(dict(self.served))
             dropped = frozenset(before - {address for route in self.served.values() for address in route.upstreams})
         if self.hook is not None:

@@ -13,55 +13,26 @@ its switch inline): they take turns under a file lock, and state.json's serial t
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
-import json
-import logging
-import os
-import re
-import secrets
-import signal
-import socket
-import subprocess
 import threading
-import time
 from collections.abc import Iterable
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from deployments.router import config
-from deployments.router.config import Backend, Layout, Route, RouteSettings
-from deployments.router.files import alerts, alive, self_signed_pem, stat, write_atomic, write_private
-from deployments.router.runtime import Cli, CliError, RouterError
+from deployments.router.config import Backend, Layout, Route
+from deployments.router.files import write_atomic
+from deployments.router.process import ProcessMixin
+from deployments.router.runtime import Cli, RouterError
+from deployments.router.state import SLOTS_MIN, StateMixin
+from deployments.router.switch import Applied, SwitchMixin, _backend_for
 from deployments.router.tls import TlsMixin
 
-logger = logging.getLogger(__name__)
+__all__ = ["Applied", "HAProxy", "RouterError"]
 
 SPARES_MIN = 32
-SLOTS_MIN = 32  # allowlist slots in the config; more when more apps have an allowlist
-DRAIN_POLL = 0.003
-CIDR = re.compile(r"^[0-9a-fA-F.:]+(/[0-9]{1,3})?$")
 
 
-@dataclass(frozen=True)
-class Applied:
-    """What `HAProxy.apply` did: servers added and drained, whether it (re)started HAProxy, the workers it replaced."""
-
-    added: int = 0
-    drained: int = 0
-    started: bool = False
-    reloaded: bool = False
-    replaced: frozenset[int] = field(default_factory=frozenset)
-    undrained: tuple[str, ...] = ()
-
-
-def _settings_from(data: dict) -> RouteSettings:
-    return RouteSettings(**{**data, "allow": tuple(data.get("allow", ()))})
-
-
-class HAProxy(TlsMixin):
+class HAProxy(ProcessMixin, StateMixin, SwitchMixin, TlsMixin):
     """One HAProxy master under `prefix`, serving HTTP on `bind:port` and HTTPS on `bind:tls_port`."""
 
     def __init__(
@@ -105,308 +76,31 @@ class HAProxy(TlsMixin):
         self._rows: dict[str, str] = {}  # backend -> its entry in state.json
         self._slots = SLOTS_MIN
         self._order: list[str] = []  # the backends in config order
-
-    # --- process ------------------------------------------------------------------------------------------------
-    def pid(self) -> int | None:
-        """The master's pid while it runs."""
-        try:
-            pid = int(self.pid_path.read_text().strip())
-        except (OSError, ValueError):
-            return None
-        fields = stat(pid)
-        if not fields or fields[0] == "Z":
-            return None
-        try:
-            if b"haproxy" not in Path(f"/proc/{pid}/cmdline").read_bytes():
-                return None
-        except OSError:
-            return None
-        return pid
-
-    def running(self) -> bool:
-        return self.pid() is not None
-
-    def workers(self) -> set[int]:
-        """The current worker pids (not the old ones a reload replaced), from the master's `show proc`."""
-        return self._procs()[0]
-
-    def old_workers(self) -> set[int]:
-        return self._procs()[1]
-
-    def _procs(self) -> tuple[set[int], set[int]]:
-        try:
-            text = self.master.send("show proc")
-        except CliError:
-            return set(), set()
-        current, old, section = set(), set(), ""
-        for line in text.splitlines():
-            if line.startswith("#"):
-                section = line
-                continue
-            parts = line.split()
-            if len(parts) < 2 or parts[1] != "worker":
-                continue
-            (old if "old" in section else current).add(int(parts[0]))
-        return current, old
-
-    def ports_check(self) -> None:
-        """Raise RouterError naming a router port another process holds (this router's own HAProxy may hold them)."""
-        if self.running():
-            return
-        for port in (self.port, self.tls_port):
-            with socket.socket() as probe:
-                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                try:
-                    probe.bind((self.bind, port))
-                except OSError as error:
-                    raise RouterError(
-                        f"The router's port {self.bind}:{port} is in use by another process ({error.strerror}). "
-                        "Another Berth, perhaps with another BERTH_DATA_DIR, may be running its router there: "
-                        "stop it (`make stop` in its checkout) or set BERTH_ROUTER_PORT / BERTH_ROUTER_TLS_PORT."
-                    ) from None
-
-    def _start(self) -> None:
-        self.ports_check()
-        result = subprocess.run(
-            [self.binary, "-W", "-D", "-f", str(self.conf_path), "-p", str(self.pid_path), "-S",
-             str(self.layout.master_socket)],
-            capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
-        if result.returncode != 0:
-            raise RouterError(f"haproxy did not start: {alerts(result.stderr or result.stdout)}")
-        self._wait_worker(set(), timeout=30)
-
-    def _wait_worker(self, before: set[int], *, timeout: float) -> set[int]:
-        """Wait until a worker not in `before` serves the admin socket; return the new workers."""
-        deadline = time.monotonic() + timeout
-        while True:
-            current = self.workers()
-            if current and not current & before:
-                self.admin.close()
-                try:
-                    self.admin.send("show info")
-                    return current
-                except CliError:
-                    pass
-            if time.monotonic() > deadline:
-                raise RouterError(f"haproxy did not start a worker within {timeout:.0f} s (see {self.conf_path})")
-            time.sleep(0.01)
-
-    def _reload(self) -> frozenset[int]:
-        """Have the master start a worker on the current config (it takes over the sockets); return the old workers."""
-        before = self.workers()
-        with contextlib.suppress(CliError):  # the master re-executes itself and closes the connection
-            self.master.send("reload")
-        self.master.close()
-        self._wait_worker(before, timeout=60)
-        return frozenset(before)
-
-    def wait_written(self) -> None:
-        """Return once the state of the last change is written (it is written after the change returns)."""
-        with self._thread_lock:
-            pass
-
-    def stop(self, *, timeout: float = 10.0) -> None:
-        """Stop HAProxy: workers finish their requests (SIGUSR1), then a hard stop when they linger."""
-        pid = self.pid()
-        self.admin.close()
-        self.master.close()
-        with self._thread_lock:
-            self._backends = None
-        if pid is None:
-            return
-        os.kill(pid, signal.SIGUSR1)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.pid() is None:
-                return
-            time.sleep(0.02)
-        os.kill(pid, signal.SIGTERM)
-
-    @staticmethod
-    def wait_exited(pids: Iterable[int], *, timeout: float) -> bool:
-        """Wait until every process in `pids` has exited; False when `timeout` ran out."""
-        deadline = time.monotonic() + timeout
-        while any(alive(pid) for pid in pids):
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.01)
-        return True
-
-    # --- locking and state --------------------------------------------------------------------------------------
-    @contextmanager
-    def _locked(self):
-        """Hold this router against the other threads and processes driving it, with its state up to date.
-
-        A change may leave the writing of its state for later (`_deferred`): a writer thread then does it and releases
-        the locks, so the caller returns as soon as HAProxy serves the change and nobody sees the state before it is
-        written.
-        """
-        self._thread_lock.acquire()
-        lock = None
-        try:
-            self._prepare()
-            lock = open(self.prefix / "router.lock", "a")  # noqa: SIM115 - released by _unlock, maybe in the writer
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            self._sync_state()
-            yield
-        except BaseException:
-            self._deferred = None
-            self._unlock(lock)
-            raise
-        if self._deferred is None:
-            self._unlock(lock)
-            return
-        changed, maps = self._deferred
-        self._deferred = None
-        threading.Thread(target=self._write_then_unlock, args=(changed, maps, lock), daemon=True).start()
-
-    def _write_then_unlock(self, changed, maps, lock) -> None:
-        try:
-            self._persist(changed, maps=maps)
-        except Exception:
-            logger.exception("router: the state of %s could not be written", self.prefix)
-            self._forget(self._master_pid)  # re-read or rebuilt at the next change
-        finally:
-            self._unlock(lock)
-
-    def _unlock(self, lock) -> None:
-        if lock is not None:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-            lock.close()
-        self._thread_lock.release()
-
-    def _prepare(self) -> None:
-        for sub in ("maps", "acl", "certs"):
-            (self.prefix / sub).mkdir(parents=True, exist_ok=True)
-        if not self.layout.crt_list.exists():
-            self.layout.crt_list.write_text("")
-        if not self.layout.lua_path.exists() or self.layout.lua_path.read_text() != config.LUA:
-            write_atomic(self.layout.lua_path, config.LUA)
-        if not self.layout.default_cert.exists():
-            write_private(self.layout.default_cert, self_signed_pem())
-
-    def _sync_state(self) -> None:
-        """Take over what another process applied (the state's serial moved), or forget a HAProxy that restarted."""
-        pid = self.pid()
-        try:
-            master, serial = self.serial_path.read_text().split()
-            master = int(master)
-        except (OSError, ValueError):
-            master, serial = None, ""
-        if pid is None or master != pid:
-            self._forget(pid)
-            return
-        if self._backends is not None and serial == self._serial and self._master_pid == pid:
-            return
-        try:
-            state = json.loads(self.state_path.read_text())
-        except (OSError, ValueError):
-            self._forget(pid)
-            return
-        backends = {}
-        for row in state["backends"]:
-            backends[row["name"]] = Backend(
-                name=row["name"],
-                key=row["key"],
-                hostnames=set(row["hostnames"]),
-                servers=dict(row["servers"]),
-                settings=_settings_from(row["settings"]),
-                slot=row.get("slot", 0),
-            )
-        self._challenges = dict(state.get("challenges", {}))
-        self._slots = state.get("slots", SLOTS_MIN)
-        self._set_backends(backends)
-        self._serial = serial
-        self._master_pid = pid
-
-    def _forget(self, pid: int | None) -> None:
-        """Know nothing of what HAProxy serves (it does not run, or ran before this process knew its state)."""
-        self._backends = None
-        self._applied = {}
-        self._blocks, self._rows = {}, {}
-        try:
-            self._challenges = dict(json.loads(self.state_path.read_text()).get("challenges", {}))
-        except (OSError, ValueError, AttributeError):
-            self._challenges = {}
-        self._master_pid = pid
-
-    def _set_backends(self, backends: dict[str, Backend]) -> None:
-        self._backends = backends
-        self._by_key = {backend.key: name for name, backend in backends.items() if backend.key}
-        self._applied = {}
-        self._maps = {name: {} for name in config.MAPS}
-        for backend in backends.values():
-            for name, entries in config.map_entries(backend).items():
-                self._maps[name].update(entries)
-        self._maps["challenges"] = dict(self._challenges)
-        self._blocks, self._rows = {}, {}
-        self._order = []
-
-    def _persist(self, changed: Iterable[str] | None = None, maps: Iterable[str] | None = None) -> None:
-        """Write the current state where a restart (haproxy.cfg, maps) and the other processes (state.json) read it.
-
-        Only the sections of the `changed` backends are rendered again (all when None), and only the `maps` named.
-        """
-        started = time.perf_counter()
-        backends = self._backends
-        stale = set(backends) if changed is None else {name for name in changed if name in backends}
-        stale |= set(backends) - set(self._blocks)
-        for name in stale:
-            backend = backends[name]
-            self._blocks[name] = config.render_backend(self.layout, backend)
-            self._rows[name] = json.dumps(
-                {
-                    "name": backend.name,
-                    "key": backend.key,
-                    "hostnames": sorted(backend.hostnames),
-                    "servers": backend.servers,
-                    "settings": dataclasses.asdict(backend.settings),
-                    "slot": backend.slot,
-                }
-            )
-        if len(self._order) != len(backends):
-            self._order = sorted(backends, key=lambda name: int(name[1:]))
-        order = self._order
-        for name in config.MAPS if maps is None else maps:
-            entries = self._maps[name]
-            write_atomic(self.layout.map_path(name), "".join(f"{k} {v}\n" for k, v in sorted(entries.items())))
-        write_atomic(
-            self.conf_path, config.render_head(self.layout, self._slots) + "".join(map(self._blocks.__getitem__, order))
-        )
-        self._serial = secrets.token_hex(8)
-        master = self.pid()
-        head = json.dumps(
-            {"master": master, "serial": self._serial, "slots": self._slots, "challenges": self._challenges}
-        )
-        write_atomic(
-            self.state_path, head[:-1] + ', "backends": [' + ", ".join(map(self._rows.__getitem__, order)) + "]}"
-        )
-        write_atomic(self.serial_path, f"{master} {self._serial}\n")
-        self._master_pid = master
-        self.last_persist_ms = (time.perf_counter() - started) * 1000
-
-    def _write_acls(self) -> None:
-        """Write each allowlist slot's file: the addresses of the app holding it, or nothing."""
-        texts = {slot: "" for slot in range(1, self._slots + 1)}
-        for backend in self._backends.values():
-            if backend.slot:
-                texts[backend.slot] = "".join(f"{cidr}\n" for cidr in backend.settings.allow if CIDR.match(cidr))
-        for slot, text in texts.items():
-            path = self.layout.acl_path(slot)
-            if not path.exists() or path.read_text() != text:
-                write_atomic(path, text)
+        self._prepared = False  # the files HAProxy reads besides the config exist
+        self._writes: tuple | None = None  # (pid, queue) of the thread writing the state after a change
 
     # --- applying routes ----------------------------------------------------------------------------------------
-    def apply(self, routes: Iterable[Route], *, drain_timeout: float = 10.0) -> Applied:
+    def apply(
+        self, routes: Iterable[Route], *, only: Iterable[str] | None = None, drain_timeout: float = 10.0
+    ) -> Applied:
         """Serve `routes`, and return once no request can reach a server they no longer name.
+
+        With `only` (route keys), `routes` are the current routes of those keys alone (a key without a route is no
+        longer served) and every other key keeps what it has: a switch then costs what changed, not the route count.
+        When this process does not know what HAProxy serves (it does not run, or its state is unreadable), such a
+        partial apply changes nothing and says `needs_all`: apply every route then.
 
         Starts HAProxy when it does not run; reloads it (seamlessly) only when it ran before this process knew its
         state, when new apps outnumber the spare backends, or when a connect timeout changed.
         """
+        scope = None if only is None else set(only)
         desired = {}
-        normalized = {}
+        normalized = {} if scope is None else self._normalized
+        for key in scope or ():
+            normalized.pop(key, None)
         for route in routes:
+            if scope is not None and route.key not in scope:
+                continue
             seen = self._normalized.get(route.key)
             if seen is not None and (seen[0] is route or seen[0] == route):
                 clean = seen[1]
@@ -419,6 +113,15 @@ class HAProxy(TlsMixin):
                 desired[route.key] = clean
         self._normalized = normalized
         with self._locked():
+            if scope is not None:
+                if self._master_pid is None or self._backends is None:
+                    self._normalized = {}
+                    return Applied(needs_all=True)
+                gone = [key for key in scope if key not in desired and key in self._by_key]
+                changed = {key: route for key, route in desired.items() if self._applied.get(key) is not route}
+                if self._needs_reload(changed):
+                    return self._reload_to(self._served_with(desired, gone), drain_timeout=drain_timeout)
+                return self._apply_runtime(desired, gone=gone, drain_timeout=drain_timeout)
             if self._master_pid is None:
                 self._rebuild(desired)
                 self._start()
@@ -427,21 +130,39 @@ class HAProxy(TlsMixin):
             if self._backends is None or self._needs_reload(
                 {key: route for key, route in desired.items() if self._applied.get(key) is not route}
             ):
-                replaced = self._rebuild(desired, reload=True)
-                undrained = () if self.wait_exited(replaced, timeout=drain_timeout) else ("old workers",)
-                return Applied(reloaded=True, replaced=replaced, undrained=undrained)
+                return self._reload_to(desired, drain_timeout=drain_timeout)
             return self._apply_runtime(desired, drain_timeout=drain_timeout)
+
+    def _reload_to(self, desired: dict[str, Route], *, drain_timeout: float) -> Applied:
+        replaced = self._rebuild(desired, reload=True)
+        undrained = () if self.wait_exited(replaced, timeout=drain_timeout) else ("old workers",)
+        return Applied(reloaded=True, replaced=replaced, undrained=undrained)
+
+    def _served_with(self, desired: dict[str, Route], gone: list[str]) -> dict[str, Route]:
+        """Every route HAProxy serves, with `desired` changed and `gone` removed (for a partial apply that reloads)."""
+        served = {}
+        for backend in self._backends.values():
+            if backend.key and backend.key not in gone:
+                served[backend.key] = self._applied.get(backend.key) or Route(
+                    key=backend.key,
+                    hostnames=tuple(sorted(backend.hostnames)),
+                    upstreams=tuple(backend.servers.values()),
+                    settings=backend.settings,
+                )
+        served.update(desired)
+        return served
 
     def _needs_reload(self, desired: dict[str, Route]) -> bool:
         """Whether the routes that changed (`desired`) need what only a new config gives: backends, slots, timeouts."""
         new = [key for key in desired if key not in self._by_key]
-        spares = sum(1 for backend in self._backends.values() if not backend.key)
-        if len(new) > spares:
+        if len(new) > len(self._backends) - len(self._by_key):  # the spares: backends no app holds
             return True
-        held = {backend.key for backend in self._backends.values() if backend.slot}
-        wanted = sum(1 for key, route in desired.items() if route.settings.allow and key not in held)
-        if wanted > self._slots - len(held):
-            return True
+        allowing = [key for key, route in desired.items() if route.settings.allow]
+        if allowing:
+            held = {backend.key for backend in self._backends.values() if backend.slot}
+            wanted = sum(1 for key in allowing if key not in held)
+            if wanted > self._slots - len(held):
+                return True
         for key, route in desired.items():
             name = self._by_key.get(key)
             if name and self._backends[name].settings.connect_timeout_s != route.settings.connect_timeout_s:
@@ -489,6 +210,7 @@ class HAProxy(TlsMixin):
             kept = previous_slots.get(backend.key)
             backend.slot = kept if kept in taken else next(free_slots)
         self._set_backends(backends)
+        self._applied = dict(desired)  # each app's backend serves its route
         self._write_acls()
         replaced: frozenset[int] = frozenset()
         if reload:
@@ -504,149 +226,6 @@ class HAProxy(TlsMixin):
             self._persist()  # HAProxy checks it as it starts
         return replaced
 
-    def _check(self, path: Path) -> None:
-        result = subprocess.run(
-            [self.binary, "-c", "-q", "-f", str(path)], capture_output=True, text=True, timeout=120, check=False
-        )
-        if result.returncode != 0:
-            if path != self.conf_path:
-                path.unlink(missing_ok=True)
-            raise RouterError(f"haproxy -c refused the config: {alerts(result.stderr or result.stdout)}")
-
-    def _cmd(self, command: str, *, expect: str = "", payload: str | None = None) -> str:
-        """Run a runtime command; HAProxy's answer must contain `expect` (or be empty when `expect` is empty)."""
-        try:
-            out = self.admin.send(command, payload).strip()
-        except CliError as error:
-            raise RouterError(str(error)) from error
-        if (expect and expect not in out) or (not expect and out):
-            raise RouterError(f"haproxy refused `{command}`: {out}")
-        return out
-
-    def _apply_runtime(self, desired: dict[str, Route], *, drain_timeout: float) -> Applied:
-        backends = self._backends
-        changed: list[tuple[Backend, Backend]] = []  # (before, after)
-        spares: list[str] | None = None
-        for key, route in desired.items():
-            if self._applied.get(key) is route:
-                continue
-            name = self._by_key.get(key)
-            if name is None:
-                if spares is None:
-                    spares = sorted((n for n, b in backends.items() if not b.key), key=lambda n: int(n[1:]))
-                before = Backend(name=spares.pop(0))
-            else:
-                before = backends[name]
-            after = _backend_for(before.name, route, slot=before.slot if route.settings.allow else 0)
-            if (before.key, before.hostnames, before.servers, before.settings) != (
-                after.key,
-                after.hostnames,
-                after.servers,
-                after.settings,
-            ):
-                changed.append((before, after))
-            else:
-                self._applied[key] = route
-        if len(self._by_key) > len(desired) - sum(1 for key in desired if key not in self._by_key):
-            for key, name in self._by_key.items():
-                if key not in desired:
-                    changed.append((backends[name], Backend(name=name)))
-        if not changed:
-            return Applied()
-
-        added = 0
-        for before, after in changed:  # new servers first: the old ones serve until these do
-            for server, address in after.servers.items():
-                if server not in before.servers:
-                    self._cmd(f"add server {after.name}/{server} {address}", expect="New server registered.")
-                    self._cmd(f"enable server {after.name}/{server}")
-                    added += 1
-        held = {b.slot for b in backends.values() if b.slot} - {b.slot for b, a in changed if b.slot and not a.slot}
-        free_slots = iter(slot for slot in range(1, self._slots + 1) if slot not in held)
-        for before, after in changed:  # the allowlist's addresses before the map entry that points at them
-            if after.settings.allow and not after.slot:
-                after.slot = next(free_slots)
-            if after.slot and (after.settings.allow != before.settings.allow or after.slot != before.slot):
-                self._set_acl(after.slot, after.settings.allow)
-        touched = self._maps_update(changed)
-        for before, after in changed:
-            if before.slot and not after.slot:
-                self._set_acl(before.slot, ())
-        pending = []
-        for before, after in changed:
-            for server in before.servers:
-                if server not in after.servers:
-                    self._cmd(f"set server {before.name}/{server} state maint")
-                    pending.append(f"{before.name}/{server}")
-        for before, after in changed:
-            backends[after.name] = after
-            if before.key and self._by_key.get(before.key) == before.name:
-                del self._by_key[before.key]
-                self._applied.pop(before.key, None)
-            if after.key:
-                self._by_key[after.key] = after.name
-                self._applied[after.key] = desired[after.key]
-        undrained = self._drain(pending, timeout=drain_timeout)
-        if any(before.slot or after.slot for before, after in changed):
-            self._write_acls()
-        self._deferred = ([after.name for _before, after in changed], touched)
-        return Applied(added=added, drained=len(pending), undrained=tuple(undrained))
-
-    def _maps_update(self, changed: list[tuple[Backend, Backend]]) -> set[str]:
-        """Put each changed backend's new map entries, then delete the entries nothing claims any more."""
-        removes: list[tuple[str, str, str]] = []
-        touched: set[str] = set()
-        for before, after in changed:
-            old, new = config.map_entries(before), config.map_entries(after)
-            for name, entries in new.items():
-                current = self._maps[name]
-                for key, value in entries.items():
-                    if current.get(key) == value:
-                        continue
-                    verb = "set" if key in current else "add"
-                    self._cmd(f"{verb} map {self.layout.map_path(name)} {key} {value}")
-                    current[key] = value
-                    touched.add(name)
-            for name, entries in old.items():
-                for key, value in entries.items():
-                    if key not in new.get(name, {}):
-                        removes.append((name, key, value))
-        for name, key, value in removes:
-            if self._maps[name].get(key) == value:  # not taken over by another backend in this change
-                self._cmd(f"del map {self.layout.map_path(name)} {key}")
-                del self._maps[name][key]
-                touched.add(name)
-        return touched
-
-    def _set_acl(self, slot: int, cidrs: Iterable[str]) -> None:
-        path = self.layout.acl_path(slot)
-        self._cmd(f"clear acl {path}")
-        for cidr in cidrs:
-            if CIDR.match(cidr):
-                self._cmd(f"add acl {path} {cidr}")
-
-    def _drain(self, servers: list[str], *, timeout: float) -> list[str]:
-        """Delete each server once HAProxy accepts it (it refuses while connections remain); return those cut off."""
-        deadline = time.monotonic() + timeout
-        pending = list(servers)
-        while pending:
-            left = []
-            for server in pending:
-                out = self.admin.send(f"del server {server}").strip()
-                if out not in ("Server deleted.", "No such server."):
-                    left.append(server)
-            pending = left
-            if not pending:
-                break
-            if time.monotonic() > deadline:
-                logger.warning("servers still busy after %.0f s, cutting them off: %s", timeout, ", ".join(pending))
-                for server in pending:
-                    self.admin.send(f"shutdown sessions server {server}")
-                    self.admin.send(f"del server {server}")
-                return pending
-            time.sleep(DRAIN_POLL)
-        return []
-
     # --- reading back -------------------------------------------------------------------------------------------
     def backend_of(self, key: str) -> str | None:
         with self._locked():
@@ -657,14 +236,3 @@ class HAProxy(TlsMixin):
         if not command.startswith("show "):
             raise RouterError("Only `show` commands may be run through `show`.")
         return self.admin.send(command)
-
-
-def _backend_for(name: str, route: Route, *, slot: int = 0) -> Backend:
-    return Backend(
-        name=name,
-        key=route.key,
-        hostnames=set(route.hostnames),
-        servers={config.server_name(address): address for address in route.upstreams},
-        settings=route.settings,
-        slot=slot,
-    )

@@ -16,14 +16,26 @@ import logging
 import socket
 import threading
 import time
+import weakref
+from collections.abc import Iterable
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, close_old_connections, connection, transaction
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from deployments.models import App, Container, ContainerState, Domain, RouterNode, RouterSettings, RoutingState
+from deployments.models import (
+    App,
+    Container,
+    ContainerState,
+    Domain,
+    RouterNode,
+    RouterSettings,
+    RoutingChange,
+    RoutingState,
+)
 from deployments.models.apps import WEB_PROCESS
 from deployments.router import HAProxy, Route, RouterError, RouteSettings, router
 from deployments.services.tls import tls_sync
@@ -37,38 +49,68 @@ ROUTER_FULL_SYNC = 5.0
 ROUTER_REPORT = 1.0
 ROUTER_STALE = timedelta(seconds=15)
 DRAIN_WAIT = 10.0
+CHANGES_KEPT = 1000  # routes versions whose changed apps are kept; a router further behind applies every route
 
 
 def app_hostname(*, app: App) -> str:
-    return f"{app.slug}.{app.tenant.slug}.{settings.BERTH_APPS_DOMAIN}"
+    return _hostname(app.slug, app.tenant.slug)
 
 
-def routes_collect() -> list[Route]:
-    """Return one route per app with a web process: its names and the containers the router sends traffic to."""
+def _hostname(app_slug: str, tenant_slug: str) -> str:
+    return f"{app_slug}.{tenant_slug}.{settings.BERTH_APPS_DOMAIN}"
+
+
+def route_key(*, tenant_slug: str, app_slug: str) -> str:
+    """The router's name of an app's route (its backend's key)."""
+    return f"{tenant_slug}__{app_slug}"
+
+
+def routes_collect(app_ids: Iterable[int] | None = None) -> list[Route]:
+    """Return one route per app with a web process: its names and the containers the router sends traffic to.
+
+    With `app_ids`, the routes of those apps only (see `routes_of`).
+    """
+    return routes_of(app_ids)[0]
+
+
+def routes_of(app_ids: Iterable[int] | None = None) -> tuple[list[Route], set[str]]:
+    """The routes (of every app, or of the apps `app_ids`), and the keys of every app looked at, routed or not."""
+    only = None if app_ids is None else set(app_ids)
     upstreams: dict[int, list[str]] = {}
-    routed = (
-        Container.objects.filter(
-            process_type=WEB_PROCESS, routed=True, state=ContainerState.RUNNING, host_port__isnull=False
-        )
-        .select_related("host")
-        .order_by("app_id", "index", "id")
+    routed = Container.objects.filter(
+        process_type=WEB_PROCESS, routed=True, state=ContainerState.RUNNING, host_port__isnull=False
     )
-    for container in routed:
-        upstreams.setdefault(container.app_id, []).append(f"{container.host.address}:{container.host_port}")
+    domain_rows = Domain.objects.all()
+    settings_rows = RouterSettings.objects.all()
+    apps = App.objects.all()
+    if only is not None:
+        routed, domain_rows = routed.filter(app_id__in=only), domain_rows.filter(app_id__in=only)
+        settings_rows, apps = settings_rows.filter(app_id__in=only), apps.filter(pk__in=only)
+    for app_id, address, port in routed.order_by("app_id", "index", "id").values_list(
+        "app_id", "host__address", "host_port"
+    ):
+        upstreams.setdefault(app_id, []).append(f"{address}:{port}")
     domains: dict[int, list[str]] = {}
-    for app_id, hostname in Domain.objects.values_list("app_id", "hostname"):
+    for app_id, hostname in domain_rows.values_list("app_id", "hostname"):
         domains.setdefault(app_id, []).append(hostname.lower())
-    apps = App.objects.select_related("tenant").filter(pk__in=set(upstreams) | set(domains) | _apps_with_release())
-    settings_of = {row.app_id: route_settings(row) for row in RouterSettings.objects.all()}
-    return [
-        Route(
-            key=f"{app.tenant.slug}__{app.slug}",
-            hostnames=(app_hostname(app=app), *sorted(domains.get(app.pk, []))),
-            upstreams=tuple(upstreams.get(app.pk, [])),
-            settings=_suspended(settings_of.get(app.pk, DEFAULT_ROUTE_SETTINGS), app=app),
-        )
-        for app in apps
-    ]
+    settings_of = {row.app_id: route_settings(row) for row in settings_rows}
+    routes, keys = [], set()
+    rows = apps.values_list("pk", "slug", "tenant__slug", "current_release_id", "tenant__suspended_at")
+    for pk, slug, tenant_slug, released, suspended_at in rows:
+        key = route_key(tenant_slug=tenant_slug, app_slug=slug)
+        keys.add(key)
+        if pk in upstreams or pk in domains or released is not None:
+            routes.append(
+                Route(
+                    key=key,
+                    hostnames=(_hostname(slug, tenant_slug), *sorted(domains.get(pk, []))),
+                    upstreams=tuple(upstreams.get(pk, [])),
+                    settings=_suspended(
+                        settings_of.get(pk, DEFAULT_ROUTE_SETTINGS), suspended=suspended_at is not None
+                    ),
+                )
+            )
+    return routes, keys
 
 
 # A suspended tenant's apps answer this (503) through the maintenance mode; kept here, not in suspension.py, so the
@@ -79,9 +121,9 @@ SUSPENDED_PAGE = (
 )
 
 
-def _suspended(route_settings: RouteSettings, *, app: App) -> RouteSettings:
+def _suspended(route_settings: RouteSettings, *, suspended: bool) -> RouteSettings:
     """The app's settings, with the suspension notice in place of its pages while its tenant is suspended."""
-    if app.tenant.suspended_at is None:
+    if not suspended:
         return route_settings
     return dataclasses.replace(route_settings, maintenance=True, maintenance_page=SUSPENDED_PAGE)
 
@@ -102,17 +144,15 @@ def route_settings(row: RouterSettings) -> RouteSettings:
     )
 
 
-def _apps_with_release() -> set[int]:
-    return set(App.objects.filter(current_release__isnull=False).values_list("pk", flat=True))
-
-
 # --- the routes version and the routers -------------------------------------------------------------------------------
 
 
-def routing_bump() -> int:
+def routing_bump(*, app_ids: Iterable[int] | None = None) -> int:
     """Count a change of what the routers must serve; call it inside the transaction making the change.
 
-    Returns the new version (the row stays locked until that transaction ends, so versions follow commit order).
+    `app_ids` names the apps whose routes the change touched (a router then applies only those); without it, the
+    routers apply every route. Returns the new version (the row stays locked until that transaction ends, so versions
+    follow commit order).
     """
     if not RoutingState.objects.filter(pk=1).update(version=F("version") + 1):
         try:
@@ -120,7 +160,20 @@ def routing_bump() -> int:
                 RoutingState.objects.create(pk=1, version=1)
         except IntegrityError:  # another transaction created it first
             RoutingState.objects.filter(pk=1).update(version=F("version") + 1)
-    return RoutingState.objects.values_list("version", flat=True).get(pk=1)
+    version = RoutingState.objects.values_list("version", flat=True).get(pk=1)
+    ids = sorted(set(app_ids)) if app_ids is not None else [None]
+    RoutingChange.objects.bulk_create([RoutingChange(version=version, app_id=app_id) for app_id in ids or [None]])
+    return version
+
+
+def _changed_between(served: int, version: int) -> set[int] | None:
+    """The apps the versions after `served` up to `version` changed; None when one of them is unknown or "all"."""
+    if version - served > CHANGES_KEPT:
+        return None
+    rows = list(RoutingChange.objects.filter(version__gt=served, version__lte=version).values_list("version", "app_id"))
+    if {row[0] for row in rows} != set(range(served + 1, version + 1)) or any(row[1] is None for row in rows):
+        return None
+    return {row[1] for row in rows}
 
 
 def routing_version() -> int:
@@ -135,20 +188,46 @@ def router_name() -> str:
 def router_report(*, name: str, version: int) -> None:
     """Record that router `name` is alive and serves routes `version` with no older worker left (never goes back)."""
     now = timezone.now()
+    seen = {"last_seen": now, "drained_version": Greatest("drained_version", Value(version))}
+    if RouterNode.objects.filter(name=name).update(**seen):
+        return
     node, created = RouterNode.objects.get_or_create(name=name, defaults={"drained_version": version, "last_seen": now})
-    if not created:
-        RouterNode.objects.filter(pk=node.pk).update(last_seen=now)
-        RouterNode.objects.filter(pk=node.pk, drained_version__lt=version).update(drained_version=version)
+    if not created:  # another process made it meanwhile
+        RouterNode.objects.filter(pk=node.pk).update(**seen)
 
 
-def routes_drain(*, haproxy: HAProxy | None = None) -> None:
-    """Apply the current routes to this machine's HAProxy; return once no request can reach a server they dropped."""
+def routes_drain(*, haproxy: HAProxy | None = None, version: int | None = None, full: bool = False) -> None:
+    """Apply the current routes to this machine's HAProxy; return once no request can reach a server they dropped.
+
+    With `version` (read before this call), only the apps the versions since the one this process last applied to
+    this router changed (every route when that is unknown, or with `full`); nothing when it applied `version` already.
+    """
     haproxy = haproxy or router()
-    applied = haproxy.apply(routes_collect(), drain_timeout=DRAIN_WAIT)
-    if applied.undrained:
+    served = _served.get(haproxy)
+    applied = changed = None
+    if full or version is None or served is None:
+        applied = haproxy.apply(routes_collect(), drain_timeout=DRAIN_WAIT)
+    else:
+        changed = _changed_between(served, version) if served < version else set()
+        if changed:
+            routes, keys = routes_of(changed)
+            applied = haproxy.apply(routes, only=keys, drain_timeout=DRAIN_WAIT)
+            if applied.needs_all:  # the driver does not know what HAProxy serves
+                changed = None
+        if changed is None:
+            applied = haproxy.apply(routes_collect(), drain_timeout=DRAIN_WAIT)
+    if applied is not None and applied.undrained:
         logger.warning("router: still busy after %.0f s, cut off: %s", DRAIN_WAIT, ", ".join(applied.undrained))
-    # Certificates and ACME answers at runtime too; only what changed since the last sync is sent.
-    tls_sync(router=haproxy)
+    if version is not None:
+        _served[haproxy] = max(version, _served.get(haproxy, 0))
+    # Certificates and ACME answers at runtime too; only what changed since the last sync is sent. A change of them
+    # bumps a version naming no app, so a drain of some apps only has none to send.
+    if changed is None:
+        tls_sync(router=haproxy)
+
+
+# The routes version each router of this process last applied (a router made anew has none: it applies every route).
+_served: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def routers_wait(version: int, *, timeout: float | None = None) -> None:
@@ -174,7 +253,7 @@ def routers_wait(version: int, *, timeout: float | None = None) -> None:
 def routes_switch(version: int) -> None:
     """Make the routers serve routes `version` (applied here when this process runs the router), and wait for all."""
     if settings.BERTH_ROUTER_INLINE:
-        routes_drain()
+        routes_drain(version=version)
         router_report(name=router_name(), version=version)
     routers_wait(version)
 
@@ -198,9 +277,13 @@ def _serve(*, name: str, haproxy: HAProxy | None, stop: threading.Event) -> None
         try:
             version = routing_version()
             now = time.monotonic()
-            if version != served or now - last_full >= ROUTER_FULL_SYNC:
-                routes_drain(haproxy=haproxy)
-                served, last_full = version, now
+            full = now - last_full >= ROUTER_FULL_SYNC
+            if version != served or full:
+                routes_drain(haproxy=haproxy, version=version, full=full)
+                if full:
+                    RoutingChange.objects.filter(version__lte=version - CHANGES_KEPT).delete()
+                    last_full = now
+                served = version
                 router_report(name=name, version=version)
                 last_report = now
             elif now - last_report >= ROUTER_REPORT:

@@ -41,10 +41,6 @@ class Execution:
         status = Deployment.objects.filter(pk=self.deployment.pk).values_list("status", flat=True).first()
         return status == DeploymentStatus.SUPERSEDED
 
-    def checkpoint(self) -> None:
-        if self.superseded():
-            raise Superseded()
-
     def begin(self) -> None:
         now = timezone.now()
         updated = Deployment.objects.filter(pk=self.deployment.pk, status=DeploymentStatus.PENDING).update(
@@ -77,7 +73,10 @@ class Execution:
             self.deployment.finished_at = now
             if self.deployment.status == DeploymentStatus.SUCCEEDED:
                 self.deployment.progress = 100
-            self.deployment.save(update_fields=["status", "error", "finished_at", "progress"])
+            # with the last step's success, which the recorder leaves for the row's next write
+            fields = {"status", "error", "finished_at", "progress", *self.recorder.unsaved}
+            self.deployment.save(update_fields=sorted(fields))
+            self.recorder.unsaved.clear()
         publish(self.deployment)
 
 
@@ -106,19 +105,16 @@ class RolloutExecution(Execution):
                 plan = rollout_plan(deployment=self.deployment, unable=unable)
                 old = list(plan.leaving)
                 step["detail"] = ", ".join(f"{p.process_type}.{p.index}@{p.host.name}" for p in plan.new)
-            self.checkpoint()
-            with self.recorder.step("prepare", f"{plan.image} and network {tenant_network(tenant=self.app.tenant)}"):
+            network = tenant_network(tenant=self.app.tenant)
+            with self.recorder.step("prepare", f"{plan.image} and network {network}", checkpoint=True):
                 # The image and the tenant network on every target host, all hosts at once.
                 steps.hosts_prepare(plan=plan, tenant=self.app.tenant)
             if self.release.release_command:
-                self.checkpoint()
-                with self.recorder.step("release", self.release.release_command):
+                with self.recorder.step("release", self.release.release_command, checkpoint=True):
                     steps.release_phase(deployment=self.deployment, plan=plan)
-            self.checkpoint()
-            with self.recorder.step("start", f"{len(plan.new)} container(s)"):
+            with self.recorder.step("start", f"{len(plan.new)} container(s)", checkpoint=True):
                 plan = self.start(plan)
-            self.checkpoint()
-            with self.recorder.step("route"):
+            with self.recorder.step("route", checkpoint=True):
                 switched = True
                 steps.router_switch(deployment=self.deployment, leaving=old)
             with self.recorder.step("drain", f"{len(old)} old container(s)") as step:

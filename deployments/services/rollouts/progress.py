@@ -6,27 +6,48 @@ from contextlib import contextmanager
 
 from django.utils import timezone
 
-from deployments.models import Deployment
+from deployments.models import Deployment, DeploymentStatus
 from deployments.realtime.events import deployment_publish as publish
+from deployments.services.rollouts.errors import Superseded
 
 
 class Recorder:
-    """Record steps on the Deployment row as they start and finish, and publish each change."""
+    """Record steps on the Deployment row as they start and finish, and publish each change.
+
+    A step's success is published at once and written with the next write of the row (the next step's start, or the
+    deployment's end: `unsaved`), one statement instead of two; a failure is written at once.
+    """
 
     def __init__(self, deployment: Deployment, planned_steps: list[str]):
         self.deployment = deployment
         self.planned = planned_steps
+        self.unsaved: set[str] = set()  # fields changed on the row in memory and not yet written
 
     def save(self, *fields: str) -> None:
-        self.deployment.save(update_fields=list(fields))
+        self.deployment.save(update_fields=sorted({*fields, *self.unsaved}))
+        self.unsaved.clear()
         publish(self.deployment)
 
     def _progress(self) -> int:
         done = sum(1 for step in self.deployment.steps if step["status"] == "succeeded")
         return min(100, int(100 * done / max(len(self.planned), 1)))
 
+    def _start(self, *, checkpoint: bool) -> None:
+        """Write the new step (and what is unsaved); with `checkpoint`, only if no newer deployment superseded it."""
+        if not checkpoint:
+            self.save("steps")
+            return
+        fields = {"steps", *self.unsaved}
+        values = {name: getattr(self.deployment, name) for name in fields}
+        rows = Deployment.objects.filter(pk=self.deployment.pk).exclude(status=DeploymentStatus.SUPERSEDED)
+        if not rows.update(**values):
+            raise Superseded()
+        self.unsaved.clear()
+        publish(self.deployment)
+
     @contextmanager
-    def step(self, name: str, detail: str = ""):
+    def step(self, name: str, detail: str = "", *, checkpoint: bool = False):
+        """Run a step; with `checkpoint`, raise Superseded before it when a newer deployment superseded this one."""
         entry = {
             "name": name,
             "status": "running",
@@ -34,8 +55,13 @@ class Recorder:
             "finished_at": None,
             "detail": detail,
         }
-        self.deployment.steps = [*self.deployment.steps, entry]
-        self.save("steps")
+        previous = self.deployment.steps
+        self.deployment.steps = [*previous, entry]
+        try:
+            self._start(checkpoint=checkpoint)
+        except Superseded:
+            self.deployment.steps = previous
+            raise
         try:
             yield entry
         except BaseException as exc:
@@ -49,4 +75,5 @@ class Recorder:
         entry["finished_at"] = timezone.now().isoformat()
         self.deployment.steps = list(self.deployment.steps)
         self.deployment.progress = self._progress()
-        self.save("steps", "progress")
+        self.unsaved |= {"steps", "progress"}
+        publish(self.deployment)

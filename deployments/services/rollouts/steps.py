@@ -247,7 +247,7 @@ def router_switch(*, deployment: Deployment, leaving: Iterable[Container]) -> No
     with transaction.atomic():
         Container.objects.filter(pk__in=[c.pk for c in leaving]).update(routed=False)
         Container.objects.filter(deployment=deployment, process_type=WEB).update(routed=True)
-        version = routes.routing_bump()
+        version = routes.routing_bump(app_ids=[deployment.app_id])
     # Every router serves the new containers only, and the router workers its reload replaced (which know only the
     # old containers) have finished the requests they held.
     routes.routes_switch(version)
@@ -258,7 +258,7 @@ def router_unswitch(*, deployment: Deployment, old: Iterable[Container]) -> None
     with transaction.atomic():
         Container.objects.filter(deployment=deployment).update(routed=False)
         Container.objects.filter(pk__in=[c.pk for c in old if c.process_type == WEB]).update(routed=True)
-        version = routes.routing_bump()
+        version = routes.routing_bump(app_ids=[deployment.app_id])
     try:
         routes.routes_switch(version)
     except RouterError:

@@ -159,10 +159,13 @@ def test_switches_under_kept_alive_and_new_connections_fail_no_request(haproxy, 
     with Loop(haproxy.port) as kept, Loop(haproxy.port) as other:
         for server in servers[1:]:
             haproxy.apply([route(server)])
-            time.sleep(0.05)
+            # each switch happens while both clients' requests flow: five more answers each before the next one
+            since, deadline = (kept.ok, other.ok), time.monotonic() + 10
+            while (kept.ok < since[0] + 5 or other.ok < since[1] + 5) and time.monotonic() < deadline:
+                time.sleep(0.01)
 
     assert (kept.failures, other.failures) == ([], [])
-    assert kept.ok > 50 and kept.connections == 1, (kept.ok, kept.connections)
+    assert kept.ok >= 50 and other.ok >= 50 and kept.connections == 1, (kept.ok, other.ok, kept.connections)
     assert b"v10\n" in kept.bodies
     assert haproxy.workers() == workers
 

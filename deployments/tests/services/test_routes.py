@@ -5,13 +5,15 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from deployments.models import Container, ContainerState, Domain, RouterNode
+from deployments.models import App, Container, ContainerState, Domain, RouterNode, RoutingChange
 from deployments.router import Route, RouterError
+from deployments.router.fake import FakeRouter
 from deployments.services.routes import (
     ROUTER_STALE,
     router_report,
     routers_wait,
     routes_collect,
+    routes_drain,
     routing_bump,
     routing_version,
 )
@@ -119,3 +121,63 @@ def test_waiting_names_the_live_routers_behind_once_the_timeout_passes():
         routers_wait(7, timeout=0.2)
 
     assert str(raised.value).startswith("Router(s) r2, r3 did not serve the new routes within 0 s")
+
+
+def _routed_app(slug: str, host, port: int):
+    app = AppFactory(tenant=TenantFactory(slug=f"t-{slug}"), slug=slug)
+    release = ReleaseFactory(app=app)
+    return app, _container(release, host, index=1, port=port)
+
+
+def test_a_router_applies_only_the_apps_the_versions_since_its_last_one_changed(settings):
+    # given: two routed apps, served in full once
+    settings.BERTH_APPS_DOMAIN = "localhost"
+    host = DockerHostFactory(name="here", address="127.0.0.1")
+    (web, web_container), _api = _routed_app("web", host, 32001), _routed_app("api", host, 32002)
+    router = FakeRouter()
+    routes_drain(haproxy=router, version=routing_bump())
+    assert router.scopes == [None] and set(router.served) == {"t-web__web", "t-api__api"}
+
+    # when: the web app's container moves, in a change that names it
+    Container.objects.filter(pk=web_container.pk).update(host_port=32011)
+    version = routing_bump(app_ids=[web.pk])
+    routes_drain(haproxy=router, version=version)
+
+    # then: only that app was collected and applied; the other keeps its route
+    assert router.scopes[-1] == {"t-web__web"}
+    assert router.served["t-web__web"].upstreams == ("127.0.0.1:32011",)
+    assert router.served["t-api__api"].upstreams == ("127.0.0.1:32002",)
+
+    # when: the app is no longer routed at all (no container, no release, no domain): its route goes
+    Container.objects.filter(pk=web_container.pk).update(routed=False)
+    App.objects.filter(pk=web.pk).update(current_release=None)
+    routes_drain(haproxy=router, version=routing_bump(app_ids=[web.pk]))
+    assert router.scopes[-1] == {"t-web__web"} and set(router.served) == {"t-api__api"}
+
+    # when: a version already applied is asked for again: nothing is applied
+    routes_drain(haproxy=router, version=version)
+    assert len(router.scopes) == 3
+
+
+def test_a_change_naming_no_app_a_missing_version_or_a_new_router_means_every_route(settings):
+    settings.BERTH_APPS_DOMAIN = "localhost"
+    host = DockerHostFactory(name="here", address="127.0.0.1")
+    web, _container_row = _routed_app("web", host, 32001)
+    router = FakeRouter()
+    routes_drain(haproxy=router, version=routing_bump(app_ids=[web.pk]))  # a router this process never applied to
+    routes_drain(haproxy=router, version=routing_bump())  # a change that names no app
+    skipped = routing_bump(app_ids=[web.pk])
+    RoutingChange.objects.filter(version=skipped).delete()  # its changes were pruned
+    routes_drain(haproxy=router, version=routing_bump(app_ids=[web.pk]))
+    routes_drain(haproxy=router, version=routing_bump(app_ids=[web.pk]), full=True)  # the periodic full sync
+
+    assert router.scopes == [None, None, None, None]
+    assert set(router.served) == {"t-web__web"}
+
+
+def test_a_change_records_the_apps_it_names_or_one_row_for_all():
+    first = routing_bump(app_ids=[3, 1, 3])
+    second = routing_bump()
+
+    rows = sorted(RoutingChange.objects.values_list("version", "app_id"), key=lambda row: (row[0], row[1] or 0))
+    assert rows == [(first, 1), (first, 3), (second, None)]
