@@ -1,10 +1,15 @@
 """UI routes of the deployment domain."""
 
-from django.urls import path
+from django.urls import path, re_path
 
-from deployments.views import apps, builds, console, logs, settings
+from deployments.views import apps, builds, console, git, logs, settings
 
 urlpatterns = [
+    re_path(
+        r"^git/(?P<tenant>[a-z0-9][a-z0-9-]*)/(?P<app>[a-z0-9][a-z0-9-]*)\.git/(?P<path>.*)$",
+        git.git_http,
+        name="git-http",
+    ),
     path("console/hosts/", console.host_list, name="console-hosts"),
     path("t/<str:tenant>/", apps.tenant_detail, name="ui-tenant"),
     path("t/<str:tenant>/apps/", apps.app_create, name="ui-app-create"),

@@ -104,6 +104,7 @@ def test_every_verb_takes_json():
         if not any("--json" in action.option_strings for action in sub._actions)
     ]
     # 43, four router verbs (router, router:set, maintenance:on/off), four certs verbs, and eight of runs, webhooks,
-    # drains and the log sink (run, webhooks, webhooks:add, webhooks:deliveries, drains, drains:add/remove, logs:sink)
-    assert len(verbs.choices) == 59
+    # drains and the log sink (run, webhooks, webhooks:add, webhooks:deliveries, drains, drains:add/remove, logs:sink),
+    # and two of git push (git:remote, git:credential)
+    assert len(verbs.choices) == 61
     assert without_json == []

@@ -98,10 +98,12 @@ def build_create(
     git_ref: str = "",
     image: str = "",
     build_args: dict | None = None,
+    pushed: dict | None = None,
 ) -> Build:
     """Record a build of `app` from exactly one source and enqueue it; return the pending (or failed) build.
 
     An archive larger than BERTH_BUILD_MAX_CONTEXT_MB is not stored: the build is created failed with the reason.
+    `pushed` ({"commit", "ref"}) marks an archive made from a `git push` (services/builds/push.py).
     """
     given = [kind for kind, present in (("source", archive_file), ("git", git_url), ("image", image)) if present]
     if len(given) != 1:
@@ -134,6 +136,8 @@ def build_create(
         else:
             reason = f"the archive is larger than the {settings.BERTH_BUILD_MAX_CONTEXT_MB} MB a build context may be"
             build.source = {"archive": "", "dockerfile": dockerfile or "Dockerfile", "build_args": args}
+        if pushed:
+            build.source["push"] = pushed
     elif git_url:
         build.source_kind = SourceKind.GIT
         build.source = {
@@ -379,6 +383,8 @@ def _context_for(build: Build, workdir: Path, log) -> tuple[Path, archive.Contex
         raw = Path(build.source.get("archive") or "")
         if not raw.is_file():
             raise BuildFailed("the uploaded archive is missing")
+        if pushed := build.source.get("push"):
+            log(f"Pushed commit {pushed['commit']} to {pushed['ref'].removeprefix('refs/heads/')}")
     context = workdir / "context.tar"
     try:
         summary = archive.sanitize(
