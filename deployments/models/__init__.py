@@ -18,6 +18,7 @@ from deployments.models.metrics import ContainerEvent, ContainerEventKind, Metri
 from deployments.models.releases import Release, ReleaseStatus
 from deployments.models.rollouts import Deployment, DeploymentKind, DeploymentStatus, Domain, GcRun
 from deployments.models.routers import RouterNode, RouterSettings, RoutingState
+from deployments.models.stacks import Stack
 
 __all__ = [
     "LIVE_STATES",
@@ -63,6 +64,7 @@ __all__ = [
     "RunStatus",
     "SinkKind",
     "SourceKind",
+    "Stack",
     "Usage",
     "UsageMark",
     "Webhook",

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.management import call_command
 
 from cli.tests.test_e2e_deploy import _wait_for, tenant_slug  # noqa: F401 (a fixture: a fresh tenant, cleaned)
-from deployments.models import App, Build, Deployment, Release
+from deployments.models import App, Build, Deployment, Release, Stack
 from deployments.services.builds import build_execute
 from deployments.services.gitrepos import repository_path
 from deployments.services.rollouts import deployment_execute
@@ -46,15 +46,21 @@ def _start_push(cwd, url) -> subprocess.Popen:
     )
 
 
-def test_a_push_builds_releases_and_serves_through_the_router_while_the_pusher_reads_the_log(
+def test_a_static_site_push_builds_with_the_buildpack_releases_and_serves_while_the_pusher_reads_the_log(
     live_server,
+    sample_image,
     slug,
     tmp_path,
     router,  # noqa: F811 (pytest fixture injection)
     docker_engine_url,
 ):
     call_command("addhost", "local", docker_engine_url, "--builder", stdout=StringIO())
-    source = working_copy(build_context("httpd", tmp_path / "httpd"))
+    image = sample_image("stack-busybox")
+    Stack.objects.create(name="busybox", build_image=image, run_image=image, is_default=True)
+    source = tmp_path / "site"
+    source.mkdir()
+    (source / "index.html").write_text("<h1>pushed with git</h1>\n")
+    working_copy(source)
     url = remote_url(live_server.url, slug, "web", _token())
 
     # when: the push waits on its build and release, which the worker's jobs (here, this test) run
@@ -71,7 +77,8 @@ def test_a_push_builds_releases_and_serves_through_the_router_while_the_pusher_r
     commit = git("rev-parse", "HEAD", cwd=source).stdout.strip()
     lines = remote_lines(err)
     assert pusher.returncode == 0, err
-    assert build.status == "succeeded"
+    assert (build.status, build.buildpack, build.stack) == ("succeeded", "static", "busybox")
+    assert "-----> Static site app detected (buildpack static)" in lines
     assert build.source["push"] == {"commit": commit, "ref": "refs/heads/main"}
     assert lines[0] == f"Building web (build 1) from {commit[:12]}"
     assert f"Pushed commit {commit} to main" in lines
@@ -85,7 +92,8 @@ def test_a_push_builds_releases_and_serves_through_the_router_while_the_pusher_r
     assert pushed.stdout.strip() == commit
     connection = http.client.HTTPConnection("127.0.0.1", settings.BERTH_ROUTER_PORT, timeout=10)
     connection.request("GET", "/", headers={"Host": f"web.{slug}.localhost"})
-    assert connection.getresponse().status == 200
+    response = connection.getresponse()
+    assert (response.status, response.read()) == (200, b"<h1>pushed with git</h1>\n")
 
 
 def test_a_push_whose_build_fails_exits_non_zero_with_the_reason_and_keeps_the_ref(live_server, slug, tmp_path):
