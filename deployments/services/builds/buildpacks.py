@@ -1,12 +1,13 @@
 """Builds without a Dockerfile: Heroku v2 buildpacks on a stack, compiled in two `docker build`s.
 
 The first build runs in the stack's build image, with the network off unless BERTH_BUILDPACK_NETWORK allows it and
-with every step run again (no layer cache: bin/compile always runs, it keeps what it wants in CACHE_DIR): it copies
-the app to /workspace/app, the buildpacks to /berth/buildpacks, the app's cache to /workspace/cache and its
-build-time config to /workspace/env, and runs run-buildpack.sh (detect in order, compile, release). The cache and
-what bin/release said are copied out of that image; then the second build puts the compiled /workspace/app onto the
-stack's run image as /app, one layer, and that image is tagged, pushed and released like any build. The first image
-is removed: nothing of ENV_DIR or CACHE_DIR reaches the image that runs.
+with every step run again (no layer cache: bin/compile always runs, it keeps what it wants in CACHE_DIR). It copies
+the app to /app (BUILD_DIR is where the app will run, so the paths a compile writes stay true), the buildpacks to
+/berth/buildpacks, the app's cache to /workspace/cache and its build-time config to /workspace/env, and runs
+run-buildpack.sh (detect in order, compile, release). The cache and what bin/release said are copied out of that
+image; then the second build puts the compiled /app onto the stack's run image, one layer, with the `config_vars`
+bin/release named, and that image is tagged, pushed and released like any build. The first image is removed:
+nothing of ENV_DIR or CACHE_DIR reaches the image that runs.
 
 Only non-secret config vars reach ENV_DIR, and only those the app names in its config var BUILD_ENV (comma-
 separated) plus BUILDPACK_URL: a secret never enters a build.
@@ -16,7 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
+import re
 import shutil
 import tarfile
 import threading
@@ -38,6 +41,8 @@ BUILDPACKS_DIR = Path(settings.BASE_DIR) / "buildpacks"
 SHIPPED_ORDER = ("python", "static", "procfile")
 DRIVER = Path(__file__).resolve().parent / "run-buildpack.sh"
 CLONE_KEEP_SECONDS = 3600
+# The variables bin/release may set in the image (its `config_vars`): plain environment names.
+CONFIG_KEY_PATTERN = re.compile(r"^[A-Z_][A-Z0-9_]{0,63}$")
 _FAILURE_PREFIX = " !     "
 _META_MAX_BYTES = 1024 * 1024
 
@@ -102,7 +107,7 @@ def _compile_context(
         [
             f"FROM {stack.build_image}",
             "COPY berth /berth",
-            "COPY app /workspace/app",
+            "COPY app /app",
             "COPY cache /workspace/cache",
             "COPY env /workspace/env",
             'RUN ["/bin/sh", "/berth/run-buildpack.sh", '
@@ -140,7 +145,15 @@ def _reason(lines: list[str], error: EngineError) -> str:
     return failures[-1] if failures else error.message
 
 
-def _read_meta(spec: EngineSpec, image: str, workdir: Path) -> tuple[str, dict[str, str]]:
+def _run_dockerfile(run_image: str, compiled: str, config_vars: dict[str, str]) -> str:
+    """The run image plus the compiled /app (one layer) and the environment bin/release asked for."""
+    lines = [f"FROM {run_image}", f"COPY --from={compiled} /app /app", "WORKDIR /app"]
+    if config_vars:
+        lines.append("ENV " + " ".join(f"{key}={json.dumps(value)}" for key, value in config_vars.items()))
+    return "\n".join(lines) + "\n"
+
+
+def _read_meta(spec: EngineSpec, image: str, workdir: Path) -> tuple[str, dict[str, str], dict[str, str]]:
     path = workdir / "meta.tar"
     if not images.copy_out(spec, image=image, path="/workspace/meta", dest=path, max_bytes=_META_MAX_BYTES):
         raise BuildpackFailed("bin/release said more than 1 MB")
@@ -161,7 +174,13 @@ def _read_meta(spec: EngineSpec, image: str, workdir: Path) -> tuple[str, dict[s
         for name, command in (types or {}).items()
         if PROCESS_TYPE_NAME.match(str(name)) and command
     }
-    return buildpack, processes
+    variables = parsed.get("config_vars") if isinstance(parsed, dict) else None
+    config_vars = {
+        str(key): str(value)
+        for key, value in (variables if isinstance(variables, dict) else {}).items()
+        if CONFIG_KEY_PATTERN.match(str(key))
+    }
+    return buildpack, processes, config_vars
 
 
 def _docker_build(spec: EngineSpec, context: Path, tag: str, on_line, stop: threading.Event, **options) -> None:
@@ -225,7 +244,7 @@ def buildpack_build(
             raise
         except images.BuildError as error:
             raise BuildpackFailed(_reason(lines, error)) from None
-        buildpack, released = _read_meta(spec, compiled_tag, workdir)
+        buildpack, released, config_vars = _read_meta(spec, compiled_tag, workdir)
         processes = {**released, **procfile}
         if not processes:
             raise BuildpackFailed(f"the buildpack {buildpack} named no process type and the app has no Procfile")
@@ -237,7 +256,7 @@ def buildpack_build(
             _add_bytes(
                 out,
                 "Dockerfile",
-                f"FROM {stack.run_image}\nCOPY --from={compiled_tag} /workspace/app /app\nWORKDIR /app\n".encode(),
+                _run_dockerfile(stack.run_image, compiled_tag, config_vars).encode(),
             )
         _docker_build(spec, final, reference, log, stop)
     finally:

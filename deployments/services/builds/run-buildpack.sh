@@ -3,7 +3,7 @@
 #   run-buildpack.sh --network=on|off NAME...   the buildpacks under /berth/buildpacks, tried in this order
 # A line starting with " !     " is the reason of a failure; Berth shows the last one as the build's error.
 set -u
-build_dir=/workspace/app cache_dir=/workspace/cache env_dir=/workspace/env meta=/workspace/meta
+build_dir=/app cache_dir=/workspace/cache env_dir=/workspace/env meta=/workspace/meta
 mkdir -p "$meta" "$cache_dir" "$env_dir"
 network="${1#--network=}"
 shift
@@ -28,7 +28,7 @@ if [ -z "$chosen" ]; then
 fi
 echo "-----> ${name:-$chosen} app detected (buildpack $chosen)"
 echo "$chosen" > "$meta/buildpack"
-if ! "$dir/bin/compile" "$build_dir" "$cache_dir" "$env_dir"; then
+if ! BERTH_NETWORK="$network" "$dir/bin/compile" "$build_dir" "$cache_dir" "$env_dir"; then
     if [ "$network" = off ]; then
         echo " !     bin/compile of the buildpack $chosen failed (builds have no network here: a buildpack must bring what it installs)"
     else

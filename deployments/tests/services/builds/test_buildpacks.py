@@ -71,7 +71,7 @@ def test_no_buildpack_detecting_the_app_fails_with_what_was_tried(app, developer
     build = run(build_create(app=app, actor=developer, archive_file=tarball({"README": b"nothing\n"}, busybox=False)))
 
     assert build.status == "failed"
-    assert build.error == "no buildpack detected this app; tried: static, procfile"
+    assert build.error == "no buildpack detected this app; tried: python, static, procfile"
     assert Release.objects.filter(app=app).count() == 0
 
 
