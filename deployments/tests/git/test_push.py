@@ -15,6 +15,7 @@ from deployments.services.gitrepos import repository_path
 from deployments.services.rollouts import deployment_execute
 from deployments.tests.git.pushing import GIT_ENV, git, push, remote_lines, remote_url, working_copy
 from deployments.tests.integration.conftest import router  # noqa: F401 (a fixture: HAProxy on free ports)
+from deployments.tests.services.builds.wheels import make_wheel
 from samples import build_context
 from tenants.models import Tenant
 
@@ -133,3 +134,60 @@ def test_a_push_whose_tree_is_over_the_context_limit_is_a_failed_build_with_the_
     assert (build.status, build.error) == ("failed", "the archive is larger than the 1 MB a build context may be")
     assert remote_lines(result.stderr)[-1] == f"Build 1 failed: {build.error}"
     assert Release.objects.filter(app__tenant__slug=slug).count() == 0
+
+
+APP_PY = """\
+import http.server
+import os
+
+import greeting
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = greeting.MESSAGE.encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+http.server.ThreadingHTTPServer(("", int(os.environ["PORT"])), Handler).serve_forever()
+"""
+
+
+def test_a_python_app_is_built_on_the_debian_stack_from_its_wheels_and_served_through_the_router(
+    live_server,
+    debian_stack,
+    slug,
+    tmp_path,
+    router,  # noqa: F811 (pytest fixture injection)
+    docker_engine_url,
+):
+    call_command("addhost", "local", docker_engine_url, "--builder", stdout=StringIO())
+    Stack.objects.create(name="bookworm", build_image=debian_stack, run_image=debian_stack, is_default=True)
+    source = tmp_path / "py"
+    make_wheel(source / "wheels", "greeting", "1.0", 'MESSAGE = "hello from a wheel"\n')
+    (source / "requirements.txt").write_text("greeting==1.0\n")
+    (source / "app.py").write_text(APP_PY)
+    working_copy(source)
+
+    pusher = _start_push(source, remote_url(live_server.url, slug, "web", _token()))
+    build = _wait_for(lambda: Build.objects.filter(app__tenant__slug=slug).first(), pusher)
+    build_execute(build_id=build.pk)
+    release = _wait_for(lambda: Release.objects.filter(build=build).first(), pusher)
+    deployment = _wait_for(lambda: Deployment.objects.filter(release=release, status="pending").first(), pusher)
+    deployment_execute(deployment_id=deployment.pk)
+    _, err = pusher.communicate(timeout=300)
+
+    build.refresh_from_db()
+    lines = remote_lines(err)
+    assert pusher.returncode == 0, err
+    assert (build.status, build.buildpack, build.stack) == ("succeeded", "python", "bookworm")
+    assert "-----> Python app detected (buildpack python)" in lines
+    assert any(line.startswith("Successfully installed greeting-1.0") for line in lines), lines
+    assert build.process_types == {"web": "python app.py"}
+    connection = http.client.HTTPConnection("127.0.0.1", settings.BERTH_ROUTER_PORT, timeout=10)
+    connection.request("GET", "/", headers={"Host": f"web.{slug}.localhost"})
+    response = connection.getresponse()
+    assert (response.status, response.read()) == (200, b"hello from a wheel")
