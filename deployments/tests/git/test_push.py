@@ -47,6 +47,26 @@ def _start_push(cwd, url) -> subprocess.Popen:
     )
 
 
+def _push_and_deploy(source, url, slug):
+    """Push `source` while this test runs the worker's jobs (the build, the rollout); return what the push saw."""
+    pusher = _start_push(source, url)
+    build = _wait_for(lambda: Build.objects.filter(app__tenant__slug=slug).first(), pusher)
+    build_execute(build_id=build.pk)
+    release = _wait_for(lambda: Release.objects.filter(build=build).first(), pusher)
+    deployment = _wait_for(lambda: Deployment.objects.filter(release=release, status="pending").first(), pusher)
+    deployment_execute(deployment_id=deployment.pk)
+    _, err = pusher.communicate(timeout=300)
+    build.refresh_from_db()
+    return pusher, build, release, err
+
+
+def _get_through_router(slug: str) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", settings.BERTH_ROUTER_PORT, timeout=10)
+    connection.request("GET", "/", headers={"Host": f"web.{slug}.localhost"})
+    response = connection.getresponse()
+    return response.status, response.read()
+
+
 def test_a_static_site_push_builds_with_the_buildpack_releases_and_serves_while_the_pusher_reads_the_log(
     live_server,
     sample_image,
@@ -65,16 +85,9 @@ def test_a_static_site_push_builds_with_the_buildpack_releases_and_serves_while_
     url = remote_url(live_server.url, slug, "web", _token())
 
     # when: the push waits on its build and release, which the worker's jobs (here, this test) run
-    pusher = _start_push(source, url)
-    build = _wait_for(lambda: Build.objects.filter(app__tenant__slug=slug).first(), pusher)
-    build_execute(build_id=build.pk)
-    release = _wait_for(lambda: Release.objects.filter(build=build).first(), pusher)
-    deployment = _wait_for(lambda: Deployment.objects.filter(release=release, status="pending").first(), pusher)
-    deployment_execute(deployment_id=deployment.pk)
-    _, err = pusher.communicate(timeout=300)
+    pusher, build, release, err = _push_and_deploy(source, url, slug)
 
     # then: git succeeded, the pusher saw the build log and the release, and the router serves the app
-    build.refresh_from_db()
     commit = git("rev-parse", "HEAD", cwd=source).stdout.strip()
     lines = remote_lines(err)
     assert pusher.returncode == 0, err
@@ -91,10 +104,7 @@ def test_a_static_site_push_builds_with_the_buildpack_releases_and_serves_while_
     assert " main -> main" in err
     pushed = git("--git-dir", str(repository_path(tenant_slug=slug, app_slug="web")), "rev-parse", "main", cwd=source)
     assert pushed.stdout.strip() == commit
-    connection = http.client.HTTPConnection("127.0.0.1", settings.BERTH_ROUTER_PORT, timeout=10)
-    connection.request("GET", "/", headers={"Host": f"web.{slug}.localhost"})
-    response = connection.getresponse()
-    assert (response.status, response.read()) == (200, b"<h1>pushed with git</h1>\n")
+    assert _get_through_router(slug) == (200, b"<h1>pushed with git</h1>\n")
 
 
 def test_a_push_whose_build_fails_exits_non_zero_with_the_reason_and_keeps_the_ref(live_server, slug, tmp_path):
@@ -172,22 +182,12 @@ def test_a_python_app_is_built_on_the_debian_stack_from_its_wheels_and_served_th
     (source / "app.py").write_text(APP_PY)
     working_copy(source)
 
-    pusher = _start_push(source, remote_url(live_server.url, slug, "web", _token()))
-    build = _wait_for(lambda: Build.objects.filter(app__tenant__slug=slug).first(), pusher)
-    build_execute(build_id=build.pk)
-    release = _wait_for(lambda: Release.objects.filter(build=build).first(), pusher)
-    deployment = _wait_for(lambda: Deployment.objects.filter(release=release, status="pending").first(), pusher)
-    deployment_execute(deployment_id=deployment.pk)
-    _, err = pusher.communicate(timeout=300)
+    pusher, build, _, err = _push_and_deploy(source, remote_url(live_server.url, slug, "web", _token()), slug)
 
-    build.refresh_from_db()
     lines = remote_lines(err)
     assert pusher.returncode == 0, err
     assert (build.status, build.buildpack, build.stack) == ("succeeded", "python", "bookworm")
     assert "-----> Python app detected (buildpack python)" in lines
     assert any(line.startswith("Successfully installed greeting-1.0") for line in lines), lines
     assert build.process_types == {"web": "python app.py"}
-    connection = http.client.HTTPConnection("127.0.0.1", settings.BERTH_ROUTER_PORT, timeout=10)
-    connection.request("GET", "/", headers={"Host": f"web.{slug}.localhost"})
-    response = connection.getresponse()
-    assert (response.status, response.read()) == (200, b"hello from a wheel")
+    assert _get_through_router(slug) == (200, b"hello from a wheel")
