@@ -51,6 +51,7 @@ run: install
 	$(PY) manage.py router --check
 	$(PY) manage.py demo
 	$(PY) manage.py addhost local unix:///var/run/docker.sock --builder --if-no-hosts
+	bash scripts/busybox-stack.sh
 	exec $(PY) manage.py serve
 
 # The router (HAProxy) keeps serving the apps when `make run` stops; this stops it.

@@ -1,11 +1,16 @@
 """UI routes of the deployment domain."""
 
-from django.urls import path
+from django.urls import path, re_path
 
-from deployments.views import apps, builds, logs, router, settings, terminals, webhooks
+from deployments.views import apps, builds, git, logs, router, settings, terminals, webhooks
 from deployments.views.console import activity, hosts, tenants
 
 urlpatterns = [
+    re_path(
+        r"^git/(?P<tenant>[a-z0-9][a-z0-9-]*)/(?P<app>[a-z0-9][a-z0-9-]*)\.git/(?P<path>.*)$",
+        git.git_http,
+        name="git-http",
+    ),
     path("console/", activity.overview, name="console"),
     path("console/hosts/", hosts.host_list, name="console-hosts"),
     path("console/hosts/register/", hosts.host_register, name="console-host-register"),

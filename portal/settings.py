@@ -324,6 +324,14 @@ BERTH_BUILD_WARN_IMAGE_MB = env.int("BERTH_BUILD_WARN_IMAGE_MB", default=500)
 BERTH_BUILD_WARN_LAYERS = env.int("BERTH_BUILD_WARN_LAYERS", default=40)
 # Uploaded sources kept per app: the archives of its last N builds (older ones are deleted when a build ends).
 BERTH_BUILD_KEEP_ARCHIVES = env.int("BERTH_BUILD_KEEP_ARCHIVES", default=5)
+# Buildpack builds: whether their compile step may reach the network, and the largest build cache kept per app (MB).
+BERTH_BUILDPACK_NETWORK = env.bool("BERTH_BUILDPACK_NETWORK", default=False)
+BERTH_BUILD_CACHE_MB = env.int("BERTH_BUILD_CACHE_MB", default=500)
+# `git push` (deployments/git/): the largest pack a push may send (MB), how long receiving it may take (seconds), and
+# how long the push then waits for the release it started to roll out before it hands over (seconds).
+BERTH_GIT_MAX_PUSH_MB = env.int("BERTH_GIT_MAX_PUSH_MB", default=200)
+BERTH_GIT_PUSH_TIMEOUT = env.int("BERTH_GIT_PUSH_TIMEOUT", default=300)
+BERTH_GIT_RELEASE_WAIT = env.int("BERTH_GIT_RELEASE_WAIT", default=300)
 
 # Garbage collection of each Docker host (deployments/services/gc.py): seconds between periodic runs (0: never),
 # how long an exited container stays, how many succeeded releases per app keep their image, and image reference

@@ -19,7 +19,7 @@ import tarfile
 from pathlib import Path
 
 SAMPLES_DIR = Path(__file__).resolve().parent
-NAMES = ("httpd", "worker", "failing", "unhealthy")
+NAMES = ("httpd", "worker", "failing", "unhealthy", "stack-busybox")
 BUSYBOX = Path(os.environ.get("BERTH_BUSYBOX", "/bin/busybox"))
 
 

@@ -2,7 +2,7 @@
 # Install what Berth needs on this machine; idempotent and fast when all is present.
 #
 #   - Debian packages (docker.io, busybox-static, haproxy, docker-registry, chromium, git, openssl,
-#     pebble: the ACME server the certificate tests order from),
+#     pebble: the ACME server the certificate tests order from, debootstrap: the Debian stack),
 #     through apt-get, only when one of their programs is missing. Without root it prints the
 #     apt-get command to run and exits 1.
 #   - The virtual environment .venv/ (python3 -m venv) and the Python packages of
@@ -23,6 +23,7 @@ requirements=(
     "git git"
     "openssl openssl"
     "pebble pebble pebble-challtestsrv"
+    "debootstrap debootstrap"
 )
 
 have() {

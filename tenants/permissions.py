@@ -77,6 +77,7 @@ ACTIONS: dict[str, Need] = {
     "formation.update": _WRITE,
     "build.view": _READ,
     "build.cancel": _DEPLOY,
+    "build.clear_cache": _DEPLOY,  # the buildpack cache: the next build starts cold
     "deployment.view": _READ,
     "container.view": _READ,
     "container.restart": _DEPLOY,

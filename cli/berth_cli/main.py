@@ -15,6 +15,7 @@ from berth_cli.commands import (
     certs,
     config,
     domains,
+    git,
     hooks,
     hosts,
     logs,
@@ -28,7 +29,7 @@ from berth_cli.errors import UsageError
 from berth_cli.http import ApiError, Client
 
 EXIT_OK, EXIT_API, EXIT_USAGE = 0, 1, 2
-MODULES = [auth, tenants, tokens, apps, config, domains, certs, router, builds, releases, ps, logs, hosts, hooks]
+MODULES = [auth, tenants, tokens, apps, config, domains, certs, router, builds, git, releases, ps, logs, hosts, hooks]
 
 
 @dataclass(frozen=True)

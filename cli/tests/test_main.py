@@ -105,6 +105,6 @@ def test_every_verb_takes_json():
     ]
     # 43, four router verbs (router, router:set, maintenance:on/off), four certs verbs, and eight of runs, webhooks,
     # drains and the log sink (run, webhooks, webhooks:add, webhooks:deliveries, drains, drains:add/remove, logs:sink),
-    # and ps:exec with its alias exec
-    assert len(verbs.choices) == 61
+    # ps:exec with its alias exec, and two of git push (git:remote, git:credential)
+    assert len(verbs.choices) == 63
     assert without_json == []

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from deployments.models import Build, SourceKind
 from deployments.realtime.events import build_group
 from deployments.selectors import app_get, build_get, build_list, build_release_versions
+from deployments.services.buildcache import cache_clear, cache_size
 from deployments.services.builds import build_cancel, build_create, git
 from portal.api import ErrorResponse
 from portal.errors import Invalid
@@ -64,6 +65,8 @@ class BuildOutput(serializers.ModelSerializer):
             "layers",
             "process_types",
             "warnings",
+            "buildpack",
+            "stack",
             "channel",
             "release",
             "created_by",
@@ -157,7 +160,30 @@ class BuildViewSet(TenantScopedViewSet):
         return Response(BuildDetailOutput(build, context=_releases([build])).data)
 
 
+class BuildCacheOutput(serializers.Serializer):
+    size_bytes = serializers.IntegerField(help_text="What the app's buildpack cache (CACHE_DIR) holds now.")
+
+
+class BuildCacheViewSet(TenantScopedViewSet):
+    """An app's buildpack cache: its size, and clearing it so the next buildpack build starts cold."""
+
+    permission_actions = {"retrieve": "build.view", "destroy": "build.clear_cache"}
+    serializer_class = BuildCacheOutput
+
+    def retrieve(self, request, tenant, app):
+        return Response({"size_bytes": cache_size(app=app_get(tenant=self.tenant, slug=app))})
+
+    def destroy(self, request, tenant, app):
+        cache_clear(app=app_get(tenant=self.tenant, slug=app), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 urlpatterns = [
+    path(
+        "tenants/<str:tenant>/apps/<str:app>/build-cache/",
+        BuildCacheViewSet.as_view({"get": "retrieve", "delete": "destroy"}),
+        name="build-cache",
+    ),
     path(
         "tenants/<str:tenant>/apps/<str:app>/builds/",
         BuildViewSet.as_view({"get": "list", "post": "create"}),

@@ -51,6 +51,8 @@ def build(
     timeout: float,
     on_line: Callable[[str], None],
     stop: threading.Event | None = None,
+    nocache: bool = False,
+    network: str = "",
 ) -> str:
     """Build the plain tar `context` into `tag` on `spec`, calling `on_line` with each log line; return the image id.
 
@@ -59,7 +61,8 @@ def build(
 
     Raise BuildError with the engine's reason when a step fails, the Dockerfile is invalid or the build takes more
     than `timeout` seconds, BuildStopped when `stop` is set before the build ends (the engine interrupts the running
-    step and tags nothing), and EngineError when the engine cannot be reached.
+    step and tags nothing), and EngineError when the engine cannot be reached. `nocache` runs every step again;
+    `network` names the network of the RUN steps ("none": no network at all), the engine's default when empty.
     """
     api = client_for(spec, timeout=int(timeout) + 30).api
     params = {
@@ -74,6 +77,10 @@ def build(
         "memswap": memory_mb * 1024 * 1024,
         "buildargs": json.dumps(buildargs),
     }
+    if nocache:
+        params["nocache"] = "1"
+    if network:
+        params["networkmode"] = network
     expired = threading.Event()
     stopped = threading.Event()
     ended = threading.Event()
@@ -261,6 +268,31 @@ def remove(spec: EngineSpec, reference: str) -> None:
     except EngineError as error:
         if not error.not_found:
             raise
+
+
+def copy_out(spec: EngineSpec, *, image: str, path: str, dest: Path, max_bytes: int) -> bool:
+    """Write `path` of `image` (a tar, as the Engine API's archive endpoint gives it) to `dest`; False past max_bytes.
+
+    The container is created, never started, and removed afterwards. Past `max_bytes` nothing is kept.
+    """
+    with translated(spec.name, f"Copy {path} out of {image}"):
+        client = client_for(spec, timeout=120)
+        container = client.containers.create(image, command=["/nonexistent"], network_disabled=True)
+        try:
+            stream, _ = container.get_archive(path)
+            written = 0
+            with dest.open("wb") as out:
+                for chunk in stream:
+                    written += len(chunk)
+                    if written > max_bytes:
+                        break
+                    out.write(chunk)
+            if written > max_bytes:
+                dest.unlink(missing_ok=True)
+                return False
+            return True
+        finally:
+            container.remove(force=True)
 
 
 def run_once(spec: EngineSpec, *, image: str, command: list[str] | None, name: str, labels: dict[str, str]) -> str:

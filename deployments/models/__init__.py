@@ -19,6 +19,7 @@ from deployments.models.releases import Release, ReleaseStatus
 from deployments.models.repairs import AppRepair, RepairState
 from deployments.models.rollouts import Deployment, DeploymentKind, DeploymentStatus, Domain, GcRun
 from deployments.models.routers import RouterNode, RouterSettings, RoutingChange, RoutingState
+from deployments.models.stacks import Stack
 
 __all__ = [
     "LIVE_STATES",
@@ -67,6 +68,7 @@ __all__ = [
     "RunStatus",
     "SinkKind",
     "SourceKind",
+    "Stack",
     "Usage",
     "UsageMark",
     "Webhook",

@@ -38,6 +38,9 @@ class Build(models.Model):
     layers = models.PositiveIntegerField(null=True, blank=True)
     process_types = models.JSONField(default=dict, blank=True)
     warnings = models.JSONField(default=list, blank=True)
+    # Set by a build without a Dockerfile: the buildpack that compiled it and the stack it ran on.
+    buildpack = models.CharField(max_length=300, blank=True)
+    stack = models.CharField(max_length=64, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     cancelled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

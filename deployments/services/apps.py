@@ -7,6 +7,8 @@ from django.utils import timezone
 from deployments.models import App, Formation, HealthcheckKind
 from deployments.models.apps import WEB_PROCESS
 from deployments.services import rollouts
+from deployments.services.buildcache import cache_remove
+from deployments.services.gitrepos import repository_remove
 from deployments.services.releases import actor_name, release_next, tenant_lock
 from deployments.services.routes import app_hostname
 from deployments.services.webhooks import webhook_app_event
@@ -91,3 +93,5 @@ def app_delete(*, app: App, actor) -> None:
     app.releases.all().delete()
     app.delete()
     transaction.on_commit(lambda: _teardown_enqueue(tenant=tenant_slug, app=app_slug, containers=containers))
+    transaction.on_commit(lambda: repository_remove(tenant_slug=tenant_slug, app_slug=app_slug))
+    transaction.on_commit(lambda: cache_remove(tenant_slug=tenant_slug, app_slug=app_slug))

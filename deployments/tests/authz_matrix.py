@@ -149,6 +149,8 @@ ROWS += [
     Row("GET", APP + "builds/", tenant_rule(Scope.READ), setup=make_app),
     Row("GET", APP + "builds/1/", tenant_rule(Scope.READ), setup=make_app_with_build),
     Row("POST", APP + "builds/", tenant_rule(Scope.DEPLOY, ok=201), setup=make_app, body={"image": "busybox:1"}),
+    Row("GET", APP + "build-cache/", tenant_rule(Scope.READ), setup=make_app),
+    Row("DELETE", APP + "build-cache/", tenant_rule(Scope.DEPLOY, ok=204), setup=make_app),
     Row(
         "POST",
         APP + "builds/1/cancel/",
@@ -369,6 +371,7 @@ ROWS += [
         name=FOREIGN,
     ),
     Row("POST", APP + "builds/1/cancel/", tenant_rule(Scope.DEPLOY, ok=404), setup=make_foreign_build, name=FOREIGN),
+    Row("DELETE", APP + "build-cache/", tenant_rule(Scope.DEPLOY, ok=404), setup=make_foreign_app, name=FOREIGN),
     Row(
         "GET",
         "/api/v1/tenants/{tenant}/apps/web/deployments/{deployment}/",

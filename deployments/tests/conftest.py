@@ -1,6 +1,8 @@
 """Fixtures of the deployment tests: two tenants with members of every role, and API clients on tokens."""
 
 import itertools
+import subprocess
+from pathlib import Path
 
 import pytest
 from rest_framework.test import APIClient
@@ -104,3 +106,18 @@ def make_records():
         ]
 
     return make
+
+
+DEBIAN_STACK = "berth-stack/bookworm:1"
+
+
+@pytest.fixture(scope="session")
+def debian_stack(docker_engine_url) -> str:
+    """The Debian bookworm stack of scripts/debian-stack.sh: debootstrapped once per machine, then imported."""
+    script = Path(__file__).resolve().parents[2] / "scripts" / "debian-stack.sh"
+    made = subprocess.run(
+        ["bash", str(script), DEBIAN_STACK], capture_output=True, text=True, timeout=1800, check=False
+    )
+    if made.returncode != 0:
+        pytest.fail(f"scripts/debian-stack.sh failed:\n{made.stdout}{made.stderr}", pytrace=False)
+    return DEBIAN_STACK

@@ -463,8 +463,8 @@ def api_routes(prefix: str = "api/v1/") -> dict[str, set[str]]:
 
 
 # Routes that are no page: the API (its own matrix), its schema and docs, and the public health probes
-# (portal/tests/test_health.py).
-NOT_PAGES = ("api/", "healthz", "readyz")
+# (portal/tests/test_health.py), and git's smart HTTP (Basic credentials, deployments/tests/git/test_http.py).
+NOT_PAGES = ("api/", "healthz", "readyz", "git/")
 
 
 def page_routes() -> dict[str, set[str]]:

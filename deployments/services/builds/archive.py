@@ -86,7 +86,9 @@ def parse_procfile(text: str) -> dict[str, str]:
     return processes
 
 
-def sanitize(source: Path, dest: Path, *, dockerfile: str = "Dockerfile", max_bytes: int) -> ContextSummary:
+def sanitize(
+    source: Path, dest: Path, *, dockerfile: str = "Dockerfile", max_bytes: int, require_dockerfile: bool = True
+) -> ContextSummary:
     """Copy the safe members of the archive `source` into the plain tar `dest` and summarise it.
 
     Raise UnsafeArchive when a member has an absolute path or `..`, is a device, FIFO or a link leading outside
@@ -150,6 +152,8 @@ def sanitize(source: Path, dest: Path, *, dockerfile: str = "Dockerfile", max_by
     except (UnsafeArchive, OSError, EOFError):
         dest.unlink(missing_ok=True)
         raise
+    if not require_dockerfile and wanted_dockerfile not in seen:
+        return summary  # no Dockerfile: a buildpack build (services/builds/buildpacks.py)
     if not summary.dockerfile_text and wanted_dockerfile not in seen:
         dest.unlink(missing_ok=True)
         raise UnsafeArchive(f"no Dockerfile: the archive has no file named {wanted_dockerfile!r} at its root")

@@ -34,7 +34,7 @@ from deployments.engine.client import LOCAL_ENGINE, EngineError, EngineSpec
 from deployments.engine.labels import PROCESS_TYPE_LABEL_PREFIX
 from deployments.models import App, Build, BuildStatus, DockerHost, HostStatus, SourceKind
 from deployments.selectors.hosts import host_spec
-from deployments.services.builds import archive, git
+from deployments.services.builds import archive, buildpacks, git
 from deployments.services.builds.cancel import CancelWatch, build_cancelled, canceller_name
 from deployments.services.builds.input import check_build_args, check_image_ref, own_image
 from deployments.services.builds.log import BuildLog
@@ -98,10 +98,12 @@ def build_create(
     git_ref: str = "",
     image: str = "",
     build_args: dict | None = None,
+    pushed: dict | None = None,
 ) -> Build:
     """Record a build of `app` from exactly one source and enqueue it; return the pending (or failed) build.
 
     An archive larger than BERTH_BUILD_MAX_CONTEXT_MB is not stored: the build is created failed with the reason.
+    `pushed` ({"commit", "ref"}) marks an archive made from a `git push` (services/builds/push.py).
     """
     given = [kind for kind, present in (("source", archive_file), ("git", git_url), ("image", image)) if present]
     if len(given) != 1:
@@ -134,6 +136,8 @@ def build_create(
         else:
             reason = f"the archive is larger than the {settings.BERTH_BUILD_MAX_CONTEXT_MB} MB a build context may be"
             build.source = {"archive": "", "dockerfile": dockerfile or "Dockerfile", "build_args": args}
+        if pushed:
+            build.source["push"] = pushed
     elif git_url:
         build.source_kind = SourceKind.GIT
         build.source = {
@@ -193,6 +197,8 @@ class _Result:
     layers: int = 0
     process_types: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    buildpack: str = ""
+    stack: str = ""
 
 
 def _claim(build_id: int) -> tuple[Build | None, bool]:
@@ -335,6 +341,8 @@ def _finish_succeeded(build: Build, result: _Result) -> str:
             layers=result.layers,
             process_types=result.process_types,
             warnings=result.warnings,
+            buildpack=result.buildpack,
+            stack=result.stack,
             finished_at=timezone.now(),
         )
         if not updated:
@@ -379,10 +387,18 @@ def _context_for(build: Build, workdir: Path, log) -> tuple[Path, archive.Contex
         raw = Path(build.source.get("archive") or "")
         if not raw.is_file():
             raise BuildFailed("the uploaded archive is missing")
+        if pushed := build.source.get("push"):
+            log(f"Pushed commit {pushed['commit']} to {pushed['ref'].removeprefix('refs/heads/')}")
     context = workdir / "context.tar"
     try:
+        dockerfile = build.source.get("dockerfile") or "Dockerfile"
+        # Without a Dockerfile at the default path, buildpacks build the app; a path the user named must exist.
         summary = archive.sanitize(
-            raw, context, dockerfile=build.source.get("dockerfile") or "Dockerfile", max_bytes=_max_context_bytes()
+            raw,
+            context,
+            dockerfile=dockerfile,
+            max_bytes=_max_context_bytes(),
+            require_dockerfile=dockerfile != "Dockerfile",
         )
     except archive.UnsafeArchive as error:
         raise BuildFailed(f"unsafe or invalid source: {error}") from None
@@ -390,10 +406,46 @@ def _context_for(build: Build, workdir: Path, log) -> tuple[Path, archive.Contex
     return context, summary
 
 
+def _build_source(
+    *, build: Build, spec: EngineSpec, reference: str, workdir: Path, log, stop: threading.Event
+) -> tuple[dict[str, str], buildpacks.Compiled | None]:
+    """Build an archive or git source with its Dockerfile, or with buildpacks when it has none; return its processes."""
+    context, summary = _context_for(build, workdir, log)
+    build_args = dict(build.source.get("build_args") or {})
+    _check_cancelled(build, stop)
+    if not summary.dockerfile_text:
+        if build_args:
+            raise BuildFailed("build arguments need a Dockerfile; this app is built by buildpacks")
+        try:
+            compiled = buildpacks.buildpack_build(
+                build=build, spec=spec, context=context, procfile=summary.procfile, reference=reference,
+                workdir=workdir, log=log, stop=stop,
+            )  # fmt: skip
+        except buildpacks.BuildpackFailed as error:
+            raise BuildFailed(str(error)) from None
+        return compiled.process_types, compiled
+    undeclared = sorted(set(build_args) - archive.declared_build_args(summary.dockerfile_text))
+    if undeclared:
+        raise BuildFailed(f"build arguments not declared by an ARG of the Dockerfile: {', '.join(undeclared)}")
+    images.build(
+        spec,
+        context=context,
+        dockerfile=summary.dockerfile,
+        tag=reference,
+        buildargs=build_args,
+        memory_mb=settings.BERTH_BUILD_MEMORY_MB,
+        timeout=settings.BERTH_BUILD_TIMEOUT,
+        on_line=log,
+        stop=stop,
+    )
+    return summary.procfile, None
+
+
 def _run(*, build: Build, spec: EngineSpec, workdir: Path, log, stop: threading.Event) -> _Result:
     repository, tag = _repository(build), str(build.number)
     reference = f"{repository}:{tag}"
     procfile: dict[str, str] = {}
+    compiled = None
     if build.source_kind == SourceKind.IMAGE:
         source_ref = build.source["image"]
         # Anything but the tenant's own image is pulled, never taken from the builder's cache: the registry decides
@@ -404,27 +456,14 @@ def _run(*, build: Build, spec: EngineSpec, workdir: Path, log, stop: threading.
         _check_cancelled(build, stop)
         images.tag(spec, image=source_ref, repository=repository, tag=tag)
     else:
-        context, summary = _context_for(build, workdir, log)
-        procfile = summary.procfile
-        build_args = dict(build.source.get("build_args") or {})
-        undeclared = sorted(set(build_args) - archive.declared_build_args(summary.dockerfile_text))
-        if undeclared:
-            raise BuildFailed(f"build arguments not declared by an ARG of the Dockerfile: {', '.join(undeclared)}")
-        _check_cancelled(build, stop)
-        images.build(
-            spec,
-            context=context,
-            dockerfile=summary.dockerfile,
-            tag=reference,
-            buildargs=build_args,
-            memory_mb=settings.BERTH_BUILD_MEMORY_MB,
-            timeout=settings.BERTH_BUILD_TIMEOUT,
-            on_line=log,
-            stop=stop,
+        procfile, compiled = _build_source(
+            build=build, spec=spec, reference=reference, workdir=workdir, log=log, stop=stop
         )
     # Past this point the image is tagged: a cancellation still wins, and the tag is removed before any push.
     _check_cancelled(build, stop)
     result = _Result(image=reference)
+    if compiled is not None:
+        result.buildpack, result.stack = compiled.buildpack, compiled.stack
     if settings.BERTH_REGISTRY:
         log(f"Pushing {reference}")
         result.digest = images.push(spec, repository=repository, tag=tag)

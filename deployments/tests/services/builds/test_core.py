@@ -13,7 +13,7 @@ from deployments.engine.client import LOCAL_ENGINE, EngineSpec
 from deployments.engine.labels import TENANT_LABEL
 from deployments.models import Build, BuildStatus, Release
 from deployments.services.builds import build_create, build_execute
-from deployments.tests.factories import AppFactory, ConfigVarFactory, MembershipFactory
+from deployments.tests.factories import ConfigVarFactory
 from deployments.tests.services.builds.gitrepos import repository, sample_repository
 from deployments.tests.services.builds.tarballs import as_bytes, member
 from portal.errors import ApplicationError
@@ -22,30 +22,6 @@ from samples import BUSYBOX, context_tarball
 pytestmark = [pytest.mark.django_db]
 
 BUSYBOX_STEPS = b'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
-
-
-@pytest.fixture
-def app():
-    """An app of a tenant with a name no other test run uses, so its images are ours alone."""
-    membership = MembershipFactory(tenant__slug=f"bbt{uuid.uuid4().hex[:10]}", user__username="dev")
-    return AppFactory(tenant=membership.tenant, slug="web")
-
-
-@pytest.fixture
-def developer(app):
-    return app.tenant.memberships.get().user
-
-
-@pytest.fixture
-def builder(settings, tmp_path, docker_engine_url, registry_url, app):
-    """Builds on the main dockerd, pushing to the test registry; removes every image the test's builds made."""
-    settings.BERTH_REGISTRY = registry_url
-    settings.DATA_DIR = tmp_path / "data"
-    extra_engines: list[EngineSpec] = []
-    yield extra_engines
-    for build in Build.objects.filter(app=app).exclude(image=""):
-        for spec in [LOCAL_ENGINE, *extra_engines]:
-            images.remove(spec, build.image)
 
 
 def tarball(files: dict[str, bytes], *, busybox: bool = True) -> SimpleUploadedFile:
