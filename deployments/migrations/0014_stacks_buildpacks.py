@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('deployments', '0012_hooks'),
+        ("deployments", "0012_hooks"),
     ]
 
     operations = [

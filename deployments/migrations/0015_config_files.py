@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("deployments", "0012_hooks"),
+        ("deployments", "0014_stacks_buildpacks"),
     ]
 
     operations = [
