@@ -97,6 +97,9 @@ AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contri
 AXES_FAILURE_LIMIT = env.int("BERTH_LOGIN_FAILURES", default=20)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("BERTH_LOGIN_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = ["username"]
+# axes.W006 asks to lock by address too: Berth locks the account whatever the address (the issue's lock-out is per
+# account), and the API's rates (portal/throttles.py) bound what one address sends.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "tenants/locked_out.html"
 AXES_HTTP_RESPONSE_CODE = 429
