@@ -16,7 +16,7 @@ def app_list(*, tenant: Tenant) -> QuerySet[App]:
     newest = Release.objects.filter(app=OuterRef("pk")).order_by("-version").values("version")[:1]
     return (
         App.objects.filter(tenant=tenant)
-        .select_related("tenant", "current_release")
+        .select_related("tenant", "current_release", "repair")
         .prefetch_related(Prefetch("formation", queryset=Formation.objects.order_by("process_type")))
         .annotate(latest_version=Subquery(newest))
     )

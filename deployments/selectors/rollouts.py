@@ -6,7 +6,7 @@ from datetime import timedelta
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from deployments.models import LIVE_STATES, App, AppRepair, Container, Deployment, DeploymentStatus
+from deployments.models import LIVE_STATES, App, Container, Deployment, DeploymentStatus
 from portal.errors import NotFound
 from tenants.models import Tenant
 
@@ -118,7 +118,8 @@ def container_rows_live(*, app: App) -> QuerySet[Container]:
 def app_repair_status(*, app: App) -> dict | None:
     """What the reconciler last saw of the app (desired against running, its last repair, a crash loop's back-off);
     None before its first pass over the app."""
-    repair = AppRepair.objects.filter(app=app).first()
+    # The reverse one-to-one: read with the app by app_list's select_related, one query otherwise.
+    repair = getattr(app, "repair", None)
     if repair is None:
         return None
     return {
