@@ -280,7 +280,9 @@ def _bad_source(case: str, tmp_path):
     cases = {
         "no Dockerfile": lambda: (
             {"archive_file": tarball({"Procfile": b"web: x\n"})},
-            "no Dockerfile: the archive has no file named 'Dockerfile' at its root",
+            # No stack is registered in this test, so nothing can build an app without a Dockerfile (with a stack,
+            # tests/services/builds/test_buildpacks.py covers what the buildpacks say).
+            "this app has no Dockerfile and no stack is registered to build it with buildpacks",
         ),
         "Dockerfile syntax error": lambda: (
             {"archive_file": tarball({"Dockerfile": b"FROMM scratch\n"})},
