@@ -35,7 +35,9 @@ def test_an_unknown_image_fails_the_rollout_and_starts_nothing(hosts, router, ap
     release.refresh_from_db()
     assert deployment.status == DeploymentStatus.FAILED
     assert release.status == ReleaseStatus.FAILED
-    assert "Image berth-test/no-such-image:latest is not on host" in release.error
+    # Placement asks every ready host first and names each one with its reason.
+    assert "No ready host can get the release's image" in release.error
+    assert "image berth-test/no-such-image:latest is not on" in release.error
     assert "names no registry to pull it from" in release.error
     assert nothing_left() == []
     assert Container.objects.filter(app=app).count() == 0
