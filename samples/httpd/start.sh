@@ -7,6 +7,9 @@ port="${PORT:-5000}"
 site=/tmp/www
 mkdir -p "${site}"
 cp -R /www/. "${site}/"
+# /tmp is mounted noexec: the CGI scripts run from the image's read-only /www.
+rm -rf "${site}/cgi-bin"
+ln -s /www/cgi-bin "${site}/cgi-bin"
 cat > "${site}/index.html" <<HTML
 <!doctype html>
 <title>berth sample httpd</title>
