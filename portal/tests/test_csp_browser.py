@@ -71,8 +71,8 @@ def test_a_confirmation_asked_by_a_data_attribute_guards_the_form(page, live_ser
     token.refresh_from_db()
     kept = token.revoked_at
     page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
-    page.click("button[aria-label='Revoke ci']")
-    page.wait_for_load_state()
+    with page.expect_navigation():  # the accepted form is submitted: wait for its answer, not the current page
+        page.click("button[aria-label='Revoke ci']")
 
     # then
     assert dialogs == ["Revoke ci? Scripts using it stop working."] * 2

@@ -121,11 +121,7 @@
     root.querySelectorAll("form[data-upload-progress]").forEach((el) => { if (!el.dataset.wired) { el.dataset.wired = "1"; uploadWithProgress(el); } });
   }
 
-  // Destructive forms: <form data-confirm="Question?"> asks before it posts (no inline handler, for the CSP).
-  document.addEventListener("submit", (event) => {
-    const form = event.target.closest("form[data-confirm]");
-    if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
-  });
+  // Destructive forms (<form data-confirm="Question?">) are asked about by forms.js, once.
 
   // Copy buttons: <button data-copy="#id"> copies the element's text.
   document.addEventListener("click", (event) => {
