@@ -26,6 +26,14 @@ from deployments.tests.views.portal_server import start_portal
 from tenants.models import AuditEvent, Tenant
 from tenants.services import tenant_create
 
+
+@pytest.fixture
+def browser_context_args(browser_context_args):
+    """Playwright's wait_for_function evaluates its predicate as a string, which the portal's CSP (no unsafe-eval)
+    refuses; the CSP itself is checked page by page in portal/tests/test_csp_browser.py."""
+    return {**browser_context_args, "bypass_csp": True}
+
+
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 pytestmark = [pytest.mark.browser, pytest.mark.docker, pytest.mark.django_db(transaction=True)]

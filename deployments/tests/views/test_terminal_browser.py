@@ -14,6 +14,14 @@ from deployments.tests.integration.conftest import app, make_release, tenant_slu
 from deployments.tests.logs.server import Daphne
 from tenants.models import Role
 
+
+@pytest.fixture
+def browser_context_args(browser_context_args):
+    """Playwright's wait_for_function evaluates its predicate as a string, which the portal's CSP (no unsafe-eval)
+    refuses; the CSP itself is checked page by page in portal/tests/test_csp_browser.py."""
+    return {**browser_context_args, "bypass_csp": True}
+
+
 # Playwright's sync API runs an event loop in the test thread; the ORM calls below are plain blocking calls.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
