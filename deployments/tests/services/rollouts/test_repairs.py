@@ -113,8 +113,8 @@ def test_a_second_reconciler_queues_no_second_repair(app, deploy, engine):
 
 @pytest.mark.django_db(transaction=True)
 def test_one_apps_turn_is_held_across_sessions_and_freed_when_its_session_ends(app):
-    if connection.vendor != "postgresql":
-        pytest.skip("the advisory lock is PostgreSQL's; SQLite's workers share one process")  # CI runs PostgreSQL
+    # The advisory lock is PostgreSQL's (SQLite's workers share one process): the suite runs on PostgreSQL, as CI does.
+    assert connection.vendor == "postgresql", "run the suite against PostgreSQL (DATABASE_URL), as `make test` does"
     held, release = threading.Event(), threading.Event()
 
     def worker():
