@@ -25,11 +25,11 @@ import time
 import uuid
 from pathlib import Path
 
-from deployments.engine.labels import APP_LABEL, INDEX_LABEL, PROCESS_LABEL, RELEASE_LABEL, TENANT_LABEL
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+from deployments.engine.labels import APP_LABEL, INDEX_LABEL, PROCESS_LABEL, RELEASE_LABEL, TENANT_LABEL  # noqa: E402
 
 STEADY_SCRIPT = (
     'i=0; while [ $i -lt {total} ]; do j=0; while [ $j -lt 20 ]; do i=$((i+1)); echo "line $i"; j=$((j+1)); done; '

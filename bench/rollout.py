@@ -25,8 +25,6 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from samples import sample_tag
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -53,7 +51,7 @@ from deployments.models import Build, DeploymentStatus, DockerHost, Release  # n
 from deployments.router import HAProxy, Route, router  # noqa: E402
 from deployments.services.rollouts import deployment_execute, rollout_enqueue  # noqa: E402
 from deployments.tests.factories import AppFactory, FormationFactory, ReleaseFactory, TenantFactory  # noqa: E402
-from samples import build_context  # noqa: E402
+from samples import build_context, sample_tag  # noqa: E402
 from tenants.models import Tenant  # noqa: E402
 
 ENGINE = "unix:///var/run/docker.sock"
@@ -150,6 +148,16 @@ def berth_rollout(release) -> dict[str, float]:
     }
 
 
+def direct_router_beside(berth_router: HAProxy, slug: str) -> HAProxy:
+    """The direct script's own HAProxy, on its own ports and prefix: the same binary and driver as Berth's router."""
+    return HAProxy(
+        prefix=berth_router.prefix.parent / f"bench-router-{slug}",
+        port=free_port(),
+        tls_port=free_port(),
+        binary=berth_router.binary,
+    )
+
+
 def remove_everything(client, slug: str, *, host_created: bool, direct_router: HAProxy) -> None:
     """Remove what a bench run made: the tenant's containers, network and rows, the host it added, both routers."""
     for container in client.containers.list(all=True, filters={"label": label_filter(TENANT_LABEL, slug)}):
@@ -181,14 +189,8 @@ def main() -> None:
     if host_created:
         DockerHost.objects.create(name="local", engine_url=ENGINE, address="127.0.0.1")
     tenant = TenantFactory(slug=slug, max_containers=1000, max_memory_mb=1_000_000)
-    # The direct script's own HAProxy, on its own ports and prefix: the same binary and driver as Berth's router.
     berth_router = router()
-    direct_router = HAProxy(
-        prefix=berth_router.prefix.parent / f"bench-router-{slug}",
-        port=free_port(),
-        tls_port=free_port(),
-        binary=berth_router.binary,
-    )
+    direct_router = direct_router_beside(berth_router, slug)
     rows = []
     try:
         version = 0
