@@ -28,8 +28,8 @@ from rollout import (  # bench/rollout.py: Django is set up there, on free route
     ENGINE,
     berth_release,
     direct_rollout,
+    direct_router_beside,
     ensure_image,
-    free_port,
     remove_everything,
 )
 
@@ -141,12 +141,7 @@ def main() -> None:
         DockerHost.objects.create(name="local", engine_url=ENGINE, address="127.0.0.1", capacity_containers=10_000)
     tenant = TenantFactory(slug=slug, max_containers=10_000, max_memory_mb=10_000_000)
     berth_router = router()
-    direct_router = HAProxy(
-        prefix=berth_router.prefix.parent / f"bench-router-{slug}",
-        port=free_port(),
-        tls_port=free_port(),
-        binary=berth_router.binary,
-    )
+    direct_router = direct_router_beside(berth_router, slug)
     rows = []
     try:
         berth_round(tenant, 3, 1, "canary")  # the apps that serve before: the loop asks them throughout

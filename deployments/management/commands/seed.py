@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from deployments import crypto
 from deployments.logs.records import format_timestamp_us, make_cursor
+from deployments.logs.sinks import DatabaseSink
 from deployments.models import (
     App,
     Build,
@@ -385,18 +386,8 @@ def _audit(size: Size, main: Tenant, others: list[Tenant], owner) -> None:
     AuditEvent.objects.bulk_create(batch)
 
 
-LOG_COLUMNS = (
-    "tenant_id",
-    "app_id",
-    "cursor",
-    "release",
-    "process",
-    "index",
-    "container",
-    "stream",
-    "timestamp",
-    "line",
-)
+# The columns the database sink writes, in its order: the seed's COPY fills the same rows.
+LOG_COLUMNS = DatabaseSink.COLUMNS
 
 
 def _log_rows(size: Size, app: App):
