@@ -23,6 +23,7 @@ from deployments.services.rollouts import rollout_enqueue
 from deployments.services.routes import SUSPENDED_PAGE, routes_collect
 from deployments.tests.factories import AppFactory, ReleaseFactory, web_formation
 from deployments.tests.views.portal_server import start_portal
+from samples import sample_tag
 from tenants.models import AuditEvent, Tenant
 from tenants.services import tenant_create
 
@@ -132,7 +133,7 @@ def test_staff_register_drain_collect_and_suspend_from_the_console(page, console
     release = ReleaseFactory(
         app=app,
         version=1,
-        build__image="berth-test/httpd:latest",
+        build__image=sample_tag("httpd"),  # the image the console fixture built on both hosts
         build__number=1,
         build__process_types={},
         formation=web_formation(),
