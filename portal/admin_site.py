@@ -12,7 +12,7 @@ def superusers_only(request) -> bool:
     return request.user.is_active and request.user.is_superuser
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class NoWrites:
     """Shows rows; adding, changing and deleting go through the services (the console, the API, commands)."""
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -25,14 +25,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyAdmin(NoWrites, admin.ModelAdmin):
+    pass
+
+
+class ReadOnlyInline(NoWrites, admin.TabularInline):
     extra = 0
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
