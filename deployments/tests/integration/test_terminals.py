@@ -252,7 +252,7 @@ def test_a_viewer_can_neither_run_nor_attach_to_a_developers_run(live_app, porta
     assert engine.api.inspect_container(waiting.engine_id)["State"]["Status"] == "created"
 
 
-def test_exec_into_web_1_lists_its_processes_and_a_viewer_is_refused(live_app, portal, tenant_slug, engine):
+def test_exec_into_web_1_lists_its_processes_and_a_viewer_is_refused(live_app, portal, tenant_slug, engine, router):
     # given: the app's release rolled out, web.1 running
     release = live_app.releases.get()
     App.objects.filter(pk=live_app.pk).update(current_release=None)  # a release never rolled out yet
