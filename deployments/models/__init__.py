@@ -11,7 +11,7 @@ from deployments.models.certificates import (
     DefaultCertificate,
 )
 from deployments.models.hooks import Delivery, DeliveryStatus, Drain, Run, RunStatus, Webhook
-from deployments.models.hosts import LIVE_STATES, Container, ContainerState, DockerHost, HostStatus
+from deployments.models.hosts import LIVE_STATES, Container, ContainerState, DockerHost, HostHeartbeat, HostStatus
 from deployments.models.installation import Installation
 from deployments.models.logs import LogCheckpoint, LogDrop, LogLine, LogSink, SinkKind
 from deployments.models.metrics import ContainerEvent, ContainerEventKind, MetricSample, Resolution, Usage, UsageMark
@@ -49,6 +49,7 @@ __all__ = [
     "Formation",
     "GcRun",
     "HealthcheckKind",
+    "HostHeartbeat",
     "HostStatus",
     "Installation",
     "LogCheckpoint",

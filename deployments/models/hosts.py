@@ -44,6 +44,27 @@ class DockerHost(models.Model):
         return self.name
 
 
+class HostHeartbeat(models.Model):
+    """One heartbeat of a host: whether its engine answered, how fast, and what it said. The last
+    HEARTBEATS_KEPT of each host are kept (services/hosts.py prunes the older ones as it records)."""
+
+    HEARTBEATS_KEPT = 360  # an hour at the loop's 10 s
+
+    host = models.ForeignKey(DockerHost, on_delete=models.CASCADE, related_name="heartbeats")
+    at = models.DateTimeField(default=timezone.now)
+    ok = models.BooleanField()
+    latency_ms = models.PositiveIntegerField()
+    running_containers = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["host", "-id"], name="heartbeat_host_newest")]
+
+    def __str__(self) -> str:
+        return f"{self.host_id} {'ok' if self.ok else 'down'} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
 class ContainerState(models.TextChoices):
     CREATED = "created", "Created"
     STARTING = "starting", "Starting"

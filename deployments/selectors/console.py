@@ -23,6 +23,7 @@ from deployments.models import (
     DockerHost,
     Formation,
     GcRun,
+    HostHeartbeat,
     LogCheckpoint,
     RouterNode,
     RoutingState,
@@ -113,6 +114,20 @@ def console_host_containers(*, host: DockerHost) -> QuerySet[Container]:
         .select_related("app__tenant")
         .order_by("app__tenant__slug", "app__slug", "process_type", "index")
     )
+
+
+def console_host_heartbeats(*, host: DockerHost, count: int = 60) -> dict:
+    """The host's last `count` heartbeats, oldest first, and how many of them the engine answered."""
+    beats = list(HostHeartbeat.objects.filter(host=host).order_by("-id")[:count])[::-1]
+    answered = sum(1 for beat in beats if beat.ok)
+    latencies = sorted(beat.latency_ms for beat in beats if beat.ok)
+    return {
+        "beats": beats,
+        "answered": answered,
+        "median_ms": latencies[len(latencies) // 2] if latencies else None,
+        "max_ms": latencies[-1] if latencies else None,
+        "recent": beats[::-1][:10],
+    }
 
 
 def console_host_gc_runs(*, host: DockerHost) -> QuerySet[GcRun]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from urllib.parse import urlparse
 
 from django.db import transaction
@@ -11,7 +12,7 @@ from django.utils import timezone
 
 from deployments import crypto
 from deployments.engine import client as engine
-from deployments.models import LIVE_STATES, Container, DockerHost, HostStatus
+from deployments.models import LIVE_STATES, Container, DockerHost, HostHeartbeat, HostStatus
 from deployments.selectors.hosts import host_spec
 from portal.errors import Conflict, Invalid
 from tenants.audit import audit_record
@@ -141,22 +142,35 @@ def host_delete(*, actor, host: DockerHost) -> None:
     engine.forget(host_spec(host))
 
 
+def _heartbeat_record(*, host: DockerHost, latency_ms: int, **fields) -> None:
+    """Keep this heartbeat in the host's history and forget the ones past HostHeartbeat.HEARTBEATS_KEPT."""
+    HostHeartbeat.objects.create(host=host, latency_ms=latency_ms, **fields)
+    kept = HostHeartbeat.HEARTBEATS_KEPT
+    oldest_kept = HostHeartbeat.objects.filter(host=host).order_by("-id").values_list("id", flat=True)[kept - 1 : kept]
+    HostHeartbeat.objects.filter(host=host, id__lt=oldest_kept).delete()
+
+
 def host_heartbeat(*, host: DockerHost) -> DockerHost:
-    """Ask the engine how it is; mark the host down when it does not answer, ready again when it does."""
+    """Ask the engine how it is; mark the host down when it does not answer, ready again when it does. Each heartbeat
+    is kept in the host's history (HostHeartbeat) with the engine's answer time."""
     spec = host_spec(host)
+    started = time.monotonic()
     try:
         info = engine.ping(spec)
     except engine.EngineError as exc:
+        latency_ms = round((time.monotonic() - started) * 1000)
         with transaction.atomic():
             host = DockerHost.objects.select_for_update().get(pk=host.pk)
             was = host.status
             host.status = HostStatus.DOWN
             host.last_error = exc.message
             host.save(update_fields=["status", "last_error"])
+            _heartbeat_record(host=host, latency_ms=latency_ms, ok=False, error=exc.message)
             if was != HostStatus.DOWN:
                 audit_record(actor=None, tenant=None, action="host.down", target=host, diff={"error": exc.message})
         engine.forget(spec)
         return host
+    latency_ms = round((time.monotonic() - started) * 1000)
     reserved = (
         Container.objects.filter(host=host, state__in=LIVE_STATES).aggregate(total=Sum("memory_mb"))["total"] or 0
     )
@@ -171,6 +185,7 @@ def host_heartbeat(*, host: DockerHost) -> DockerHost:
         host.last_heartbeat_at = timezone.now()
         host.last_error = ""
         host.save()
+        _heartbeat_record(host=host, latency_ms=latency_ms, ok=True, running_containers=info["running_containers"])
         if was == HostStatus.DOWN:
             audit_record(actor=None, tenant=None, action="host.up", target=host)
     return host

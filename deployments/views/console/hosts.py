@@ -45,6 +45,7 @@ def host_detail(request, name):
         "host": host,
         "containers": reads.console_host_containers(host=host),
         "gc_runs": reads.console_host_gc_runs(host=host)[:10],
+        "heartbeats": reads.console_host_heartbeats(host=host),
         "form": HostUpdateForm(
             initial={
                 "labels": "\n".join(f"{key}={value}" for key, value in host.labels.items()),
