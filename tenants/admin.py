@@ -16,7 +16,7 @@ class MembershipInline(ReadOnlyInline):
 
 @admin.register(Tenant)
 class TenantAdmin(ReadOnlyAdmin):
-    list_display = ["slug", "name", "max_apps", "max_containers", "max_memory_mb", "suspended_at", "created_at"]
+    list_display = ["slug", "name", "plan", "max_apps", "max_containers", "max_memory_mb", "suspended_at", "created_at"]
     search_fields = ["slug", "name"]
     inlines = [MembershipInline]
 

@@ -40,6 +40,8 @@ class Tenant(models.Model):
 
     slug = models.CharField(max_length=40, unique=True, validators=[DNS_LABEL])
     name = models.CharField(max_length=100)
+    # The plan staff sold the team ("hobby", "team", ...): a label shown beside the quotas, which staff set apart.
+    plan = models.CharField(max_length=40, blank=True)
     max_apps = models.PositiveIntegerField(default=20)
     max_containers = models.PositiveIntegerField(default=50)
     max_memory_mb = models.PositiveIntegerField(default=8192)

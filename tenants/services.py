@@ -42,12 +42,13 @@ def _slug_taken(slug: str) -> Conflict:
     return Conflict(f"The slug {slug!r} is taken.", code="slug_taken", fields={"slug": ["This slug is taken."]})
 
 
-_QUOTA_FIELDS = ("max_apps", "max_containers", "max_memory_mb")
+# What only staff set: the plan's label and the quotas.
+_QUOTA_FIELDS = ("plan", "max_apps", "max_containers", "max_memory_mb")
 
 
 @transaction.atomic
 def tenant_update(*, actor, tenant: Tenant, name: str | None = None, quotas: dict | None = None) -> Tenant:
-    """Rename a tenant; staff may also change its quotas."""
+    """Rename a tenant; staff may also change its plan and quotas (`quotas` may name `plan`)."""
     if quotas and not actor.is_staff:
         raise Forbidden("Only platform staff may change quotas.")
     diff = {}

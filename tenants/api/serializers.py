@@ -10,7 +10,7 @@ class TenantOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Tenant
-        fields = ["slug", "name", "max_apps", "max_containers", "max_memory_mb", "created_at", "role"]
+        fields = ["slug", "name", "plan", "max_apps", "max_containers", "max_memory_mb", "created_at", "role"]
 
     def get_role(self, tenant) -> str | None:
         roles = self.context.get("roles", {})
@@ -24,6 +24,7 @@ class TenantCreateInput(serializers.Serializer):
 
 class TenantUpdateInput(serializers.Serializer):
     name = serializers.CharField(max_length=100, required=False)
+    plan = serializers.CharField(max_length=40, required=False, allow_blank=True)
     max_apps = serializers.IntegerField(min_value=0, max_value=10000, required=False)
     max_containers = serializers.IntegerField(min_value=0, max_value=100000, required=False)
     max_memory_mb = serializers.IntegerField(min_value=0, max_value=10_000_000, required=False)

@@ -220,6 +220,22 @@ def test_staff_change_quotas_and_nobody_else(acme):
     assert acme.max_apps == 3
 
 
+def test_staff_set_the_plan_and_an_owner_cannot(acme):
+    owner = acme.memberships.get().user
+    staff = UserFactory(is_staff=True)
+
+    with pytest.raises(ApplicationError, match=r"Only platform staff may change quotas\."):
+        services.tenant_update(actor=owner, tenant=acme, quotas={"plan": "enterprise"})
+    acme.refresh_from_db()
+    assert acme.plan == ""
+
+    services.tenant_update(actor=staff, tenant=acme, quotas={"plan": "team"})
+    acme.refresh_from_db()
+    assert acme.plan == "team"
+    event = AuditEvent.objects.get(action="tenant.update")
+    assert event.diff == {"plan": ["", "team"]}
+
+
 def test_every_service_that_changes_something_records_who_what_where_when(acme):
     owner = acme.memberships.get().user
     dev_user = UserFactory(username="dev")

@@ -11,6 +11,7 @@ TENANT_FIELDS = [
     "slug",
     "name",
     "role",
+    "plan",
     "max_apps",
     "max_containers",
     "max_memory_mb",

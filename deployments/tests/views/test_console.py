@@ -3,7 +3,7 @@
 import pytest
 from django.contrib.auth import get_user_model
 
-from deployments.models import Deployment, DeploymentStatus, DockerHost, GcRun
+from deployments.models import Deployment, DeploymentStatus, DockerHost, GcRun, HostHeartbeat
 from deployments.services.config import config_update
 from deployments.tests.factories import AppFactory, DockerHostFactory, ReleaseFactory
 from tenants.models import AuditEvent
@@ -122,3 +122,31 @@ def test_retrying_a_rollout_that_did_not_fail_is_refused_and_queues_nothing(clie
 
     assert b"only a failed rollout can be retried" in response.content
     assert Deployment.objects.count() == 1
+
+
+def test_the_host_page_shows_its_heartbeat_history(client, staff):
+    host = DockerHostFactory(name="edge-2")
+    for ok, latency, error in ((True, 4, ""), (False, 5003, "engine edge-2 did not answer (timeout)"), (True, 6, "")):
+        HostHeartbeat.objects.create(host=host, ok=ok, latency_ms=latency, error=error)
+
+    page = client.get("/console/hosts/edge-2/").content.decode()
+
+    assert '<strong id="heartbeats-answered">2</strong> of the last <span id="heartbeats-count">3</span>' in page
+    assert "in 6 ms (median), 6 ms at most" in page
+    assert page.count('class="beat ok"') == 2
+    assert page.count('class="beat down"') == 1
+    assert "engine edge-2 did not answer (timeout)" in page
+
+
+def test_staff_set_a_tenant_plan_with_its_quotas_and_the_list_shows_it(client, staff):
+    tenant = AppFactory().tenant
+    body = {"plan": "team", "max_apps": 7, "max_containers": 30, "max_memory_mb": 4096}
+
+    response = client.post(f"/console/tenants/{tenant.slug}/quotas/", body)
+
+    assert response.status_code == 302
+    tenant.refresh_from_db()
+    assert (tenant.plan, tenant.max_apps, tenant.max_containers, tenant.max_memory_mb) == ("team", 7, 30, 4096)
+    assert "<td>team</td>" in client.get("/console/tenants/").content.decode()
+    assert 'value="team"' in client.get(f"/console/tenants/{tenant.slug}/").content.decode()
+    assert AuditEvent.objects.get(action="tenant.update", actor_name="sam").diff["plan"] == ["", "team"]

@@ -46,6 +46,7 @@ class HostUpdateForm(forms.Form):
 
 
 class QuotasForm(forms.Form):
+    plan = forms.CharField(required=False, max_length=40, help_text="A label: hobby, team, ...")
     max_apps = forms.IntegerField(min_value=0)
     max_containers = forms.IntegerField(min_value=0)
     max_memory_mb = forms.IntegerField(min_value=0)

@@ -57,7 +57,7 @@ def tenant_quotas(request, slug):
     act(
         request,
         lambda: tenant_update(actor=request.user, tenant=tenant, quotas=form.cleaned_data),
-        f"Saved the quotas of {tenant.slug}.",
+        f"Saved the plan and quotas of {tenant.slug}.",
     )
     return redirect("console-tenant", slug=tenant.slug)
 
