@@ -1,5 +1,6 @@
 """git's smart HTTP at /git/<tenant>/<app>.git: who may push or fetch, what is refused, and that nothing is stored."""
 
+import os
 import subprocess
 import sys
 from io import StringIO
@@ -148,3 +149,20 @@ def test_the_repository_is_removed_with_the_app(live_server, world):
 
     assert not path.exists()
     assert (repositories_root() / "acme").is_dir()  # the other apps of the tenant keep theirs
+
+
+def test_a_push_over_the_size_limit_is_refused_with_the_reason_and_stores_nothing(live_server, world, settings):
+    settings.BERTH_GIT_MAX_PUSH_MB = 1
+    (world / "blob.bin").write_bytes(os.urandom(3 * 1024 * 1024))  # random: does not compress
+    git("add", "-A", cwd=world)
+    git("commit", "--quiet", "-m", "big", cwd=world)
+
+    result = push(world, remote_url(live_server.url, "acme", "web", _token("alice", "read,write,deploy")))
+
+    assert result.returncode != 0
+    assert "pack exceeds maximum allowed size" in result.stderr, result.stderr
+    assert Build.objects.count() == 0
+    refs = git(
+        "--git-dir", str(repository_path(tenant_slug="acme", app_slug="web")), "show-ref", cwd=world, check=False
+    )
+    assert refs.stdout == ""
