@@ -7,7 +7,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from deployments.models import BuildStatus
 from deployments.realtime import publisher
-from deployments.realtime.events import build_group
+from deployments.realtime.events import build_group, group_join
 from deployments.selectors import build_for_viewer
 from tenants.permissions import tenant_readable
 
@@ -45,7 +45,7 @@ class BuildLogConsumer(AsyncJsonWebsocketConsumer):
             return
         # Join before reading the stored log, so no line falls between the two; indexes drop the overlap.
         self.group = build_group(build.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        await group_join(self.channel_layer, self.group, self.channel_name)
         await self.accept()
         build = await _build_for(user, self.scope.get("token"), kwargs["tenant"], kwargs["app"], kwargs["number"])
         for line in build.log.splitlines():

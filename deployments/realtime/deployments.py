@@ -8,7 +8,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from deployments import selectors
 from deployments.models import Deployment
 from deployments.realtime import publisher
-from deployments.realtime.events import deployment_group, deployment_payload
+from deployments.realtime.events import deployment_group, deployment_payload, group_join
 from tenants.permissions import tenant_readable
 
 # Close codes (4000-4999 are the application's): the client should not retry these.
@@ -44,7 +44,7 @@ class DeploymentProgressConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=NOT_FOUND)
             return
         self.group = deployment_group(deployment.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        await group_join(self.channel_layer, self.group, self.channel_name)
         await self.accept()
         await self.send_json(deployment_payload(deployment))
 

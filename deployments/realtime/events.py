@@ -4,8 +4,17 @@ Publishers (the build log, a rollout's progress, the log collector) and the cons
 name their groups here, so the two sides cannot drift apart.
 """
 
+import asyncio
+import logging
+
 from deployments.models import Deployment
 from deployments.realtime import publisher
+
+logger = logging.getLogger(__name__)
+
+# Attempts of a consumer's group join: after a Redis restart the layer's pooled connection is dead and the first
+# command on it fails ("Connection closed by server"); the next one opens a new connection.
+JOIN_ATTEMPTS = 3
 
 # Text per log-lines event (and so per WebSocket message); a line's metadata counts as LINE_OVERHEAD. A batch of
 # 2,000 short lines stays one event; long lines (up to BERTH_LOG_MAX_LINE_KB each) are spread over several, so a
@@ -22,6 +31,19 @@ def build_group(build_id: int) -> str:
 def deployment_group(deployment_id: int) -> str:
     """Return the group a deployment's progress goes to."""
     return f"deployment_{deployment_id}"
+
+
+async def group_join(layer, group: str, channel: str) -> None:
+    """Add `channel` to `group`, trying again on a failure of the layer's connection (raised after the last try)."""
+    for attempt in range(1, JOIN_ATTEMPTS + 1):
+        try:
+            await layer.group_add(group, channel)
+            return
+        except Exception:  # redis-py's ConnectionError and its kin; the in-memory layer does not fail
+            if attempt == JOIN_ATTEMPTS:
+                raise
+            logger.warning("joining %s failed (attempt %d), trying again", group, attempt, exc_info=True)
+            await asyncio.sleep(0.1 * attempt)
 
 
 def logs_group(*, app_id: int) -> str:

@@ -16,7 +16,7 @@ from deployments.logs.records import cursor_container, valid_cursor
 from deployments.logs.sinks import SinkUnavailable
 from deployments.logs.store import log_search
 from deployments.realtime import publisher
-from deployments.realtime.events import logs_group
+from deployments.realtime.events import group_join, logs_group
 from portal.errors import NotFound
 from tenants.permissions import tenant_readable
 
@@ -53,7 +53,7 @@ class LogConsumer(AsyncJsonWebsocketConsumer):
         self.sent: dict[str, str] = {}
         self.resume = resume
         self.group = logs_group(app_id=self.app.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        await group_join(self.channel_layer, self.group, self.channel_name)
         await self.accept()
         dropped = await database_sync_to_async(selectors.log_dropped_count)(app=self.app)
         await self.send_json({"type": "status", "dropped": dropped, "cursor": resume or None})

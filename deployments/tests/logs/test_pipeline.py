@@ -5,7 +5,10 @@ in order, exactly once: straight through, across a reconnect with its cursor, ac
 SIGKILL and restarted, and across an OpenSearch outage.
 """
 
+import contextlib
+import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,7 +21,7 @@ from django.conf import settings
 from deployments.models import LogLine, LogSink
 from deployments.tests.factories import AppFactory, MembershipFactory, TenantFactory
 from deployments.tests.logs.docker_helpers import Containers, Proxy, unique
-from deployments.tests.logs.server import child_env
+from deployments.tests.logs.server import child_env, free_port
 from deployments.tests.realtime.wsclient import communicator, logs_path, token_headers
 from tenants.models import Role
 from tenants.services import token_create
@@ -240,3 +243,103 @@ def _opensearch_numbers(url: str, prefix: str, tenant: str) -> list[int]:
             return found
         found += [int(h["_source"]["line"].split()[1]) for h in hits if h["_source"]["line"].startswith("line ")]
         search_after = hits[-1]["sort"]
+
+
+class _Redis:
+    """A redis-server of this test's own on a free port (the shared one serves the other suites), keeping nothing."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                assert time.monotonic() < deadline, "redis-server did not listen within 30 s"
+                time.sleep(0.1)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def test_redis_restarted_mid_stream_the_collector_goes_on_and_the_client_resumes_by_cursor(
+    containers, sample_image, tenant_app, settings
+):
+    tenant, app, token = tenant_app
+    image = sample_image("worker")
+    redis = _Redis()
+    redis.start()
+    settings.REDIS_URL = redis.url
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            **settings.CHANNEL_LAYERS["default"],
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": redis.url, "socket_timeout": 30}], "capacity": 5000, "expiry": 60},
+        }
+    }
+    collector = _collectlogs(child_env())
+    outcome = {}
+
+    async def scenario():
+        ws = communicator(logs_path(tenant.slug, "web", "tail=0"), token_headers(token))
+        await ws.connect(timeout=30)
+        await ws.receive_json_from(timeout=30)
+        await run_container(containers, image, tenant=tenant.slug, app="web", lines_count=LINES, lines_interval=0.001)
+        got: list[dict] = []
+        cursor = await _receive_numbers(ws, 2500, got)
+        # when: Redis dies and comes back empty (no groups, no channels) while the worker still prints
+        redis.kill()
+        redis.start()
+        # the old connection: it ends (the client then reconnects by cursor) or goes on; it must not hang silently
+        try:
+            while numbers(got)[-1] < LINES:
+                message = await ws.receive_output(timeout=20)
+                if message["type"] == "websocket.close":
+                    outcome["old"] = f"closed {message.get('code')}"
+                    break
+                content = json.loads(message["text"])
+                if content["type"] == "lines":
+                    got.extend(content["lines"])
+                    cursor = content["cursor"]
+            else:
+                outcome["old"] = "went on"
+        except TimeoutError:
+            outcome["old"] = "silent"
+        except Exception as error:  # the consumer's task ended with an error: the server closes the socket
+            outcome["old"] = f"ended: {error!r}"
+        with contextlib.suppress(Exception):
+            await ws.disconnect()
+        # the client reconnects with its last cursor: what it missed comes from the store, the rest live
+        if numbers(got)[-1] < LINES:
+            again = communicator(logs_path(tenant.slug, "web", f"cursor={cursor}"), token_headers(token))
+            await again.connect(timeout=30)
+            await again.receive_json_from(timeout=30)
+            await _receive_numbers(again, LINES, got)
+            await again.disconnect()
+        return got
+
+    try:
+        got = async_to_sync(scenario)()
+        assert collector.poll() is None  # the collector lived through it: no restart
+    finally:
+        collector.kill()
+        collector.wait()
+        redis.kill()
+
+    print(f"\nRedis restarted mid-stream: the old WebSocket {outcome.get('old')}")
+    assert outcome["old"] != "silent", "the old WebSocket neither ended nor went on: its client would wait forever"
+    assert numbers(got) == list(range(1, LINES + 1))
+    stored = list(LogLine.objects.filter(app=app, stream="stdout").values_list("line", flat=True))
+    assert stored == [f"line {n}" for n in range(1, LINES + 1)]
