@@ -58,7 +58,8 @@ def _database_url() -> str:
     return f"postgres://{user}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-def start_portal(data_dir: Path, *, registry: str) -> PortalServer:
+def start_portal(data_dir: Path, *, registry: str, env: dict[str, str] | None = None) -> PortalServer:
+    """Start `manage.py serve` on free ports; `env` adds to or overrides the server's environment."""
     port, router_port = free_port(), free_port()
     env = {
         **os.environ,
@@ -71,6 +72,7 @@ def start_portal(data_dir: Path, *, registry: str) -> PortalServer:
         # Other suites share the engine: this server collects no garbage.
         "BERTH_GC_INTERVAL": "0",
         "DJANGO_SETTINGS_MODULE": "portal.settings",
+        **(env or {}),
     }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     log_path = data_dir / "serve.log"
