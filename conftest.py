@@ -374,3 +374,24 @@ def acme_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AcmeSer
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_installation_router(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep the tests off the installation's router (BERTH_DATA_DIR/router on 8080/8443, where `make run` serves): a
+    test that routes without a router fixture of its own gets HAProxy in a directory of the session on free ports, and
+    whatever HAProxy the test process started is stopped when the session ends."""
+    from django.test.utils import override_settings
+
+    prefix = tmp_path_factory.mktemp("session-router")
+    with override_settings(
+        BERTH_ROUTER_DIR=str(prefix), BERTH_ROUTER_PORT=_free_port(), BERTH_ROUTER_TLS_PORT=_free_port()
+    ):
+        yield
+    from deployments import router as routers
+
+    for haproxy in list(routers._routers.values()):
+        try:
+            haproxy.stop()
+        except Exception as error:  # reported: the session is over either way
+            print(f"stopping the router under {haproxy.prefix} failed: {error}")
