@@ -83,9 +83,9 @@ def apps_repair(*, losses: list[Loss]) -> set[int]:
         AppRepair.objects.get_or_create(app=app)
         _observe(app=app, losses=by_app.get(app.pk, []), desired=desired, running=running, now=now)
         if not short:
-            AppRepair.objects.filter(app=app).exclude(state=RepairState.OK).update(
-                state=RepairState.OK, next_repair_at=None
-            )
+            # The back-off stays: a replacement that runs a few seconds and dies again is a crash loop, and its next
+            # repair waits for next_repair_at (a pass seeing the app whole between two deaths must not clear it).
+            AppRepair.objects.filter(app=app).exclude(state=RepairState.OK).update(state=RepairState.OK)
         elif _queue(app=app, losses=by_app.get(app.pk, []), short=short, now=now):
             queued.add(app.pk)
     return queued

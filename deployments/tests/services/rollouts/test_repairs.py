@@ -82,6 +82,25 @@ def test_a_crash_loop_backs_off_doubling_and_says_so(app, deploy, engine, settin
     assert AuditEvent.objects.filter(action="app.repair").count() == 4
 
 
+def test_a_pass_that_sees_the_app_whole_between_two_deaths_keeps_the_back_off(app, deploy, engine, settings):
+    # A replacement that passes its health check and dies a few seconds later: the reconciler's pass in between sees
+    # the app whole, and must not clear the back-off the repair set.
+    settings.BERTH_REPAIR_BACKOFF_BASE = 30
+    deploy(1, quantity=1)
+    _crash(engine, app)
+    assert reconcile() == {app.pk}
+    assert _repair_now(app).status == "succeeded"
+    assert reconcile() == set()
+    assert AppRepair.objects.get(app=app).state == RepairState.OK
+
+    _crash(engine, app)
+
+    assert reconcile() == set()
+    repair = AppRepair.objects.get(app=app)
+    assert repair.state == RepairState.BACKING_OFF
+    assert repair.streak == 1
+
+
 def test_a_repair_outside_the_window_starts_a_new_streak(app, deploy, engine, settings):
     deploy(1, quantity=1)
     _crash(engine, app)
