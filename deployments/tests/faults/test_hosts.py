@@ -4,13 +4,23 @@ Each test asserts the end state exactly (the right containers of the right relea
 hosts only) and prints how long the fleet took to converge (`pytest -s` shows it).
 """
 
+import itertools
 import time
 
 import pytest
 
 from deployments.engine import containers as docker_ops
 from deployments.engine.client import EngineError
-from deployments.models import LIVE_STATES, AppRepair, Container, Deployment, DeploymentKind, DockerHost, HostStatus
+from deployments.models import (
+    LIVE_STATES,
+    AppRepair,
+    Container,
+    Deployment,
+    DeploymentKind,
+    DockerHost,
+    HostStatus,
+    RepairState,
+)
 from deployments.services.hosts import host_heartbeat, host_spec, hosts_heartbeat
 from deployments.services.rollouts import deployment_execute, reconcile, rollout_enqueue
 from deployments.tests.factories import web_formation
@@ -180,3 +190,47 @@ def test_a_restarted_engine_fails_fast_while_away_and_the_app_converges_after(
     assert [loop.get() for _ in range(4)] == [(200, "v1\n")] * 4
     assert reconcile() == set()
     print(f"\ndockerd restarted: calls failed in {away * 1000:.0f} ms while away, converged {converged:.1f} s after")
+
+
+def test_a_crash_looping_release_backs_off_doubling_and_says_so(
+    hosts, engines, router, app, make_release, tenant_slug, settings
+):
+    # given: a web process that serves, then dies with code 3 after 3 s, every time: the engine restarts it
+    # RESTART_MAX (3) times, so each container lasts about 13 s, then it is the reconciler's to judge. The back-off
+    # (20 s, then 40 s at most) is longer than that, so the app is seen backing off between repairs.
+    settings.BERTH_REPAIR_BACKOFF_BASE, settings.BERTH_REPAIR_BACKOFF_MAX = 20, 40
+    command = "/bin/sh -c '/bin/sh /app/start.sh & sleep 3; echo web: giving up; exit 3'"
+    release = make_release(formation=web_formation(quantity=1, command=command, healthcheck_timeout=60))
+    assert deployment_execute(deployment_id=rollout_enqueue(release_id=release.pk).pk).status == "succeeded"
+
+    # when: the reconciler and a worker run as their loops would, until three repairs were made
+    began = time.monotonic()
+    repairs, backing_off = [], []
+    while len(repairs) < 3:
+        assert time.monotonic() - began < 300, (repairs, AppRepair.objects.filter(app=app).values().first())
+        reconcile()
+        repair = AppRepair.objects.filter(app=app).first()
+        if repair is not None and repair.state == RepairState.BACKING_OFF and repair.streak not in backing_off:
+            backing_off.append(repair.streak)
+            assert repair.last_repair == (
+                f"web keep(s) dying: {repair.streak} repairs in a row; "
+                f"the next one at {repair.next_repair_at:%H:%M:%S} UTC."
+            )
+        for done in _repair(app):
+            assert done.status == "succeeded", done.error
+            repair = AppRepair.objects.get(app=app)
+            repairs.append((repair.last_repair_at, repair.next_repair_at))
+        time.sleep(0.5)
+
+    # then: each repair came no earlier than the back-off the previous one set, the waits doubled up to the
+    # bound, the app said it was backing off between them, and it said how the process ended
+    waits = [round((next_at - at).total_seconds()) for at, next_at in repairs]
+    assert waits == [20, 40, 40]
+    for (_, next_at), (at, _) in itertools.pairwise(repairs):
+        assert at >= next_at
+    assert backing_off == [1, 2]
+    repair = AppRepair.objects.get(app=app)
+    assert (repair.streak, repair.last_exit_code, repair.last_restart_count) == (3, 3, 3)
+    assert "web: giving up" in repair.last_output
+    assert AuditEvent.objects.filter(action="app.repair", tenant=app.tenant).count() == 3
+    print(f"\ncrash loop: 3 repairs in {time.monotonic() - began:.1f} s, waits {waits}")
