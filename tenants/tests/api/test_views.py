@@ -85,6 +85,18 @@ def test_an_owner_cannot_raise_quotas_or_change_the_slug(acme, owner):
     assert Tenant.objects.filter(pk=acme.pk).values().get() == before
 
 
+def test_staff_set_the_plan_through_the_api_and_an_owner_cannot(acme, owner):
+    staff = UserFactory(username="staffer", is_staff=True)
+
+    refused = _send(_session(owner), "PATCH", "/api/v1/tenants/acme/", {"plan": "enterprise"})
+    accepted = _send(_session(staff), "PATCH", "/api/v1/tenants/acme/", {"plan": "team"})
+
+    _assert_error(refused, 403, "permission_denied")
+    assert accepted.status_code == 200
+    assert accepted.json()["plan"] == "team"
+    assert Tenant.objects.get(pk=acme.pk).plan == "team"
+
+
 def test_adding_a_member_sets_only_username_and_role(acme, globex, owner):
     newcomer = UserFactory(username="newcomer")
     body = {
