@@ -44,6 +44,11 @@ urlpatterns = [
     path("t/<str:tenant>/apps/<str:app>/builds/<int:number>/cancel/", apps.app_build_cancel, name="ui-build-cancel"),
     path("t/<str:tenant>/apps/<str:app>/domains/", apps.app_domain_add, name="ui-app-domain-add"),
     path("t/<str:tenant>/apps/<str:app>/domains/remove/", apps.app_domain_remove, name="ui-app-domain-remove"),
+    path(
+        "t/<str:tenant>/apps/<str:app>/domains/certificate/",
+        apps.app_domain_certificate,
+        name="ui-app-domain-certificate",
+    ),
     path("t/<str:tenant>/apps/<str:app>/settings/", settings.app_settings, name="ui-app-settings"),
     path("t/<str:tenant>/apps/<str:app>/description/", settings.app_description, name="ui-app-description"),
     path("t/<str:tenant>/apps/<str:app>/formation/", settings.app_formation, name="ui-app-formation"),

@@ -7,7 +7,7 @@ from portal.errors import NotFound
 
 
 def domain_list(*, app: App) -> QuerySet[Domain]:
-    return Domain.objects.filter(app=app).order_by("hostname")
+    return Domain.objects.filter(app=app).select_related("tls").order_by("hostname")
 
 
 def domain_get(*, app: App, hostname: str) -> Domain:

@@ -5,7 +5,8 @@ anonymous callers and API tokens (which open no page) to the login page, and ans
 redirect back to the app page (302). The setups are the API rows' (deployments/tests/authz_matrix.py).
 """
 
-from deployments.models import App, Build, BuildStatus, Delivery, Domain, Formation, Release, Webhook
+from deployments.models import App, Build, BuildStatus, Certificate, Delivery, Domain, Formation, Release, Webhook
+from deployments.services.certificates import certificate_upload
 from deployments.tests.authz_matrix import (
     PUBLIC_DRAIN,
     PUBLIC_HOOK,
@@ -24,6 +25,7 @@ from deployments.tests.authz_matrix import (
     make_foreign_webhook,
     make_webhook,
 )
+from deployments.tests.tls import TestCA
 from tenants.models import Scope
 from tenants.tests.authz import CALLERS, Row, page_rule
 
@@ -63,6 +65,20 @@ def _domain_added(world, params, response):
 
 def _domain_removed(world, params, response):
     assert not Domain.objects.filter(hostname="www.example.com").exists()
+
+
+def make_app_with_certificate(world, caller):
+    """The app web with www.example.com and an uploaded certificate for it."""
+    params = make_app_with_domain(world, caller)
+    issued = TestCA().issue("www.example.com")
+    domain = Domain.objects.get(app__tenant=world.tenant, hostname="www.example.com")
+    owner = world.users["owner"]
+    certificate_upload(domain=domain, certificate=issued.chain_pem, private_key=issued.key_pem, actor=owner)
+    return params
+
+
+def _certificate_removed(world, params, response):
+    assert not Certificate.objects.filter(domain__app__tenant=world.tenant).exists()
 
 
 def _web(world) -> App:
@@ -158,6 +174,14 @@ ROWS = [
         setup=make_app_with_domain,
         body={"hostname": "www.example.com"},
         then=_domain_removed,
+    ),
+    Row(
+        "POST",
+        APP + "domains/certificate/",
+        page_rule(Scope.WRITE, ok=302),
+        setup=make_app_with_certificate,
+        body={"hostname": "www.example.com", "action": "remove"},
+        then=_certificate_removed,
     ),
     Row("GET", APP + "logs/history/", page_rule(Scope.READ), setup=make_app),
     Row("GET", APP + "logs/download/", page_rule(Scope.READ), setup=make_app),

@@ -20,6 +20,7 @@ from deployments import selectors
 from deployments.models.apps import WEB_PROCESS
 from deployments.selectors import metrics as metrics_selectors
 from deployments.services import apps as app_services
+from deployments.services import certificates as certificate_services
 from deployments.services import config as config_services
 from deployments.services import containers as container_services
 from deployments.services import domains as domain_services
@@ -205,3 +206,41 @@ def app_domain_remove(request, tenant, app):
         return _domains_outcome(request, tenant, app, can, error=f"{app.slug} has no domain {hostname}.")
     domain_services.domain_remove(domain=domain, actor=request.user)
     return _domains_outcome(request, tenant, app, can, notice=f"Removed {domain.hostname}.")
+
+
+# What each certificate form asks, and the action of the permission table it needs.
+_CERTIFICATE_ACTIONS = {"acme": "certificate.set", "upload": "certificate.set", "remove": "certificate.remove"}
+
+
+@login_required
+@require_POST
+def app_domain_certificate(request, tenant, app):
+    """A domain's certificate: order one through ACME, upload a PEM chain and key, or stop serving it."""
+    action = request.POST.get("action", "")
+    tenant, can = _tenant(request, tenant, _CERTIFICATE_ACTIONS.get(action, "certificate.set"))
+    app = selectors.app_get(tenant=tenant, slug=app)
+    hostname = request.POST.get("hostname", "")
+    if action not in _CERTIFICATE_ACTIONS:
+        return _domains_outcome(request, tenant, app, can, error="Choose what to do with the certificate.")
+    try:
+        domain = selectors.domain_get(app=app, hostname=hostname)
+    except NotFound:
+        return _domains_outcome(request, tenant, app, can, error=f"{app.slug} has no domain {hostname}.")
+    try:
+        if action == "acme":
+            certificate_services.certificate_acme_request(domain=domain, actor=request.user)
+            notice = f"Ordering a certificate for {domain.hostname}: it is served once the ACME server issued it."
+        elif action == "upload":
+            cert = certificate_services.certificate_upload(
+                domain=domain,
+                certificate=request.POST.get("certificate", ""),
+                private_key=request.POST.get("private_key", ""),
+                actor=request.user,
+            )
+            notice = f"Serving the uploaded certificate for {domain.hostname} (valid until {cert.not_after:%Y-%m-%d})."
+        else:
+            certificate_services.certificate_remove(domain=domain, actor=request.user)
+            notice = f"{domain.hostname} no longer has a certificate of its own."
+    except ApplicationError as exc:
+        return _domains_outcome(request, tenant, app, can, error=_error_text(exc))
+    return _domains_outcome(request, tenant, app, can, notice=notice)
