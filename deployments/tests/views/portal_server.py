@@ -3,6 +3,7 @@ on the test database, with the local dockerd registered as its host."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -36,6 +37,8 @@ class PortalServer:
         return self.log_path.read_text(errors="replace")[-6000:]
 
     def stop(self) -> None:
+        """Stop the server, then its router: HAProxy outlives `manage.py serve` by design (`make run` keeps the apps
+        serving while the portal restarts), so the test stops it as `make stop` would."""
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
@@ -43,6 +46,13 @@ class PortalServer:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
+        pid_file = self.log_path.parent / "router" / "haproxy.pid"
+        try:
+            pid = int(pid_file.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
 
 
 def _database_url() -> str:
