@@ -70,6 +70,10 @@ def test_two_reconcilers_and_two_workers_repair_every_loss_once(
     settings,
     tmp_path,
 ):
+    # Faults 15 s apart are independent losses, not a crash loop: with the default 600 s window each repair would
+    # follow the one before within it and back off (10, 20, 40 s...), which is the crash-loop test's subject
+    # (test_hosts.py), not this one's.
+    settings.BERTH_REPAIR_WINDOW = FAULT_EVERY // 2
     formation = web_formation(quantity=2, healthcheck_timeout=60)
     v1 = make_release(formation=formation)
     assert deployment_execute(deployment_id=rollout_enqueue(release_id=v1.pk).pk).status == "succeeded"
