@@ -26,6 +26,19 @@ def child_env() -> dict:
     }
 
 
+def wait_listening(process: subprocess.Popen, port: int, *, timeout: float) -> bool:
+    """Wait until `process` accepts connections on 127.0.0.1:`port`; False when it exited or `timeout` ran out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+
+
 class Daphne:
     def __init__(self):
         self.port = free_port()
@@ -36,16 +49,9 @@ class Daphne:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    self.close()
-                    raise RuntimeError("daphne did not start") from None
-                time.sleep(0.1)
+        if not wait_listening(self.process, self.port, timeout=60):
+            self.close()
+            raise RuntimeError("daphne did not start")
 
     @property
     def origin(self) -> str:

@@ -8,7 +8,6 @@ SIGKILL and restarted, and across an OpenSearch outage.
 import contextlib
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from django.conf import settings
 from deployments.models import LogLine, LogSink
 from deployments.tests.factories import AppFactory, MembershipFactory, TenantFactory
 from deployments.tests.logs.docker_helpers import Containers, Proxy, unique
-from deployments.tests.logs.server import child_env, free_port
+from deployments.tests.logs.server import child_env, free_port, wait_listening
 from deployments.tests.realtime.wsclient import communicator, logs_path, token_headers
 from tenants.models import Role
 from tenants.services import token_create
@@ -259,14 +258,7 @@ class _Redis:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                assert time.monotonic() < deadline, "redis-server did not listen within 30 s"
-                time.sleep(0.1)
+        assert wait_listening(self.process, self.port, timeout=30), "redis-server did not listen within 30 s"
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
