@@ -3,7 +3,6 @@ on the test database, with the local dockerd registered as its host."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import socket
@@ -16,6 +15,8 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+
+from deployments.router.haproxy import HAProxy
 
 REPO_DIR = Path(__file__).resolve().parents[3]
 
@@ -46,13 +47,7 @@ class PortalServer:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
-        pid_file = self.log_path.parent / "router" / "haproxy.pid"
-        try:
-            pid = int(pid_file.read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
+        HAProxy(prefix=self.log_path.parent / "router", port=self.router_port, tls_port=0).stop()
 
 
 def _database_url() -> str:
