@@ -385,6 +385,10 @@ BERTH_DRAIN_BUFFER_LINES = env.int("BERTH_DRAIN_BUFFER_LINES", default=20000)
 BERTH_RUN_TIMEOUT = env.int("BERTH_RUN_TIMEOUT", default=3600)
 # The uid (and gid) a tenant container runs as when its image names no USER; empty runs such images as root.
 BERTH_DEFAULT_UID = env.str("BERTH_DEFAULT_UID", default="10000")
+# Secret files (deployments/engine/secret_files.py): the image of the container that holds their tmpfs mounted; empty
+# builds `berth-secret-holder:1` on each host from this machine's static busybox (BERTH_BUSYBOX) when it is missing.
+BERTH_SECRET_HOLDER_IMAGE = env.str("BERTH_SECRET_HOLDER_IMAGE", default="")
+BERTH_BUSYBOX = env.str("BERTH_BUSYBOX", default="/bin/busybox")
 # Metrics (deployments/metrics/): seconds between two recorded samples of a container, how long each resolution is
 # kept (raw samples, then 1-minute rows, then 1-hour rows), how often downsampling runs (seconds; 0: never), and
 # the token a Prometheus scraper sends to read /metrics (staff tokens always may; empty: staff only).

@@ -5,6 +5,7 @@ Every function takes an EngineSpec, raises EngineError with a readable message, 
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import threading
 import time
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 import docker.errors
 import docker.types
 
+from deployments.engine import secret_files
 from deployments.engine.client import EngineError, EngineSpec, client_for, fakeable, translated
 from deployments.engine.labels import MANAGED_LABEL
 
@@ -48,6 +50,8 @@ class RunSpec:
     default_user: str = ""
     # A command probe, also given to Docker as the container's HEALTHCHECK.
     healthcheck_command: str = ""
+    # Secret files (path in the container -> content), written to tmpfs before the process starts (secret_files.py).
+    secret_files: dict[str, bytes] = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
 
 
@@ -130,6 +134,39 @@ def _hardened_kwargs(spec: RunSpec, *, restart: bool, engine: EngineSpec | None 
     return kwargs
 
 
+def _create(client, engine: EngineSpec, spec: RunSpec, *, restart: bool, **extra):
+    """Create the hardened container (not started), its secret files already in place when it has any."""
+    kwargs = _hardened_kwargs(spec, restart=restart, engine=engine, client=client)
+    kwargs.pop("detach")
+    kwargs.update(extra)
+    if not spec.secret_files:
+        return client.containers.create(spec.image, **kwargs)
+    mounted = secret_files.volumes_create(client, name=spec.name, files=spec.secret_files)
+    kwargs["mounts"] = secret_files.app_mounts(mounted)
+    container = None
+    try:
+        container = client.containers.create(spec.image, **kwargs)
+        user = (container.attrs.get("Config") or {}).get("User") or ""
+        secret_files.hold(client, container_id=container.id, name=spec.name, mounted=mounted, user=user)
+        return container
+    except Exception:
+        if container is not None:
+            container.remove(force=True)
+            secret_files.release(client.api, container_id=container.id)
+        for item in mounted:
+            with contextlib.suppress(docker.errors.APIError):
+                client.api.remove_volume(item.volume)
+        raise
+
+
+def _removed(client, engine_id: str) -> None:
+    """Remove a container and what held its secret files (even when the container was gone already)."""
+    try:
+        client.api.remove_container(engine_id, force=True)
+    finally:
+        secret_files.release(client.api, container_id=engine_id)
+
+
 @fakeable
 def network_ensure(engine: EngineSpec, *, name: str, labels: dict[str, str]) -> None:
     """Create the bridge network `name` unless it exists (a tenant's own network on this host)."""
@@ -185,14 +222,12 @@ def container_start(engine: EngineSpec, spec: RunSpec) -> Started:
     """Create and start a hardened long-running container; remove it again when it does not start."""
     with translated(engine.name, f"Container {spec.name}"):
         client = client_for(engine)
-        kwargs = _hardened_kwargs(spec, restart=True, engine=engine, client=client)
-        kwargs.pop("detach")
-        container = client.containers.create(spec.image, **kwargs)
+        container = _create(client, engine, spec, restart=True)
         try:
             container.start()
             container.reload()
         except Exception:
-            container.remove(force=True)
+            _removed(client, container.id)
             raise
         host_port = None
         if spec.port:
@@ -243,7 +278,7 @@ def container_stop(engine: EngineSpec, *, engine_id: str, grace: int = 10, remov
             client = client_for(engine, timeout=grace + 30)
             client.api.stop(engine_id, timeout=grace)
             if remove:
-                client.api.remove_container(engine_id, force=True)
+                _removed(client, engine_id)
     except EngineError as exc:
         if not exc.not_found:
             raise
@@ -254,7 +289,7 @@ def container_remove(engine: EngineSpec, *, engine_id: str) -> None:
     """Remove a container at once (SIGKILL); a missing one is already gone."""
     try:
         with translated(engine.name, "Remove container"):
-            client_for(engine).api.remove_container(engine_id, force=True)
+            _removed(client_for(engine), engine_id)
     except EngineError as exc:
         if not exc.not_found:
             raise
@@ -295,9 +330,7 @@ def oneoff_run(engine: EngineSpec, spec: RunSpec, *, timeout: int) -> tuple[int,
     """Run a one-off hardened container to completion; return (exit code, its last output). Always removed."""
     with translated(engine.name, f"Release command {spec.name}"):
         client = client_for(engine)
-        kwargs = _hardened_kwargs(spec, restart=False, engine=engine, client=client)
-        kwargs.pop("detach")
-        container = client.containers.create(spec.image, **kwargs)
+        container = _create(client, engine, spec, restart=False)
         try:
             container.start()
             deadline = time.monotonic() + timeout
@@ -313,7 +346,7 @@ def oneoff_run(engine: EngineSpec, spec: RunSpec, *, timeout: int) -> tuple[int,
             output = container.logs(tail=20).decode("utf-8", "replace").strip()
             return code, output
         finally:
-            container.remove(force=True)
+            _removed(client, container.id)
 
 
 @fakeable

@@ -139,6 +139,8 @@ class FakeContainer:
     created: float
     host_port: int | None = None
     port: _Port | None = None
+    # Secret files as the process would find them (path -> content); never in env, labels or inspect.
+    files: dict[str, bytes] = field(default_factory=dict)
 
 
 @dataclass
@@ -289,6 +291,7 @@ class FakeEngine:
                 oom_killed=behaviour.oom_killed,
                 output=behaviour.output,
                 created=time.time(),
+                files=dict(run.secret_files),
             )
             if run.port and not exited:
                 if not run.bind_ip.startswith("127."):
@@ -388,6 +391,13 @@ class FakeEngine:
         with self._lock:
             self.oneoffs.append(run)
         return behaviour.release_exit, behaviour.release_output
+
+    def secrets_release(self, spec, *, container_id: str) -> None:
+        self._enter("secrets_release", spec, container_id)
+
+    def secrets_sweep(self, spec, *, volume_age: int = 0) -> dict[str, int]:
+        self._enter("secrets_sweep", spec)
+        return {"holders": 0, "volumes": 0}
 
     def inspect(self, spec, *, engine_id: str) -> dict:
         state = self._enter("inspect", spec, engine_id)

@@ -14,6 +14,7 @@ from datetime import datetime
 
 import docker.errors
 
+from deployments.engine import secret_files
 from deployments.engine.client import EngineError, EngineSpec, client_for, fakeable, translated
 
 GC_TIMEOUT = 120
@@ -168,7 +169,9 @@ def container_remove(spec: EngineSpec, *, engine_id: str) -> None:
     """Remove a stopped container; the engine refuses one that runs again. A missing one is already gone."""
     try:
         with translated(spec.name, f"Remove container {engine_id[:12]}"):
-            client_for(spec, timeout=GC_TIMEOUT).api.remove_container(engine_id, force=False)
+            api = client_for(spec, timeout=GC_TIMEOUT).api
+            api.remove_container(engine_id, force=False)
+            secret_files.release(api, container_id=engine_id)
     except EngineError as error:
         if not error.not_found:
             raise

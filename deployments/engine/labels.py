@@ -21,3 +21,8 @@ PROCESS_TYPE_LABEL_PREFIX = f"{PROCESS_LABEL}."
 def label_filter(label: str, value: str) -> str:
     """Return an engine list filter that matches `label=value`."""
     return f"{label}={value}"
+
+
+# A secret files' holder container names the app container it holds them for; their tmpfs volumes carry the other.
+SECRET_HOLDER_LABEL = "berth.secrets-of"  # noqa: S105 - a label's name, not a secret
+SECRET_VOLUME_LABEL = "berth.secrets"  # noqa: S105 - a label's name, not a secret

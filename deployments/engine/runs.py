@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import time
 
+from deployments.engine import secret_files
 from deployments.engine.client import EngineSpec, client_for, translated
-from deployments.engine.containers import RunSpec, _hardened_kwargs
+from deployments.engine.containers import RunSpec, _create
 
 OUTPUT_BYTES = 64 * 1024
 TIMED_OUT = 124  # what timeout(1) answers
@@ -23,11 +24,8 @@ def run_start(engine: EngineSpec, spec: RunSpec, *, tty: bool = False) -> str:
     """
     with translated(engine.name, f"Run {spec.name}"):
         client = client_for(engine)
-        kwargs = _hardened_kwargs(spec, restart=False, engine=engine, client=client)
-        kwargs.pop("detach")
-        if tty:
-            kwargs.update(tty=True, stdin_open=True)
-        container = client.containers.create(spec.image, **kwargs)
+        extra = {"tty": True, "stdin_open": True} if tty else {}
+        container = _create(client, engine, spec, restart=False, **extra)
         if not tty:
             container.start()
         return container.id
@@ -49,4 +47,6 @@ def run_wait(engine: EngineSpec, *, engine_id: str, timeout: int) -> tuple[int, 
             else:
                 time.sleep(0.2)
         output = container.logs(stdout=True, stderr=True)[-OUTPUT_BYTES:]
+        # The exited container stays for its logs; its secret files leave the host's memory now.
+        secret_files.release(client_for(engine).api, container_id=engine_id)
         return code, output.decode("utf-8", "replace")

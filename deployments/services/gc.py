@@ -33,6 +33,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from deployments.engine import gc as engine_gc
+from deployments.engine import secret_files
 from deployments.engine.client import EngineError
 from deployments.engine.labels import APP_LABEL, INSTALLATION_LABEL, PROCESS_LABEL, TENANT_LABEL
 from deployments.models import App, Build, DockerHost, GcRun, Release, ReleaseStatus
@@ -278,6 +279,8 @@ def _collect(*, host: DockerHost, dry_run: bool, policy: GcPolicy, keep: Keep, n
             if error.unreachable:
                 raise
             errors.append(error.message)
+    # What a crash left of secret files (a holder whose container is gone, an unused tmpfs volume) goes too.
+    swept = {"holders": 0, "volumes": 0} if dry_run else secret_files.secrets_sweep(spec)
     plan_images(
         inventory=inventory,
         policy=policy,
@@ -307,6 +310,7 @@ def _collect(*, host: DockerHost, dry_run: bool, policy: GcPolicy, keep: Keep, n
         "images": sorted((_image_row(image) for image in removed_images), key=lambda row: row["id"]),
         "image_bytes": image_bytes,
         "build_cache": {"supported": cache_bytes is not None, "bytes": cache_bytes or 0},
+        "secret_files": swept,
         "kept": dict(sorted(plan.kept.items())),
         "errors": errors,
         "policy": policy.as_dict(),

@@ -15,6 +15,7 @@ from pathlib import Path
 import docker
 import pytest
 
+from deployments.engine import secret_files
 from deployments.engine.labels import TENANT_LABEL, label_filter
 from deployments.models import DockerHost
 from deployments.router import router as configured_router
@@ -44,7 +45,7 @@ def router(settings, haproxy_bin):
 
 @pytest.fixture
 def tenant_slug(docker_engine_url, second_docker_engine_url):
-    """A unique tenant slug; afterwards its containers and networks are removed from both engines."""
+    """A unique tenant slug; afterwards its containers (with their secret files) and networks are removed."""
     slug = f"rt{secrets.token_hex(4)}"
     yield slug
     for url in (docker_engine_url, second_docker_engine_url):
@@ -52,6 +53,7 @@ def tenant_slug(docker_engine_url, second_docker_engine_url):
         try:
             for container in client.containers.list(all=True, filters={"label": label_filter(TENANT_LABEL, slug)}):
                 container.remove(force=True)
+                secret_files.release(client.api, container_id=container.id)
             for network in client.networks.list(names=[f"berth-{slug}"]):
                 network.remove()
         finally:
