@@ -84,3 +84,25 @@ def test_config_unset_sends_nulls(berth, fake_api):
     assert code == 0
     assert out == "Unset A, B on web.\n"
     assert fake_api.calls("PATCH")[0].json() == {"A": None, "B": None}
+
+
+def test_config_set_file_reads_a_local_file_and_sends_its_path(berth, fake_api, tmp_path):
+    pem = tmp_path / "db.pem"
+    pem.write_text("-----BEGIN KEY-----\nabc\n-----END KEY-----\n")
+    fake_api.on("PATCH", "/api/v1/tenants/acme/apps/web/config/", (200, {"DB_PEM": "********"}, {"Berth-Release": "5"}))
+
+    code, out, _ = berth("config:set", f"DB_PEM=@{pem}", "--file", "/run/secrets/db.pem", "-t", "acme", "-a", "web")
+
+    assert code == 0
+    assert out == "Set DB_PEM on web. Released v5.\n"
+    assert fake_api.calls("PATCH")[0].json() == {
+        "DB_PEM": {"value": pem.read_text(), "secret": True, "file": "/run/secrets/db.pem"}
+    }
+
+
+def test_config_set_file_takes_one_pair(berth, fake_api):
+    code, _, err = berth("config:set", "A=1", "B=2", "--file", "/run/secrets/a", "-t", "acme", "-a", "web")
+
+    assert code == 2
+    assert "--file takes exactly one KEY=VALUE" in err
+    assert fake_api.requests == []

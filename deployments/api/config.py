@@ -23,8 +23,16 @@ CONFIG_PATCH_SCHEMA = {
             {"type": "string"},
             {
                 "type": "object",
-                "properties": {"value": {"type": "string"}, "secret": {"type": "boolean"}},
-                "required": ["value"],
+                "properties": {
+                    "value": {"type": "string"},
+                    "secret": {"type": "boolean"},
+                    "file": {
+                        "type": "string",
+                        "description": "A path in the container: the value is written there as a file (tmpfs, "
+                        "mode 0400, owned by the container's user) instead of an environment variable; always "
+                        'secret. "" turns it back into a variable.',
+                    },
+                },
             },
         ],
         "nullable": True,
@@ -40,7 +48,15 @@ class ConfigViewSet(TenantScopedViewSet):
     pagination_class = None
 
     @extend_schema(
-        parameters=[OpenApiParameter("reveal", str, many=True, description="Keys to show in clear (admin, audited).")],
+        parameters=[
+            OpenApiParameter("reveal", str, many=True, description="Keys to show in clear (admin, audited)."),
+            OpenApiParameter(
+                "detail",
+                bool,
+                description='Answer {"KEY": {"value", "secret", "file"}} instead of {"KEY": "value"}; '
+                '"file" is there for secret files only.',
+            ),
+        ],
         responses={200: CONFIG_SCHEMA},
     )
     def retrieve(self, request, tenant, app):
@@ -51,6 +67,15 @@ class ConfigViewSet(TenantScopedViewSet):
         if keys:
             token = request.auth if isinstance(request.auth, ApiToken) else None
             config.update(services.config_reveal(app=app, keys=keys, actor=request.user, token=token))
+        if request.query_params.get("detail", "").lower() in ("1", "true", "yes"):
+            files = services.config_files(app=app)
+            secret = services.config_secret_keys(app=app)
+            return Response(
+                {
+                    key: {"value": value, "secret": key in secret, **({"file": files[key]} if key in files else {})}
+                    for key, value in config.items()
+                }
+            )
         return Response(config)
 
     @extend_schema(request={"application/json": CONFIG_PATCH_SCHEMA}, responses={200: CONFIG_SCHEMA})

@@ -52,6 +52,8 @@ class ConfigVar(models.Model):
     key = models.CharField(max_length=128, validators=[CONFIG_KEY])
     value = models.TextField(blank=True)
     secret = models.BooleanField(default=False)
+    # A path in the container: the (always secret) value is written there as a file at run time, not into the env.
+    file = models.CharField(max_length=255, blank=True, default="")
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from deployments import crypto
+from deployments.engine.secret_files import path_problem
 from deployments.models import App, ConfigVar, Release
 from deployments.models.apps import CONFIG_KEY
 from deployments.services.releases import SECRET_MASK, actor_name, app_lock, config_snapshot, release_next
@@ -24,12 +25,16 @@ RESERVED_PREFIX = "BERTH_"
 
 @dataclass(frozen=True)
 class ConfigChange:
-    """One key of a PATCH: unset, or set to `value` (None keeps the current value) with `secret` (None keeps it)."""
+    """One key of a PATCH: unset, or set to `value` (None keeps the current value) with `secret` (None keeps it).
+
+    `file` (None keeps it) is a path in the container for a secret file; "" turns a file back into a variable.
+    """
 
     key: str
     unset: bool = False
     value: str | None = None
     secret: bool | None = None
+    file: str | None = None
 
 
 def _invalid(key: str, message: str) -> Invalid:
@@ -37,7 +42,10 @@ def _invalid(key: str, message: str) -> Invalid:
 
 
 def config_parse(payload) -> list[ConfigChange]:
-    """Validate a PATCH body: {"KEY": "value" | null | {"value": "...", "secret": bool}}. Never echoes a value."""
+    """Validate a PATCH body: {"KEY": "value" | null | {"value": "...", "secret": bool, "file": "/path"}}.
+
+    Never echoes a value.
+    """
     if not isinstance(payload, dict) or not payload:
         raise Invalid('Send an object of config vars, e.g. {"KEY": "value", "OLD": null}.')
     changes = []
@@ -49,19 +57,29 @@ def config_parse(payload) -> list[ConfigChange]:
         if raw is None:
             changes.append(ConfigChange(key=key, unset=True))
             continue
+        file = None
         if isinstance(raw, str):
             value, secret = raw, None
         elif isinstance(raw, dict):
-            unknown = set(raw) - {"value", "secret"}
+            unknown = set(raw) - {"value", "secret", "file"}
             if unknown:
-                raise _invalid(key, f"Unknown field(s) {', '.join(sorted(map(str, unknown)))}; use value and secret.")
-            value, secret = raw.get("value"), raw.get("secret")
+                raise _invalid(
+                    key, f"Unknown field(s) {', '.join(sorted(map(str, unknown)))}; use value, secret and file."
+                )
+            value, secret, file = raw.get("value"), raw.get("secret"), raw.get("file")
             if value is not None and not isinstance(value, str):
                 raise _invalid(key, "The value must be a string.")
             if secret is not None and not isinstance(secret, bool):
                 raise _invalid(key, "secret must be true or false.")
-            if value is None and secret is None:
-                raise _invalid(key, "Give a value, a secret flag, or null to unset.")
+            if file is not None:
+                if not isinstance(file, str):
+                    raise _invalid(key, 'file must be a path in the container, e.g. "/run/secrets/db.pem".')
+                if file and (problem := path_problem(file)):
+                    raise _invalid(key, problem)
+                if file and secret is False:
+                    raise _invalid(key, "A secret file is always secret: drop secret: false, or the file.")
+            if value is None and secret is None and file is None:
+                raise _invalid(key, "Give a value, a secret flag, a file path, or null to unset.")
         else:
             raise _invalid(key, 'Use a string, null, or {"value": "...", "secret": true}.')
         if value is not None:
@@ -69,7 +87,7 @@ def config_parse(payload) -> list[ConfigChange]:
                 raise _invalid(key, f"The value is longer than {MAX_VALUE_BYTES} bytes.")
             if "\x00" in value:
                 raise _invalid(key, "The value contains a NUL byte, which no environment variable can hold.")
-        changes.append(ConfigChange(key=key, value=value, secret=secret))
+        changes.append(ConfigChange(key=key, value=value, secret=secret, file=file))
     return changes
 
 
@@ -105,19 +123,27 @@ def config_update(*, app: App, values: dict, actor) -> Release:
         old_value = None
         if existing is not None:
             old_value = crypto.decrypt(existing.value) if existing.secret else existing.value
+        file = change.file if change.file is not None else (existing.file if existing is not None else "")
         secret = change.secret if change.secret is not None else bool(existing and existing.secret)
+        if change.file and change.secret is None:
+            secret = True
+        if file and not secret:
+            raise _invalid(change.key, "A secret file is always secret: unset its file first.")
         value = change.value
         if value is None or (existing is not None and existing.secret and value == SECRET_MASK):
             if existing is None:
                 raise _invalid(change.key, "There is no such config var to mark; give it a value.")
             value = old_value
-        if existing is not None and value == old_value and secret == existing.secret:
+        if existing is not None and value == old_value and secret == existing.secret and file == existing.file:
             continue
         var = existing or ConfigVar(app=app, key=change.key)
         var.value = crypto.encrypt(value) if secret else value
         var.secret = secret
+        var.file = file
         var.updated_at = now
         var.save()
+        if file != (existing.file if existing is not None else ""):
+            diff.setdefault("files", {})[change.key] = file
         shown = SECRET_MASK if secret else value
         if existing is None:
             added.append(change.key)
@@ -127,8 +153,27 @@ def config_update(*, app: App, values: dict, actor) -> Release:
             diff["changed"][change.key] = [SECRET_MASK if existing.secret else old_value, shown]
     if not (added or changed or removed):
         raise Conflict("No change: every config var already has the value you sent.", code="no_change")
+    _files_check(app=app)
     audit_record(actor=actor, tenant=app.tenant, action="config.update", target=app, diff=diff)
     return release_next(app=app, actor=actor, summary=_summary(actor, added, changed, removed))
+
+
+def _files_check(*, app: App) -> None:
+    """Refuse two secret files on one path (the transaction is rolled back with it)."""
+    seen: dict[str, str] = {}
+    for key, file in ConfigVar.objects.filter(app=app).exclude(file="").order_by("key").values_list("key", "file"):
+        if file in seen:
+            raise _invalid(key, f"{seen[file]} is already the file {file}: give each secret file a path of its own.")
+        seen[file] = key
+
+
+def config_files(*, app: App) -> dict[str, str]:
+    """{KEY: path} of the app's secret files."""
+    return dict(ConfigVar.objects.filter(app=app).exclude(file="").order_by("key").values_list("key", "file"))
+
+
+def config_secret_keys(*, app: App) -> set[str]:
+    return set(ConfigVar.objects.filter(app=app, secret=True).values_list("key", flat=True))
 
 
 def config_masked(*, app: App) -> dict[str, str]:

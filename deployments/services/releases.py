@@ -36,14 +36,24 @@ def app_lock(*, app: App) -> App:
 
 
 def config_snapshot(*, app: App) -> dict:
-    """{KEY: {"value", "secret"}}, secret values still encrypted exactly as the ConfigVar rows hold them."""
-    return {var.key: {"value": var.value, "secret": var.secret} for var in ConfigVar.objects.filter(app=app)}
+    """{KEY: {"value", "secret"[, "file"]}}, secret values still encrypted exactly as the ConfigVar rows hold them.
+
+    "file" (a path in the container) is there only for a secret file, so older snapshots read the same.
+    """
+    return {
+        var.key: {"value": var.value, "secret": var.secret, **({"file": var.file} if var.file else {})}
+        for var in ConfigVar.objects.filter(app=app)
+    }
 
 
 def config_plain(snapshot: dict) -> dict:
     """A snapshot with secret values decrypted, to compare two snapshots whatever key encrypted them."""
     return {
-        key: (crypto.decrypt(entry["value"]) if entry["secret"] else entry["value"], entry["secret"])
+        key: (
+            crypto.decrypt(entry["value"]) if entry["secret"] else entry["value"],
+            entry["secret"],
+            entry.get("file", ""),
+        )
         for key, entry in snapshot.items()
     }
 
@@ -230,7 +240,14 @@ def release_rollback(*, app: App, version: int, actor) -> Release:
     ConfigVar.objects.filter(app=app).delete()
     now = timezone.now()
     ConfigVar.objects.bulk_create(
-        ConfigVar(app=app, key=key, value=entry["value"], secret=entry["secret"], updated_at=now)
+        ConfigVar(
+            app=app,
+            key=key,
+            value=entry["value"],
+            secret=entry["secret"],
+            file=entry.get("file", ""),
+            updated_at=now,
+        )
         for key, entry in target.config.items()
     )
     Formation.objects.filter(app=app).exclude(process_type__in=list(target.formation)).delete()

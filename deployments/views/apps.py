@@ -67,6 +67,7 @@ def app_detail(request, tenant, app):
         "url": app_services.app_url(app=app),
         "releases": selectors.release_list(app=app)[:20],
         "config": config_services.config_masked(app=app),
+        "config_files": config_services.config_files(app=app),
         "secret_mask": SECRET_MASK,
         "formation": selectors.formation_list(app=app),
         "builds": selectors.build_list(app=app)[:5],
@@ -100,8 +101,13 @@ def _app_action(request, tenant: str, app: str, permission: str, action) -> Http
 @require_POST
 def app_config_set(request, tenant, app):
     key = request.POST.get("key", "").strip()
+    file = request.POST.get("file", "").strip()
     if request.POST.get("unset"):
         body = {key: None}
+    elif file:
+        # A browser sends a textarea's lines with CRLF; a file (a PEM) keeps the lines it was pasted with.
+        value = request.POST.get("value", "").replace("\r\n", "\n")
+        body = {key: {"value": value, "secret": True, "file": file}}
     elif request.POST.get("secret"):
         body = {key: {"value": request.POST.get("value", ""), "secret": True}}
     else:

@@ -23,6 +23,12 @@ def register(verbs, parents) -> None:
     p = verbs.add_parser("config:set", parents=common, help="set config vars (a new release)")
     p.add_argument("pairs", nargs="+", metavar="KEY=VALUE")
     p.add_argument("--secret", action="store_true", help="store the values encrypted and never show them")
+    p.add_argument(
+        "--file",
+        metavar="PATH",
+        help="write the (one) value as a secret file at PATH in the container instead of an environment variable; "
+        "KEY=@local-file reads the value from a file",
+    )
     _wait_options(p)
     p.set_defaults(func=run_set)
     p = verbs.add_parser("config:unset", parents=common, help="remove config vars (a new release)")
@@ -116,7 +122,20 @@ def run_get(args, client: Client) -> int:
 
 def run_set(args, client: Client) -> int:
     pairs = parse_pairs(args.pairs)
-    body = {key: ({"value": value, "secret": True} if args.secret else value) for key, value in pairs}
+    if args.file:
+        if len(pairs) != 1:
+            raise UsageError("--file takes exactly one KEY=VALUE (or KEY=@local-file)")
+        [(key, value)] = pairs
+        if value.startswith("@"):
+            try:
+                with open(value[1:], encoding="utf-8") as handle:
+                    value = handle.read()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise UsageError(f"cannot read {value[1:]}: {exc}") from exc
+        pairs = [(key, value)]
+        body = {key: {"value": value, "secret": True, "file": args.file}}
+    else:
+        body = {key: ({"value": value, "secret": True} if args.secret else value) for key, value in pairs}
     answer = client.patch(_config_path(args), body)
     if args.json:
         output.emit_json(answer)

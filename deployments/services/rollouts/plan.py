@@ -39,6 +39,7 @@ from deployments.services.installation import installation_id
 from deployments.services.rollouts.errors import RolloutFailed
 from deployments.services.rollouts.placement import place
 from portal.errors import Invalid
+from tenants.audit import audit_record
 from tenants.models import Tenant
 
 WEB = WEB_PROCESS  # the process the router serves
@@ -124,6 +125,8 @@ def release_env(*, release: Release, process_type: str, port: int | None) -> dic
     """Return the container's environment; secrets are decrypted here, just before the engine call, and nowhere else."""
     env = {}
     for key, item in (release.config or {}).items():
+        if isinstance(item, dict) and item.get("file"):
+            continue  # a secret file (release_files), never an environment variable
         value = item.get("value", "") if isinstance(item, dict) else str(item)
         if isinstance(item, dict) and item.get("secret"):
             value = crypto.decrypt(value)
@@ -139,6 +142,30 @@ def release_env(*, release: Release, process_type: str, port: int | None) -> dic
     )
     env["PORT"] = str(port or CONTAINER_PORT)
     return env
+
+
+def release_files(*, release: Release) -> dict[str, bytes]:
+    """The release's secret files (path in the container -> content), decrypted here, just before the engine call."""
+    return {
+        item["file"]: crypto.decrypt(item["value"]).encode()
+        for item in (release.config or {}).values()
+        if isinstance(item, dict) and item.get("file")
+    }
+
+
+def files_audit(*, release: Release, container: str, host: DockerHost) -> None:
+    """Record that the secret files of `release` are mounted into `container` (a per-tenant audit of secret use)."""
+    files = {
+        key: item["file"] for key, item in (release.config or {}).items() if isinstance(item, dict) and item.get("file")
+    }
+    if files:
+        audit_record(
+            actor=None,
+            tenant=release.app.tenant,
+            action="config.file_mount",
+            target=release.app,
+            diff={"release": release.version, "container": container, "host": host.name, "files": files},
+        )
 
 
 def tenant_network(*, tenant: Tenant) -> str:
@@ -166,8 +193,10 @@ def labels_for(*, release: Release, process_type: str, index: int, deployment_id
 
 
 def run_spec(*, release: Release, planned: Planned, image: str, deployment_id: int | None) -> docker_ops.RunSpec:
+    """What the engine starts for `planned`; the mount of any secret file into it is audited here."""
     web = planned.process_type == WEB
     values = planned.settings
+    files_audit(release=release, container=planned.name, host=planned.host)
     return docker_ops.RunSpec(
         name=planned.name,
         image=image,
@@ -185,6 +214,7 @@ def run_spec(*, release: Release, planned: Planned, image: str, deployment_id: i
         tmp_mb=int(values.get("tmp_mb", docker_ops.TMP_MB)),
         default_user=default_user(),
         healthcheck_command=values["healthcheck"] if values["healthcheck_kind"] == HealthcheckKind.COMMAND else "",
+        secret_files=release_files(release=release),
     )
 
 

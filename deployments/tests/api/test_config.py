@@ -79,3 +79,21 @@ def test_a_viewer_reads_but_cannot_patch(api, app, victor):
     assert client.get(URL).status_code == 200
     assert client.patch(URL, {"A": "1"}, format="json").status_code == 403
     assert ConfigVar.objects.count() == 0
+
+
+def test_a_secret_file_is_patched_masked_and_detailed_with_its_path(api, app, alice):
+    client = api(alice)
+
+    response = client.patch(
+        URL, {"DB_PEM": {"value": "pem-body", "file": "/run/secrets/db.pem"}, "FOO": "bar"}, format="json"
+    )
+
+    assert response.status_code == 200
+    assert response.json() == {"DB_PEM": "********", "FOO": "bar"}
+    assert client.get(URL + "?detail=true").json() == {
+        "DB_PEM": {"value": "********", "secret": True, "file": "/run/secrets/db.pem"},
+        "FOO": {"value": "bar", "secret": False},
+    }
+    refused = client.patch(URL, {"X": {"value": "v", "file": "/etc/x"}}, format="json")
+    assert refused.status_code == 400
+    assert "cannot hold a secret file" in refused.json()["error"]["fields"]["X"][0]

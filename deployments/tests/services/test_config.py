@@ -6,7 +6,8 @@ from django.db import connection
 from deployments import crypto
 from deployments.models import App, ConfigVar, Release
 from deployments.services.apps import app_create
-from deployments.services.config import config_masked, config_reveal, config_update
+from deployments.services.config import config_files, config_masked, config_reveal, config_update
+from deployments.services.rollouts.plan import release_env, release_files
 from deployments.tests.factories import MembershipFactory, TenantFactory, UserFactory
 from portal.errors import ApplicationError, Conflict
 from tenants.models import AuditEvent
@@ -47,7 +48,7 @@ def test_config_update_that_changes_nothing_is_refused(app, alice):
         ({"BERTH_X": "1"}, "BERTH_X: This key is reserved"),
         ({"N": 5}, 'N: Use a string, null, or {"value": "...", "secret": true}.'),
         ({"N": {"value": "x", "secret": "yes"}}, "N: secret must be true or false."),
-        ({"N": {"value": "x", "other": 1}}, "N: Unknown field(s) other; use value and secret."),
+        ({"N": {"value": "x", "other": 1}}, "N: Unknown field(s) other; use value, secret and file."),
         ({"N": {"secret": True}}, "N: There is no such config var to mark; give it a value."),
         ({"N": "a\x00b"}, "N: The value contains a NUL byte"),
     ],
@@ -149,3 +150,62 @@ def test_twenty_parallel_config_changes_get_versions_2_to_21_without_gap_or_dupl
     # Each release holds exactly the keys of the releases before it plus its own.
     sizes = [len(release.config) for release in Release.objects.filter(app=app).order_by("version")]
     assert sizes == list(range(0, 21))
+
+
+def test_a_secret_file_is_always_secret_and_kept_out_of_the_environment(app, alice):
+    # when
+    release = config_update(
+        app=app, values={"DB_PEM": {"value": "-----PEM-----", "file": "/run/secrets/db.pem"}, "A": "1"}, actor=alice
+    )
+
+    # then
+    var = ConfigVar.objects.get(app=app, key="DB_PEM")
+    assert (var.secret, var.file) == (True, "/run/secrets/db.pem")
+    assert crypto.decrypt(var.value) == "-----PEM-----"
+    assert config_masked(app=app) == {"A": "1", "DB_PEM": "********"}
+    assert config_files(app=app) == {"DB_PEM": "/run/secrets/db.pem"}
+    assert release.config["DB_PEM"]["file"] == "/run/secrets/db.pem"
+    assert "file" not in release.config["A"]
+    assert release_env(release=release, process_type="web", port=5000)["A"] == "1"
+    assert "DB_PEM" not in release_env(release=release, process_type="web", port=5000)
+    assert release_files(release=release) == {"/run/secrets/db.pem": b"-----PEM-----"}
+    event = AuditEvent.objects.get(action="config.update")
+    assert event.diff["files"] == {"DB_PEM": "/run/secrets/db.pem"}
+    assert "-----PEM-----" not in str(event.diff)
+
+
+def test_a_secret_file_moves_and_turns_back_into_a_secret_variable(app, alice):
+    config_update(app=app, values={"K": {"value": "v", "file": "/run/secrets/k"}}, actor=alice)
+
+    moved = config_update(app=app, values={"K": {"file": "/etc/app/k"}}, actor=alice)
+    back = config_update(app=app, values={"K": {"file": ""}}, actor=alice)
+
+    assert moved.config["K"]["file"] == "/etc/app/k"
+    assert moved.summary == "alice changed K"
+    assert "file" not in back.config["K"] and back.config["K"]["secret"] is True
+    assert release_env(release=back, process_type="web", port=5000)["K"] == "v"
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"K": {"value": "v", "file": "run/k"}}, "K: The file path must be absolute"),
+        ({"K": {"value": "v", "file": "/run/secrets/../k"}}, "K: The file path must be normalised"),
+        ({"K": {"value": "v", "file": "/etc/k"}}, "K: /etc cannot hold a secret file"),
+        ({"K": {"value": "v", "file": "/k"}}, "K: / cannot hold a secret file"),
+        ({"K": {"value": "v", "file": "/run/a:b"}}, "K: The file path is too long or holds a character"),
+        ({"K": {"value": "v", "file": 3}}, "K: file must be a path in the container"),
+        ({"K": {"value": "v", "file": "/run/s/k", "secret": False}}, "K: A secret file is always secret"),
+        (
+            {"A": {"value": "v", "file": "/run/s/k"}, "B": {"value": "w", "file": "/run/s/k"}},
+            "B: A is already the file /run/s/k",
+        ),
+    ],
+)
+def test_a_bad_secret_file_is_refused_and_changes_nothing(app, alice, values, message):
+    with pytest.raises(ApplicationError) as error:
+        config_update(app=app, values=values, actor=alice)
+
+    assert error.value.message.startswith(message), error.value.message
+    assert ConfigVar.objects.count() == 0
+    assert Release.objects.filter(app=app).count() == 1

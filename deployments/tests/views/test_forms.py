@@ -3,6 +3,7 @@
 import pytest
 from django.contrib.auth import get_user_model
 
+from deployments import crypto
 from deployments.models import Formation, Release, ReleaseStatus
 from deployments.services.apps import app_create
 from deployments.services.config import config_update
@@ -85,3 +86,21 @@ def test_a_rollback_to_a_missing_version_is_a_message_not_a_404_page(client, wor
     assert response.status_code == 200
     assert _messages(response) == ["web has no release v9."]
     assert Release.objects.filter(app=app).count() == 1
+
+
+def test_config_form_sets_a_secret_file_and_the_page_shows_its_path_not_its_value(client, world):
+    owner, _, app = world
+    client.force_login(owner)
+    pem = "-----BEGIN KEY-----\r\nform-canary\r\n-----END KEY-----\r\n"
+
+    response = client.post(
+        "/t/acme/apps/web/config/", {"key": "DB_PEM", "value": pem, "file": "/run/secrets/db.pem"}, follow=True
+    )
+
+    assert _messages(response) == ["v2: olivia added DB_PEM"]
+    var = app.config_vars.get(key="DB_PEM")
+    assert (var.secret, var.file) == (True, "/run/secrets/db.pem")
+    assert crypto.decrypt(var.value) == pem.replace("\r\n", "\n")
+    page = response.content.decode()
+    assert "/run/secrets/db.pem" in page
+    assert "form-canary" not in page

@@ -2,10 +2,13 @@
 
 import pytest
 
-from deployments.models import Deployment, DeploymentKind, DeploymentStatus, Formation
+from deployments import crypto
+from deployments.models import Deployment, DeploymentKind, DeploymentStatus, Formation, Release
+from deployments.services.rollouts import deployment_execute, rollout_enqueue
 from deployments.services.rollouts.errors import RolloutFailed
 from deployments.services.rollouts.plan import rollout_plan, run_spec, scale_plan
 from deployments.tests.factories import AppFactory, ReleaseFactory, web_formation
+from tenants.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -91,3 +94,32 @@ def test_a_containers_spec_carries_the_labels_and_the_port_it_is_found_and_reach
         "berth.index": "1",
     }
     assert spec.labels["berth.deployment"] == "7"
+
+
+def test_secret_files_reach_the_engine_as_files_not_environment_and_each_mount_is_audited(app, deploy, engine):
+    # given
+    release = deploy.release(1, quantity=2, release_command="migrate")
+    config = {
+        "PLAIN": {"value": "p", "secret": False},
+        "DB_PEM": {"value": crypto.encrypt("pem-canary"), "secret": True, "file": "/run/secrets/db.pem"},
+    }
+    Release.objects.filter(pk=release.pk).update(config=config)
+
+    # when
+    deployment = deployment_execute(deployment_id=rollout_enqueue(release_id=release.pk).pk)
+
+    # then
+    assert deployment.status == DeploymentStatus.SUCCEEDED, deployment.error
+    started = [item for host in ("a", "b") for item in engine.host(host).containers.values()]
+    assert len(started) == 2
+    for item in started:
+        assert item.files == {"/run/secrets/db.pem": b"pem-canary"}
+        assert "DB_PEM" not in item.env and item.env["PLAIN"] == "p"
+    [oneoff] = engine.oneoffs
+    assert oneoff.secret_files == {"/run/secrets/db.pem": b"pem-canary"}
+    events = AuditEvent.objects.filter(action="config.file_mount").order_by("pk")
+    assert sorted(event.diff["container"] for event in events) == sorted(
+        [oneoff.name, *(item.name for item in started)]
+    )
+    assert all(event.diff["files"] == {"DB_PEM": "/run/secrets/db.pem"} for event in events)
+    assert "pem-canary" not in str([event.diff for event in events])
