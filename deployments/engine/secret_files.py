@@ -33,6 +33,8 @@ from deployments.engine.labels import MANAGED_LABEL, SECRET_HOLDER_LABEL, SECRET
 
 HOLDER_IMAGE = "berth-secret-holder:1"
 HOLDER_DOCKERFILE = b'FROM scratch\nCOPY busybox /busybox\nCMD ["/busybox", "sleep", "2147483647"]\n'
+HOLDER_NANO_CPUS = 100_000_000  # a tenth of a CPU: it only sleeps
+HOLDER_HEALTH_INTERVAL_NS = 300 * 1_000_000_000
 FILE_MODE = 0o400
 # The volume's root: the container's user may reach a file whose name it knows, not list the directory.
 DIR_MODE = "0711"
@@ -199,7 +201,10 @@ def hold(client, *, container_id: str, name: str, mounted: list[Mounted], user: 
         security_opt=["no-new-privileges:true"],
         network_mode="none",
         mem_limit="16m",
+        nano_cpus=HOLDER_NANO_CPUS,
         pids_limit=8,
+        # Docker's own health check, so docker-bench's 5.27 holds for the holder too; it only proves it runs.
+        healthcheck={"test": ["CMD", "/busybox", "true"], "interval": HOLDER_HEALTH_INTERVAL_NS, "retries": 3},
         log_config=docker.types.LogConfig(type="none"),
     )
     holder.start()

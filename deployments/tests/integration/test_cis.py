@@ -8,6 +8,7 @@ router, by design) may warn.
 import docker
 import pytest
 
+from deployments import crypto
 from deployments.models import DeploymentStatus
 from deployments.services.rollouts import deployment_execute, rollout_enqueue
 from deployments.tests.factories import web_formation
@@ -66,10 +67,12 @@ def section5(attrs: dict, info: dict, network: dict) -> dict[str, bool]:
 def test_a_deployed_apps_containers_warn_only_on_apparmor_and_the_published_port(
     hosts, router, app, make_release, tenant_slug, docker_engine_url, second_docker_engine_url
 ):
-    # given: a web process (published for the router) and a worker, both with a command health check
+    # given: a web process (published for the router) and a worker, both with a command health check and a secret
+    # file (so each has a holder container, checked too)
     check = {"healthcheck_kind": "command", "healthcheck": "wget -q -O /dev/null localhost:5000/"}
     formation = {**web_formation(quantity=1, **check), "worker": {**web_formation(quantity=1, **check)["web"]}}
-    release = make_release(formation=formation)
+    secret = {"value": crypto.encrypt("cis-canary"), "secret": True, "file": "/run/secrets/key"}
+    release = make_release(formation=formation, config={"KEY": secret})
 
     # when
     deployment = deployment_execute(deployment_id=rollout_enqueue(release_id=release.pk).pk)
@@ -81,14 +84,18 @@ def test_a_deployed_apps_containers_warn_only_on_apparmor_and_the_published_port
         client = docker.DockerClient(base_url=url, timeout=60)
         info = client.info()
         apparmor = any("name=apparmor" in option for option in info.get("SecurityOptions") or [])
-        for container in engine_containers(url, tenant_slug):
+        mine = {"name": f"berth-{tenant_slug}-", "label": "berth.secrets-of"}
+        holders = client.containers.list(all=True, filters=mine)
+        for container in [*engine_containers(url, tenant_slug), *holders]:
             attrs = client.api.inspect_container(container.id)
             network = client.api.inspect_network(attrs["HostConfig"]["NetworkMode"])
-            sshd = container.exec_run(["sh", "-c", "ps -o comm | grep -c '^sshd$'"]).output.decode().strip()
-            checks = section5(attrs, info, network) | {"5.7": sshd == "0"}
-            results.append((attrs["Config"]["Labels"]["berth.process"], apparmor, checks))
+            processes = client.api.top(container.id)["Processes"] or []
+            sshd = [row for row in processes if row[-1].split()[0].endswith("sshd")]
+            checks = section5(attrs, info, network) | {"5.7": sshd == []}
+            labels = attrs["Config"]["Labels"]
+            results.append((labels.get("berth.process", "holder"), apparmor, checks))
         client.close()
-    assert sorted(process for process, _apparmor, _checks in results) == ["web", "worker"]
+    assert sorted(process for process, _apparmor, _checks in results) == ["holder", "holder", "web", "worker"]
     for process, apparmor, checks in results:
         warned = sorted((check for check, passed in checks.items() if not passed), key=lambda c: int(c.split(".")[1]))
         expected = ([] if apparmor else ["5.2"]) + (["5.9"] if process == "web" else [])
