@@ -86,3 +86,29 @@ def test_a_successful_run_and_the_list(live_app, api, tenant_slug):
         (2, "succeeded", 0, "run\n"),
         (1, "succeeded", 0, ""),
     ]
+
+
+def test_a_run_reads_the_releases_secret_files_and_its_holder_goes_when_it_ends(
+    app, make_release, sample_image, api, docker_engine_url, tenant_slug
+):
+    # given
+    sample_image("httpd")
+    DockerHost.objects.create(name="local", engine_url=docker_engine_url, address="127.0.0.1")
+    secret = {"value": crypto.encrypt("run-file-canary"), "secret": True, "file": "/run/secrets/key"}
+    App.objects.filter(pk=app.pk).update(current_release=make_release(config={"KEY": secret}))
+    client = api(MembershipFactory(tenant=app.tenant, role=Role.DEVELOPER).user)
+    runs = f"/api/v1/tenants/{tenant_slug}/apps/web/runs/"
+
+    # when
+    created = client.post(runs, {"command": ["sh", "-c", 'cat /run/secrets/key; echo; echo "[$KEY]"']}, format="json")
+    run_due_tasks()
+    shown = client.get(f"{runs}1/").json()
+
+    # then
+    assert created.status_code == 201, created.json()
+    assert (shown["status"], shown["exit_code"]) == ("succeeded", 0), shown["error"]
+    assert shown["output"].splitlines() == ["run-file-canary", "[]"]
+    engine = docker.DockerClient(base_url=docker_engine_url, timeout=60)
+    run = Run.objects.get(app=app, number=1)
+    assert engine.api.containers(all=True, filters={"label": f"berth.secrets-of={run.engine_id}"}) == []
+    engine.close()
