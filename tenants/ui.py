@@ -51,12 +51,16 @@ def form_errors(form) -> str:
     return "; ".join(parts)
 
 
+SWITCHER_TEAMS = 20
+
+
 def my_teams(request) -> dict:
     """Template context: the teams of the logged-in user, for the header's team switcher (read only when shown)."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"my_teams": ()}
-    return {"my_teams": SimpleLazyObject(lambda: list(tenant_list_for(user=user)))}
+    # One more than shown, so the template knows to offer the full list (a staff user sees every team there is).
+    return {"my_teams": SimpleLazyObject(lambda: list(tenant_list_for(user=user)[: SWITCHER_TEAMS + 1]))}
 
 
 def outcome(request, call, success: str) -> bool:

@@ -46,7 +46,8 @@ REFUSED = (ApplicationError, ValidationError)
 @require_GET
 def home(request):
     """List the tenants the user belongs to, with the form to create one."""
-    context = {"tenants": selectors.tenant_list_for(user=request.user), "form": TeamCreateForm()}
+    page = Paginator(selectors.tenant_list_for(user=request.user), TEAMS_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"tenants": page, "page": page, "form": TeamCreateForm()}
     return render(request, "tenants/home.html", context)
 
 
@@ -73,6 +74,8 @@ def team_create(request):
 def team_switch(request):
     """Go to the team picked in the header's switcher (a plain GET form, so it works without JavaScript)."""
     slug = request.GET.get("team", "")
+    if not slug:
+        return redirect("home")  # "All teams…": the home page lists them
     tenant, _ = tenant_for(request, slug, "tenant.view")
     return redirect("ui-tenant", tenant=tenant.slug)
 
@@ -253,6 +256,7 @@ def invitation_accept(request, signed):
 
 
 AUDIT_PAGE_SIZE = 50
+TEAMS_PAGE_SIZE = 50
 
 
 @login_required

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -33,13 +34,15 @@ from portal.errors import ApplicationError, NotFound
 from tenants.ui import error_text as _error_text
 from tenants.ui import tenant_for as _tenant
 
+APPS_PAGE_SIZE = 50
+
 
 @login_required
 @require_GET
 def tenant_detail(request, tenant):
     tenant, can = _tenant(request, tenant, "app.view")
-    apps = selectors.app_list(tenant=tenant)
-    return render(request, "deployments/tenant.html", {"tenant": tenant, "apps": apps, "can": can})
+    page = Paginator(selectors.app_list(tenant=tenant), APPS_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "deployments/tenant.html", {"tenant": tenant, "page": page, "can": can})
 
 
 @login_required

@@ -42,10 +42,10 @@ def test_owner_creates_app_sets_secret_and_sees_release_history(page, live_serve
     page.fill("#new-app", "web")
     page.click("text=Create app")
     page.fill("input[name=key]", "GREETING")
-    page.fill("input[name=value]", "hello")
+    page.fill("#config-value", "hello")
     page.click("button:has-text('Set')")
     page.fill("input[name=key]", "API_KEY")
-    page.fill("input[name=value]", CANARY)
+    page.fill("#config-value", CANARY)
     page.check("input[name=secret]")
     page.click("button:has-text('Set')")
 
