@@ -1,5 +1,7 @@
 """What every customer page shares: the tenant the caller may see, and a refusal's readable text."""
 
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.utils.functional import SimpleLazyObject
@@ -52,6 +54,50 @@ def form_errors(form) -> str:
 
 
 SWITCHER_TEAMS = 20
+
+
+@dataclass
+class Window:
+    """One page of a list too long to count on every request: its rows, and whether newer or older ones exist."""
+
+    rows: list
+    number: int
+    size: int
+    has_next: bool
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+    @property
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    @property
+    def start(self) -> int:
+        return (self.number - 1) * self.size + 1 if self.rows else 0
+
+    @property
+    def end(self) -> int:
+        return (self.number - 1) * self.size + len(self.rows)
+
+
+def window(queryset, page: str | None, size: int) -> Window:
+    """Page `page` (1 when not a positive number) of `queryset`, read as size + 1 rows: no COUNT over the list."""
+    number = int(page) if page and page.isdigit() and int(page) > 0 else 1
+    offset = (number - 1) * size
+    rows = list(queryset[offset : offset + size + 1])
+    return Window(rows=rows[:size], number=number, size=size, has_next=len(rows) > size)
 
 
 def my_teams(request) -> dict:
