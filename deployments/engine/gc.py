@@ -170,8 +170,10 @@ def container_remove(spec: EngineSpec, *, engine_id: str) -> None:
     try:
         with translated(spec.name, f"Remove container {engine_id[:12]}"):
             api = client_for(spec, timeout=GC_TIMEOUT).api
+            # An exited run's secret volumes outlive its holder (removed when it ended): they go with it.
+            volumes = secret_files.volumes_of(api.inspect_container(engine_id))
             api.remove_container(engine_id, force=False)
-            secret_files.release(api, container_id=engine_id)
+            secret_files.release(api, container_id=engine_id, volumes=volumes)
     except EngineError as error:
         if not error.not_found:
             raise

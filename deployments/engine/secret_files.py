@@ -33,6 +33,7 @@ from deployments.engine.labels import MANAGED_LABEL, SECRET_HOLDER_LABEL, SECRET
 
 HOLDER_IMAGE = "berth-secret-holder:1"
 HOLDER_DOCKERFILE = b'FROM scratch\nCOPY busybox /busybox\nCMD ["/busybox", "sleep", "2147483647"]\n'
+SECRET_VOLUME_SUFFIX = "-secrets-"  # noqa: S105 - a name part, not a secret
 HOLDER_NANO_CPUS = 100_000_000  # a tenth of a CPU: it only sleeps
 HOLDER_HEALTH_INTERVAL_NS = 300 * 1_000_000_000
 FILE_MODE = 0o400
@@ -88,7 +89,7 @@ def volumes_create(client, *, name: str, files: dict[str, bytes]) -> list[Mounte
     """Create one tmpfs volume per directory of `files` for the container `name` (nothing is mounted yet)."""
     mounted = []
     for number, (directory, entries) in enumerate(_by_directory(files).items()):
-        volume = f"{name}-secrets-{number}"
+        volume = f"{name}{SECRET_VOLUME_SUFFIX}{number}"
         client.api.create_volume(
             name=volume,
             driver="local",
@@ -218,12 +219,22 @@ def hold(client, *, container_id: str, name: str, mounted: list[Mounted], user: 
     return holder.id
 
 
-def release(api, *, container_id: str) -> None:
-    """Remove the holder of `container_id` (removed already) and the volumes it held; missing ones are gone.
+def volumes_of(attrs: dict) -> list[str]:
+    """The secret volumes a container's inspection mounts (to remove them with it when no holder is left)."""
+    return [
+        mount["Name"]
+        for mount in attrs.get("Mounts") or []
+        if mount.get("Type") == "volume" and SECRET_VOLUME_SUFFIX in mount.get("Name", "")
+    ]
+
+
+def release(api, *, container_id: str, volumes: list[str] = ()) -> None:
+    """Remove the holder of `container_id` (removed already) and the volumes it held, or `volumes`; missing ones
+    are gone.
 
     `api` is a docker APIClient (`client.api`).
     """
-    names: set[str] = set()
+    names: set[str] = set(volumes)
     for row in api.containers(all=True, filters={"label": f"{SECRET_HOLDER_LABEL}={container_id}"}):
         names |= {mount["Name"] for mount in row.get("Mounts") or [] if mount.get("Type") == "volume"}
         with contextlib.suppress(docker.errors.NotFound):

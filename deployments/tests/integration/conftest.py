@@ -52,8 +52,9 @@ def tenant_slug(docker_engine_url, second_docker_engine_url):
         client = docker.DockerClient(base_url=url, timeout=60)
         try:
             for container in client.containers.list(all=True, filters={"label": label_filter(TENANT_LABEL, slug)}):
+                volumes = secret_files.volumes_of(container.attrs)
                 container.remove(force=True)
-                secret_files.release(client.api, container_id=container.id)
+                secret_files.release(client.api, container_id=container.id, volumes=volumes)
             for network in client.networks.list(names=[f"berth-{slug}"]):
                 network.remove()
         finally:

@@ -6,6 +6,8 @@ import docker
 import pytest
 
 from deployments import crypto
+from deployments.engine import gc as engine_gc
+from deployments.engine import secret_files
 from deployments.engine.client import EngineSpec
 from deployments.logs.collector import Collector
 from deployments.models import App, DockerHost, LogLine, Run
@@ -111,4 +113,9 @@ def test_a_run_reads_the_releases_secret_files_and_its_holder_goes_when_it_ends(
     engine = docker.DockerClient(base_url=docker_engine_url, timeout=60)
     run = Run.objects.get(app=app, number=1)
     assert engine.api.containers(all=True, filters={"label": f"berth.secrets-of={run.engine_id}"}) == []
+    [volume] = secret_files.volumes_of(engine.api.inspect_container(run.engine_id))
+    # and garbage collection's removal of the exited run takes its secret volume with it
+    engine_gc.container_remove(EngineSpec(name="local", url=docker_engine_url), engine_id=run.engine_id)
+    names = {v["Name"] for v in engine.api.volumes(filters={"label": "berth.secrets"})["Volumes"] or []}
     engine.close()
+    assert volume not in names
