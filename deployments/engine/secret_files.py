@@ -62,7 +62,7 @@ def path_problem(path: str) -> str:
         return "The file path must be absolute, e.g. /run/secrets/db.pem."
     if len(path) > 255 or any(ch in path for ch in "\x00\n\r:,"):
         return "The file path is too long or holds a character a mount cannot take (NUL, newline, ':' or ',')."
-    if posixpath.normpath(path) != path or path.endswith("/") or "/." in path:
+    if posixpath.normpath(path) != path or path.endswith("/"):
         return "The file path must be normalised: no '.', '..', doubled or trailing slashes."
     directory = posixpath.dirname(path)
     if directory in RESERVED_DIRS:

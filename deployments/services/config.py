@@ -4,6 +4,7 @@ A secret's value is encrypted before it reaches the database and never leaves th
 `config_reveal`; audit diffs and summaries name its key only.
 """
 
+import posixpath
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -159,12 +160,22 @@ def config_update(*, app: App, values: dict, actor) -> Release:
 
 
 def _files_check(*, app: App) -> None:
-    """Refuse two secret files on one path (the transaction is rolled back with it)."""
-    seen: dict[str, str] = {}
+    """Refuse two secret files on one path, and a file's directory inside another's (each directory is a volume of
+    its own, mounted read-only: a second one cannot be mounted inside it). The transaction is rolled back with it."""
+    owners: dict[str, str] = {}
+    directories: dict[str, str] = {}
     for key, file in ConfigVar.objects.filter(app=app).exclude(file="").order_by("key").values_list("key", "file"):
-        if file in seen:
-            raise _invalid(key, f"{seen[file]} is already the file {file}: give each secret file a path of its own.")
-        seen[file] = key
+        if file in owners:
+            raise _invalid(key, f"{owners[file]} is already the file {file}: give each secret file a path of its own.")
+        owners[file] = key
+        directory = posixpath.dirname(file)
+        for other, other_file in directories.items():
+            if directory.startswith(other + "/") or other.startswith(directory + "/"):
+                raise _invalid(
+                    key,
+                    f"{file} and {other_file} are in nested directories: use one directory, or two side by side.",
+                )
+        directories.setdefault(directory, file)
 
 
 def config_files(*, app: App) -> dict[str, str]:

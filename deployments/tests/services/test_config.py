@@ -177,10 +177,10 @@ def test_a_secret_file_is_always_secret_and_kept_out_of_the_environment(app, ali
 def test_a_secret_file_moves_and_turns_back_into_a_secret_variable(app, alice):
     config_update(app=app, values={"K": {"value": "v", "file": "/run/secrets/k"}}, actor=alice)
 
-    moved = config_update(app=app, values={"K": {"file": "/etc/app/k"}}, actor=alice)
+    moved = config_update(app=app, values={"K": {"file": "/etc/app/.k"}}, actor=alice)
     back = config_update(app=app, values={"K": {"file": ""}}, actor=alice)
 
-    assert moved.config["K"]["file"] == "/etc/app/k"
+    assert moved.config["K"]["file"] == "/etc/app/.k"
     assert moved.summary == "alice changed K"
     assert "file" not in back.config["K"] and back.config["K"]["secret"] is True
     assert release_env(release=back, process_type="web", port=5000)["K"] == "v"
@@ -199,6 +199,10 @@ def test_a_secret_file_moves_and_turns_back_into_a_secret_variable(app, alice):
         (
             {"A": {"value": "v", "file": "/run/s/k"}, "B": {"value": "w", "file": "/run/s/k"}},
             "B: A is already the file /run/s/k",
+        ),
+        (
+            {"A": {"value": "v", "file": "/run/s/k"}, "B": {"value": "w", "file": "/run/s/sub/k"}},
+            "B: /run/s/sub/k and /run/s/k are in nested directories",
         ),
     ],
 )
