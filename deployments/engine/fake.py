@@ -26,6 +26,7 @@ from deployments.engine.client import EngineError
 from deployments.engine.containers import RunSpec, Started
 from deployments.engine.gc import EngineContainer, EngineImage, Inventory
 from deployments.engine.labels import MANAGED_LABEL
+from deployments.engine.swarm import NotAManager
 
 
 def image(image_id: str, *tags: str, layers: tuple[tuple[str, int], ...] = (), created: int = 0) -> EngineImage:
@@ -154,6 +155,8 @@ class FakeHost:
 class FakeEngine:
     """Stands in for the engine modules: same functions, taking the same EngineSpec first, no dockerd."""
 
+    # Swarm managers: engine name -> the nodes it reports (engine/swarm.py swarm_nodes).
+    swarm_managers: dict[str, list[dict]] = field(default_factory=dict)
     # Garbage collection's inventory (any host), and what it was told to remove.
     containers: list[EngineContainer] = field(default_factory=list)
     images: list[EngineImage] = field(default_factory=list)
@@ -391,6 +394,13 @@ class FakeEngine:
         with self._lock:
             self.oneoffs.append(run)
         return behaviour.release_exit, behaviour.release_output
+
+    def swarm_nodes(self, spec) -> list[dict]:
+        """The nodes of a manager named in `swarm_managers` (engine name -> nodes); any other engine is no manager."""
+        self._enter("swarm_nodes", spec)
+        if spec.name not in self.swarm_managers:
+            raise NotAManager(f"Engine {spec.name} is not a Swarm manager: This node is not a swarm manager.")
+        return list(self.swarm_managers[spec.name])
 
     def secrets_release(self, spec, *, container_id: str) -> None:
         self._enter("secrets_release", spec, container_id)

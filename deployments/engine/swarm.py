@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import docker.errors
 import docker.types
 
-from deployments.engine.client import EngineError, EngineSpec, client_for, translated
+from deployments.engine.client import EngineError, EngineSpec, client_for, fakeable, translated
 from deployments.engine.labels import MANAGED_LABEL
 
 TMP_MB = 64
@@ -69,6 +69,11 @@ class Task:
     host_port: int | None
 
 
+class NotAManager(EngineError):
+    """The engine answers, but it is not a manager of a swarm."""
+
+
+@fakeable
 def swarm_nodes(engine: EngineSpec) -> list[dict]:
     """The cluster's nodes: {"id", "address", "state", "availability", "role", "labels"}; EngineError off a manager."""
     with translated(engine.name, "Swarm nodes"):
@@ -76,7 +81,7 @@ def swarm_nodes(engine: EngineSpec) -> list[dict]:
         try:
             nodes = client.api.nodes()
         except docker.errors.APIError as exc:
-            raise EngineError(
+            raise NotAManager(
                 f"Engine {engine.name} is not a Swarm manager: {exc.explanation or exc}", host=engine.name
             ) from exc
     return [

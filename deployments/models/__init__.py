@@ -10,6 +10,7 @@ from deployments.models.certificates import (
     CertificateState,
     DefaultCertificate,
 )
+from deployments.models.clusters import Cluster
 from deployments.models.hooks import Delivery, DeliveryStatus, Drain, Run, RunStatus, Webhook
 from deployments.models.hosts import LIVE_STATES, Container, ContainerState, DockerHost, HostHeartbeat, HostStatus
 from deployments.models.installation import Installation
@@ -32,6 +33,7 @@ __all__ = [
     "Certificate",
     "CertificateSource",
     "CertificateState",
+    "Cluster",
     "ConfigVar",
     "Container",
     "ContainerEvent",

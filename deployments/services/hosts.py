@@ -22,17 +22,27 @@ logger = logging.getLogger(__name__)
 EDITABLE_FIELDS = ("address", "labels", "capacity_containers", "capacity_memory_mb", "is_builder", "status")
 
 
-def _validate_url(*, engine_url: str, tls_cert: str, tls_key: str) -> None:
+def tls_encrypted(*, tls_ca: str, tls_cert: str, tls_key: str) -> dict[str, str]:
+    """An engine's TLS material as a row stores it: each PEM encrypted, '' where none was given."""
+    return {
+        "tls_ca": crypto.encrypt(tls_ca) if tls_ca else "",
+        "tls_cert": crypto.encrypt(tls_cert) if tls_cert else "",
+        "tls_key": crypto.encrypt(tls_key) if tls_key else "",
+    }
+
+
+def validate_engine_url(*, engine_url: str, tls_cert: str, tls_key: str, field: str = "engine_url") -> None:
+    """Refuse an engine URL Berth cannot or must not use: unix:// with a path, or tcp:// with TLS client certs."""
     parsed = urlparse(engine_url)
     if parsed.scheme == "unix":
         if not parsed.path:
-            raise Invalid("A unix engine URL needs a socket path.", fields={"engine_url": ["No socket path."]})
+            raise Invalid("A unix engine URL needs a socket path.", fields={field: ["No socket path."]})
         return
     if parsed.scheme in ("tcp", "https"):
         if not parsed.hostname or not parsed.port:
             raise Invalid(
                 "A tcp engine URL needs a host and a port, e.g. tcp://10.0.0.5:2376.",
-                fields={"engine_url": ["Host and port required."]},
+                fields={field: ["Host and port required."]},
             )
         if not (tls_cert and tls_key):
             raise Invalid(
@@ -41,7 +51,7 @@ def _validate_url(*, engine_url: str, tls_cert: str, tls_key: str) -> None:
                 fields={"tls_cert": ["Required for tcp://."]},
             )
         return
-    raise Invalid("The engine URL must start with unix:// or tcp://.", fields={"engine_url": ["Unsupported scheme."]})
+    raise Invalid("The engine URL must start with unix:// or tcp://.", fields={field: ["Unsupported scheme."]})
 
 
 def host_create(
@@ -59,7 +69,7 @@ def host_create(
     tls_key: str = "",
 ) -> DockerHost:
     """Register a host after its engine answered; a URL that does not answer is refused and nothing is saved."""
-    _validate_url(engine_url=engine_url, tls_cert=tls_cert, tls_key=tls_key)
+    validate_engine_url(engine_url=engine_url, tls_cert=tls_cert, tls_key=tls_key)
     if DockerHost.objects.filter(name=name).exists():
         raise Conflict(f"A host named {name} already exists.", fields={"name": ["Already taken."]})
     host = DockerHost(
@@ -70,9 +80,7 @@ def host_create(
         capacity_containers=capacity_containers,
         capacity_memory_mb=capacity_memory_mb,
         is_builder=is_builder,
-        tls_ca=crypto.encrypt(tls_ca) if tls_ca else "",
-        tls_cert=crypto.encrypt(tls_cert) if tls_cert else "",
-        tls_key=crypto.encrypt(tls_key) if tls_key else "",
+        **tls_encrypted(tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key),
     )
     host.full_clean()
     spec = host_spec(host)

@@ -15,6 +15,7 @@ from deployments.models import (
     App,
     BuildStatus,
     Certificate,
+    Cluster,
     ContainerState,
     Deployment,
     Domain,
@@ -442,6 +443,28 @@ ROWS += [
     Row("GET", HOST, staff_rule(), setup=make_host),
     Row("PATCH", HOST, staff_rule(Scope.ADMIN), setup=make_host, body={"labels": {"zone": "a"}}),
     Row("DELETE", HOST, staff_rule(Scope.ADMIN, ok=204), setup=make_host),
+]
+
+
+# Swarm clusters (staff only)
+
+
+def make_cluster(world, caller):
+    Cluster.objects.create(name="c1", manager_url="unix:///run/berth-no-such-manager.sock")
+    return {"cluster": "c1"}
+
+
+ROWS += [
+    Row("GET", "/api/v1/clusters/", staff_rule()),
+    # The main dockerd answers but is no Swarm manager: staff get as far as that refusal, nothing is saved.
+    Row(
+        "POST",
+        "/api/v1/clusters/",
+        staff_rule(Scope.ADMIN, ok=400),
+        body={"name": "c2", "manager_url": "unix:///var/run/docker.sock"},
+    ),
+    Row("GET", "/api/v1/clusters/{cluster}/", staff_rule(), setup=make_cluster),
+    Row("DELETE", "/api/v1/clusters/{cluster}/", staff_rule(Scope.ADMIN, ok=204), setup=make_cluster),
 ]
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from rest_framework.test import APIClient
 
+from deployments.engine import fake as fake_engine_module
 from deployments.logs.records import LogRecord
 from deployments.services.apps import app_create
 from deployments.tests.factories import MembershipFactory, TenantFactory, UserFactory
@@ -121,3 +122,14 @@ def debian_stack(docker_engine_url) -> str:
     if made.returncode != 0:
         pytest.fail(f"scripts/debian-stack.sh failed:\n{made.stdout}{made.stderr}", pytrace=False)
     return DEBIAN_STACK
+
+
+@pytest.fixture
+def fake_engine(settings):
+    """The in-memory engine (engine/fake.py) in place of dockerd for the test."""
+    settings.BERTH_ENGINE = "fake"
+    fake = fake_engine_module.FakeEngine()
+    previous = fake_engine_module.install(fake)
+    yield fake
+    fake.close()
+    fake_engine_module.install(previous)

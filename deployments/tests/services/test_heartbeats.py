@@ -2,8 +2,6 @@
 
 import pytest
 
-from deployments.engine import fake as fake_engine_module
-from deployments.engine.fake import FakeEngine
 from deployments.models import HostHeartbeat, HostStatus
 from deployments.services.hosts import host_heartbeat
 from deployments.tests.factories import DockerHostFactory
@@ -12,13 +10,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def engine(settings):
-    settings.BERTH_ENGINE = "fake"
-    fake = FakeEngine()
-    previous = fake_engine_module.install(fake)
-    yield fake
-    fake.close()
-    fake_engine_module.install(previous)
+def engine(fake_engine):
+    return fake_engine
 
 
 def test_each_heartbeat_is_kept_with_its_answer_and_the_failure_says_why(engine):
