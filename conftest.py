@@ -395,3 +395,15 @@ def _no_installation_router(tmp_path_factory: pytest.TempPathFactory) -> Iterato
             haproxy.stop()
         except Exception as error:  # reported: the session is over either way
             print(f"stopping the router under {haproxy.prefix} failed: {error}")
+
+
+@pytest.fixture(autouse=True)
+def fresh_channel_layer():
+    """Each test gets a channel layer of its own: the layer is a process-wide singleton, and a consumer an earlier
+    test's event loop left mid-receive leaves channels_redis's receive lock bound to that loop (the next WebSocket
+    test's receive then fails with "bound to a different event loop")."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
