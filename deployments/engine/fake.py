@@ -402,9 +402,6 @@ class FakeEngine:
             raise NotAManager(f"Engine {spec.name} is not a Swarm manager: This node is not a swarm manager.")
         return list(self.swarm_managers[spec.name])
 
-    def secrets_release(self, spec, *, container_id: str) -> None:
-        self._enter("secrets_release", spec, container_id)
-
     def secrets_sweep(self, spec, *, volume_age: int = 0) -> dict[str, int]:
         self._enter("secrets_sweep", spec)
         return {"holders": 0, "volumes": 0}

@@ -9,7 +9,7 @@ its process never races their writing. Nothing lands in an image layer, the cont
 environment, its labels or its inspect: each file is mode 0400, owned by the user the container runs as.
 
 Holders carry `berth.secrets-of=<app container id>`, and volumes `berth.secrets=1`; removing an app container
-removes its holder and volumes (`secrets_release`), and garbage collection sweeps what a crash left
+removes its holder and volumes (`release`), and garbage collection sweeps what a crash left
 (`secrets_sweep`).
 """
 
@@ -243,12 +243,6 @@ def release(api, *, container_id: str, volumes: list[str] = ()) -> None:
         # A volume an exited container still names stays until that one goes (secrets_sweep).
         with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
             api.remove_volume(volume)
-
-
-@fakeable
-def secrets_release(engine: EngineSpec, *, container_id: str) -> None:
-    with translated(engine.name, "Remove secret files"):
-        release(client_for(engine).api, container_id=container_id)
 
 
 @fakeable

@@ -144,20 +144,19 @@ def release_env(*, release: Release, process_type: str, port: int | None) -> dic
     return env
 
 
+def _file_vars(release: Release) -> dict[str, dict]:
+    """The release's config entries that are secret files: {KEY: {"value" (encrypted), "secret", "file"}}."""
+    return {key: item for key, item in (release.config or {}).items() if isinstance(item, dict) and item.get("file")}
+
+
 def release_files(*, release: Release) -> dict[str, bytes]:
     """The release's secret files (path in the container -> content), decrypted here, just before the engine call."""
-    return {
-        item["file"]: crypto.decrypt(item["value"]).encode()
-        for item in (release.config or {}).values()
-        if isinstance(item, dict) and item.get("file")
-    }
+    return {item["file"]: crypto.decrypt(item["value"]).encode() for item in _file_vars(release).values()}
 
 
 def files_audit(*, release: Release, container: str, host: DockerHost) -> None:
     """Record that the secret files of `release` are mounted into `container` (a per-tenant audit of secret use)."""
-    files = {
-        key: item["file"] for key, item in (release.config or {}).items() if isinstance(item, dict) and item.get("file")
-    }
+    files = {key: item["file"] for key, item in _file_vars(release).items()}
     if files:
         audit_record(
             actor=None,
