@@ -1,5 +1,6 @@
 """What every customer page shares: the tenant the caller may see, and a refusal's readable text."""
 
+import functools
 from dataclasses import dataclass
 
 from django.contrib import messages
@@ -104,9 +105,13 @@ def my_teams(request) -> dict:
     """Template context: the teams of the logged-in user, for the header's team switcher (read only when shown)."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"my_teams": ()}
-    # One more than shown, so the template knows to offer the full list (a staff user sees every team there is).
-    return {"my_teams": SimpleLazyObject(lambda: list(tenant_list_for(user=user)[: SWITCHER_TEAMS + 1]))}
+        return {"my_teams": (), "more_teams": False}
+    # One more than shown, read once, tells whether to offer the full list (a staff user sees every team there is).
+    fetched = functools.cache(lambda: list(tenant_list_for(user=user)[: SWITCHER_TEAMS + 1]))
+    return {
+        "my_teams": SimpleLazyObject(lambda: fetched()[:SWITCHER_TEAMS]),
+        "more_teams": SimpleLazyObject(lambda: len(fetched()) > SWITCHER_TEAMS),
+    }
 
 
 def outcome(request, call, success: str) -> bool:
