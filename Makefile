@@ -50,7 +50,7 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py router --check
 	$(PY) manage.py demo
-	$(PY) manage.py addhost local unix:///var/run/docker.sock --builder --if-no-hosts
+	$(PY) manage.py addhost local unix:///var/run/docker.sock --routing network --builder --if-no-hosts
 	bash scripts/busybox-stack.sh
 	exec $(PY) manage.py serve
 

@@ -5,9 +5,10 @@
 For each size N, every side replaces N running web containers of the sample httpd image with N new ones:
 ensure the image and the tenant network, create and start each container hardened, wait for its HTTP health check,
 then stop and remove the old ones. Berth also switches its router (HAProxy) between the two. The direct script runs
-twice: with Docker operations only (the issue's baseline), and with the same router switch a zero-downtime rollout
-needs (HAProxy's runtime API through Berth's driver: add the new servers, drain the old), so Berth's own cost shows
-apart from the router's.
+three times: with Docker operations only (the baseline: the port published on loopback), with the same router switch
+a zero-downtime rollout needs (HAProxy's runtime API through Berth's driver: add the new servers, drain the old), so
+Berth's own cost shows apart from the router's, and that again with nothing published (the router reaching each
+container at its address on the tenant network, as Berth does on a host that routes by network: `--routing`).
 Each measurement is the median of --rounds rollouts. Everything created carries a unique tenant label and is removed.
 """
 
@@ -66,9 +67,9 @@ def ensure_image(client) -> None:
         client.images.build(path=str(context), tag=IMAGE, rm=True)
 
 
-def healthy(port: int, deadline: float) -> None:
+def healthy(address: str, port: int, deadline: float) -> None:
     while time.monotonic() < deadline:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        connection = http.client.HTTPConnection(address, port, timeout=2)
         try:
             connection.request("GET", "/")
             if connection.getresponse().status < 400:
@@ -78,11 +79,21 @@ def healthy(port: int, deadline: float) -> None:
         finally:
             connection.close()
         time.sleep(0.2)
-    raise RuntimeError(f"port {port} never answered")
+    raise RuntimeError(f"{address}:{port} never answered")
 
 
-def direct_rollout(client, slug: str, size: int, version: int, old: list, haproxy: HAProxy | None = None) -> list:
-    """The same Docker operations, sequentially, straight through the SDK; with `haproxy`, the router switch too."""
+def reached(container, network: str, *, publish: bool) -> tuple[str, int]:
+    if publish:
+        return "127.0.0.1", int(container.attrs["NetworkSettings"]["Ports"]["5000/tcp"][0]["HostPort"])
+    return container.attrs["NetworkSettings"]["Networks"][network]["IPAddress"], 5000
+
+
+def direct_rollout(
+    client, slug: str, size: int, version: int, old: list, haproxy: HAProxy | None = None, *, publish: bool = True
+) -> list:
+    """The same Docker operations, sequentially, straight through the SDK; with `haproxy`, the router switch too.
+
+    `publish`: the port published on loopback (the baseline); without, reached on the tenant network."""
     client.images.get(IMAGE)
     network = f"berth-{slug}"
     if not client.networks.list(names=[network]):
@@ -104,19 +115,18 @@ def direct_rollout(client, slug: str, size: int, version: int, old: list, haprox
             log_config=docker.types.LogConfig(type="local"),
             restart_policy={"Name": "on-failure", "MaximumRetryCount": 3},
             network=network,
-            ports={"5000/tcp": ("127.0.0.1", None)},
+            **({"ports": {"5000/tcp": ("127.0.0.1", None)}} if publish else {}),
         )
         container.start()
         container.reload()
-        port = int(container.attrs["NetworkSettings"]["Ports"]["5000/tcp"][0]["HostPort"])
-        healthy(port, time.monotonic() + 60)
+        healthy(*reached(container, network, publish=publish), time.monotonic() + 60)
         new.append(container)
     if haproxy is not None:
-        ports = [c.attrs["NetworkSettings"]["Ports"]["5000/tcp"][0]["HostPort"] for c in new]
+        addresses = [reached(c, network, publish=publish) for c in new]
         route = Route(
             key=f"{slug}__direct",
             hostnames=(f"direct.{slug}.localhost",),
-            upstreams=tuple(f"127.0.0.1:{port}" for port in ports),
+            upstreams=tuple(f"{address}:{port}" for address, port in addresses),
         )
         haproxy.apply([route])
     for container in old:
@@ -178,6 +188,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1,4,16")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--routing",
+        choices=["network", "port"],
+        default="network",
+        help="how Berth's router reaches the host's containers (network: as `make run` registers its local host)",
+    )
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
 
@@ -187,7 +203,9 @@ def main() -> None:
     slug = f"bench{secrets.token_hex(3)}"
     host_created = not DockerHost.objects.filter(name="local").exists()
     if host_created:
-        DockerHost.objects.create(name="local", engine_url=ENGINE, address="127.0.0.1")
+        DockerHost.objects.create(name="local", engine_url=ENGINE, address="127.0.0.1", routing=args.routing)
+    routing_before = DockerHost.objects.filter(name="local").values_list("routing", flat=True).get()
+    DockerHost.objects.filter(name="local").update(routing=args.routing)
     tenant = TenantFactory(slug=slug, max_containers=1000, max_memory_mb=1_000_000)
     berth_router = router()
     direct_router = direct_router_beside(berth_router, slug)
@@ -199,7 +217,7 @@ def main() -> None:
             FormationFactory(app=app, process_type="web", quantity=size, memory_mb=64)
             version += 1
             berth_rollout(berth_release(app, size, version))  # the first has nothing to replace: not measured
-            berth_times, direct_times, routed_times, step_times = [], [], [], {}
+            berth_times, direct_times, routed_times, network_times, step_times = [], [], [], [], {}
             old = direct_rollout(client, slug, size, version, [])
             for _ in range(args.rounds):
                 version += 1
@@ -214,31 +232,37 @@ def main() -> None:
                 started = time.monotonic()
                 old = direct_rollout(client, slug, size, version, old, haproxy=direct_router)
                 routed_times.append(time.monotonic() - started)
+                started = time.monotonic()
+                old = direct_rollout(client, slug, size, version, old, haproxy=direct_router, publish=False)
+                network_times.append(time.monotonic() - started)
             for container in old:
                 container.remove(force=True)
             berth, direct = statistics.median(berth_times), statistics.median(direct_times)
-            routed = statistics.median(routed_times)
-            rows.append((size, berth, direct, routed))
+            routed, network = statistics.median(routed_times), statistics.median(network_times)
+            rows.append((size, berth, direct, routed, network))
             print(
                 f"N={size:<3} berth {berth:6.2f} s   direct sequential {direct:6.2f} s   ratio {berth / direct:4.2f}   "
-                f"direct + router switch {routed:6.2f} s   ratio {berth / routed:4.2f}"
+                f"direct + router switch {routed:6.2f} s   ratio {berth / routed:4.2f}   "
+                f"the same, unpublished on the network {network:6.2f} s   ratio {berth / network:4.2f}"
             )
             steps = ", ".join(f"{name} {statistics.median(times):.3f}" for name, times in step_times.items())
             print(f"      Berth's recorded steps (median s): {steps}")
     finally:
+        DockerHost.objects.filter(name="local").update(routing=routing_before)
         remove_everything(client, slug, host_created=host_created, direct_router=direct_router)
+    print(f"\nBerth's host routes by {args.routing}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(
-        "\n| containers | Berth rollout (s) | direct sequential SDK (s) | Berth / direct | direct + router switch (s) "
-        "| Berth / (direct + router) |"
+        "| containers | Berth rollout (s) | direct sequential SDK (s) | Berth / direct | direct + router switch (s) "
+        "| Berth / (direct + router) | direct + router, unpublished (s) | Berth / that |"
     )
-    print("|---:|---:|---:|---:|---:|---:|")
-    for size, berth, direct, routed in rows:
-        print(f"| {size} | {berth:.2f} | {direct:.2f} | {berth / direct:.2f} | {routed:.2f} | {berth / routed:.2f} |")
-    print(
-        json.dumps(
-            {"rollout": [dict(zip(("size", "berth", "direct", "direct_router"), row, strict=True)) for row in rows]}
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for size, berth, direct, routed, network in rows:
+        print(
+            f"| {size} | {berth:.2f} | {direct:.2f} | {berth / direct:.2f} | {routed:.2f} | {berth / routed:.2f} "
+            f"| {network:.2f} | {berth / network:.2f} |"
         )
-    )
+    fields = ("size", "berth", "direct", "direct_router", "direct_router_unpublished")
+    print(json.dumps({"routing": args.routing, "rollout": [dict(zip(fields, row, strict=True)) for row in rows]}))
 
 
 if __name__ == "__main__":

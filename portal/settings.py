@@ -270,6 +270,7 @@ SPECTACULAR_SETTINGS = {
         "ReleaseStatusEnum": "deployments.models.releases.ReleaseStatus",
         "DeploymentStatusEnum": "deployments.models.rollouts.DeploymentStatus",
         "HostStatusEnum": "deployments.models.hosts.HostStatus",
+        "HostRoutingEnum": "deployments.models.hosts.HostRouting",
         # The statuses a staff member may set on a host (down is found by the heartbeat).
         "HostSettableStatusEnum": ["ready", "draining"],
     },

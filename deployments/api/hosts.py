@@ -6,7 +6,7 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.response import Response
 
 from deployments import selectors
-from deployments.models import DockerHost
+from deployments.models import DockerHost, HostRouting
 from deployments.services import hosts as services
 from tenants.models import DNS_LABEL
 from tenants.permissions import ActionGatedMixin
@@ -22,6 +22,7 @@ class HostOutput(serializers.ModelSerializer):
             "name",
             "engine_url",
             "address",
+            "routing",
             "labels",
             "is_builder",
             "capacity_containers",
@@ -45,6 +46,13 @@ class HostCreateInput(serializers.Serializer):
     name = serializers.CharField(max_length=40, validators=[DNS_LABEL])
     engine_url = serializers.CharField(max_length=300)
     address = serializers.CharField(max_length=255, default="127.0.0.1")
+    routing = serializers.ChoiceField(
+        choices=HostRouting.choices,
+        default="port",
+        help_text="How routers reach the host's web containers: port (a port published on `address`, routers "
+        "anywhere) or network (the container's address on its tenant network: routers on the host's machine; no "
+        "published port and no docker-proxy process per container)",
+    )
     labels = serializers.DictField(child=serializers.CharField(max_length=200), required=False, default=dict)
     is_builder = serializers.BooleanField(default=False)
     capacity_containers = serializers.IntegerField(min_value=1, max_value=100000, default=100)
@@ -56,6 +64,13 @@ class HostCreateInput(serializers.Serializer):
 
 class HostUpdateInput(serializers.Serializer):
     address = serializers.CharField(max_length=255, required=False)
+    routing = serializers.ChoiceField(
+        choices=HostRouting.choices,
+        required=False,
+        help_text="How routers reach the host's web containers: port (a port published on `address`, routers "
+        "anywhere) or network (the container's address on its tenant network: routers on the host's machine; no "
+        "published port and no docker-proxy process per container)",
+    )
     labels = serializers.DictField(child=serializers.CharField(max_length=200), required=False)
     is_builder = serializers.BooleanField(required=False)
     capacity_containers = serializers.IntegerField(min_value=1, max_value=100000, required=False)

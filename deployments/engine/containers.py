@@ -41,6 +41,8 @@ class RunSpec:
     command: list[str] | None = None
     port: int | None = None
     bind_ip: str = "127.0.0.1"
+    # False: `port` is not published; the router reaches the container on its network (HostRouting.NETWORK).
+    publish: bool = True
     pids_limit: int = PIDS_LIMIT
     restart_max: int = RESTART_MAX
     # A read-only root filesystem with a tmpfs /tmp of `tmp_mb`; False is the per-process opt-out for apps that write.
@@ -58,7 +60,9 @@ class RunSpec:
 @dataclass
 class Started:
     engine_id: str
+    # The published port, or the container's own port when it is reached at `ip` on its network.
     host_port: int | None
+    ip: str | None = None
 
 
 _security_options: dict[EngineSpec, list[str]] = {}
@@ -129,7 +133,7 @@ def _hardened_kwargs(spec: RunSpec, *, restart: bool, engine: EngineSpec | None 
         kwargs["restart_policy"] = {"Name": "on-failure", "MaximumRetryCount": spec.restart_max}
     if spec.command:
         kwargs["command"] = spec.command
-    if spec.port:
+    if spec.port and spec.publish:
         kwargs["ports"] = {f"{spec.port}/tcp": (spec.bind_ip, None)}
     return kwargs
 
@@ -229,11 +233,27 @@ def container_start(engine: EngineSpec, spec: RunSpec) -> Started:
         except Exception:
             _removed(client, container.id)
             raise
-        host_port = None
-        if spec.port:
-            bindings = (container.attrs["NetworkSettings"]["Ports"] or {}).get(f"{spec.port}/tcp") or []
-            host_port = int(bindings[0]["HostPort"]) if bindings else None
-        return Started(engine_id=container.id, host_port=host_port)
+        return _reached(container.attrs, port=spec.port, publish=spec.publish, network=spec.network)
+
+
+def _reached(attrs: dict, *, port: int | None, publish: bool, network: str) -> Started:
+    """Where a started container answers: its published port, or its address on `network` and its own port."""
+    settings = attrs.get("NetworkSettings") or {}
+    if not port:
+        return Started(engine_id=attrs["Id"], host_port=None)
+    if not publish:
+        ip = ((settings.get("Networks") or {}).get(network) or {}).get("IPAddress") or None
+        return Started(engine_id=attrs["Id"], host_port=port if ip else None, ip=ip)
+    bindings = (settings.get("Ports") or {}).get(f"{port}/tcp") or []
+    return Started(engine_id=attrs["Id"], host_port=int(bindings[0]["HostPort"]) if bindings else None)
+
+
+@fakeable
+def container_reached(engine: EngineSpec, *, engine_id: str, port: int, publish: bool, network: str) -> Started:
+    """Read again where a running container answers (a restart gives it a new published port, maybe a new address)."""
+    with translated(engine.name, "Container address"):
+        attrs = client_for(engine).api.inspect_container(engine_id)
+    return _reached(attrs, port=port, publish=publish, network=network)
 
 
 @fakeable
@@ -310,6 +330,8 @@ def containers_list(engine: EngineSpec, *, labels: dict[str, str], all_states: b
     result = []
     for row in rows:
         ports = [port["PublicPort"] for port in row.get("Ports") or [] if port.get("PublicPort")]
+        networks = (row.get("NetworkSettings") or {}).get("Networks") or {}
+        ips = [item["IPAddress"] for item in networks.values() if item.get("IPAddress")]
         result.append(
             {
                 "engine_id": row["Id"],
@@ -320,6 +342,8 @@ def containers_list(engine: EngineSpec, *, labels: dict[str, str], all_states: b
                 "created": row.get("Created", 0),
                 "labels": row.get("Labels") or {},
                 "host_port": ports[0] if ports else None,
+                # A Berth container is on one network, its tenant's.
+                "ip": ips[0] if ips else None,
             }
         )
     return result

@@ -139,6 +139,7 @@ class FakeContainer:
     output: str
     created: float
     host_port: int | None = None
+    ip: str | None = None
     port: _Port | None = None
     # Secret files as the process would find them (path -> content); never in env, labels or inspect.
     files: dict[str, bytes] = field(default_factory=dict)
@@ -303,8 +304,16 @@ class FakeEngine:
                     )
                 item.port = _Port(bind=run.bind_ip, status=behaviour.http_status, name=run.name)
                 item.host_port = item.port.port
+                # Unpublished (reached on its network): the fake's "network address" is its loopback port.
+                item.ip = None if run.publish else run.bind_ip
             state.containers[item.engine_id] = item
-            return Started(engine_id=item.engine_id, host_port=item.host_port)
+            return Started(engine_id=item.engine_id, host_port=item.host_port, ip=item.ip)
+
+    def container_reached(self, spec, *, engine_id: str, port: int, publish: bool, network: str) -> Started:
+        state = self._enter("container_reached", spec, engine_id)
+        with self._lock:
+            item = self._container(state, spec, engine_id, "Container address")
+            return Started(engine_id=engine_id, host_port=item.host_port, ip=item.ip)
 
     def _container(self, state: FakeHost, spec, engine_id: str, what: str) -> FakeContainer:
         item = state.containers.get(engine_id)
@@ -369,6 +378,12 @@ class FakeEngine:
             item = self._container(state, spec, engine_id, "Restart container")
             if self.behaviour(item.image).exit_code is None:
                 item.state = "running"
+                if item.port is not None:
+                    # As a real engine does, a restart publishes the port anew (another host port).
+                    bind = item.port.socket.getsockname()[0]
+                    _close(item)
+                    item.port = _Port(bind=bind, status=self.behaviour(item.image).http_status, name=item.name)
+                    item.host_port = item.port.port
 
     def containers_list(self, spec, *, labels: dict[str, str], all_states: bool = True) -> list[dict]:
         state = self._enter("containers_list", spec)
@@ -383,6 +398,7 @@ class FakeEngine:
                     "created": int(item.created),
                     "labels": dict(item.labels),
                     "host_port": item.host_port,
+                    "ip": item.ip,
                 }
                 for item in sorted(state.containers.values(), key=lambda item: item.created)
                 if labels.items() <= item.labels.items() and (all_states or item.state == "running")

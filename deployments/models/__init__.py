@@ -12,7 +12,15 @@ from deployments.models.certificates import (
 )
 from deployments.models.clusters import Cluster
 from deployments.models.hooks import Delivery, DeliveryStatus, Drain, Run, RunStatus, Webhook
-from deployments.models.hosts import LIVE_STATES, Container, ContainerState, DockerHost, HostHeartbeat, HostStatus
+from deployments.models.hosts import (
+    LIVE_STATES,
+    Container,
+    ContainerState,
+    DockerHost,
+    HostHeartbeat,
+    HostRouting,
+    HostStatus,
+)
 from deployments.models.installation import Installation
 from deployments.models.logs import LogCheckpoint, LogDrop, LogLine, LogSink, SinkKind
 from deployments.models.metrics import ContainerEvent, ContainerEventKind, MetricSample, Resolution, Usage, UsageMark
@@ -52,6 +60,7 @@ __all__ = [
     "GcRun",
     "HealthcheckKind",
     "HostHeartbeat",
+    "HostRouting",
     "HostStatus",
     "Installation",
     "LogCheckpoint",

@@ -14,6 +14,16 @@ class HostStatus(models.TextChoices):
     DOWN = "down", "Down"
 
 
+class HostRouting(models.TextChoices):
+    """How the routers reach a host's web containers."""
+
+    # A port the engine publishes on the host's address (a docker-proxy process per container): routers anywhere.
+    PORT = "port", "published port"
+    # The container's own address on its tenant network: for routers on the host's machine (or routed to its
+    # container networks); nothing is published, so no docker-proxy process and no host port per container.
+    NETWORK = "network", "container network"
+
+
 class DockerHost(models.Model):
     """A Docker engine Berth places containers on (unix:// or tcp:// with TLS client certificates)."""
 
@@ -25,6 +35,7 @@ class DockerHost(models.Model):
     tls_key = models.TextField(blank=True)
     # Address the router uses to reach ports published on this host.
     address = models.CharField(max_length=255, default="127.0.0.1")
+    routing = models.CharField(max_length=16, choices=HostRouting.choices, default=HostRouting.PORT)
     labels = models.JSONField(default=dict, blank=True)
     is_builder = models.BooleanField(default=False)
     capacity_containers = models.PositiveIntegerField(default=100)
@@ -88,7 +99,10 @@ class Container(models.Model):
     index = models.PositiveIntegerField()
     engine_id = models.CharField(max_length=64, blank=True)
     name = models.CharField(max_length=200)
+    # Where the router sends its requests: `ip:host_port` when the host routes by network (`ip` on the tenant network,
+    # `host_port` the container's own port), else the host's address and the port the engine published.
     host_port = models.PositiveIntegerField(null=True, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
     memory_mb = models.PositiveIntegerField(default=256)
     state = models.CharField(max_length=16, choices=ContainerState.choices, default=ContainerState.CREATED)
     # True while the router sends traffic to it; switched for all containers of an app in one transaction.

@@ -5,6 +5,8 @@ Starting and stopping them as part of a deployment is the rollouts' work (servic
 
 from __future__ import annotations
 
+import logging
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -19,11 +21,16 @@ from deployments.engine.labels import (
     TENANT_LABEL,
 )
 from deployments.models import App, Container, ContainerState, Deployment, DockerHost
+from deployments.router import RouterError
 from deployments.selectors.rollouts import container_rows_live
 from deployments.services.hosts import host_spec
 from deployments.services.rollouts.containers import STOP_GRACE, pool
+from deployments.services.rollouts.plan import CONTAINER_PORT, tenant_network
+from deployments.services.routes import routes_switch, routing_bump
 from portal.errors import Invalid
 from tenants.audit import audit_record
+
+logger = logging.getLogger(__name__)
 
 
 def container_list(*, app: App) -> tuple[list[dict], list[str]]:
@@ -92,8 +99,26 @@ def container_restart(*, actor, app: App, container: Container) -> Container:
         docker_ops.container_restart(host_spec(container.host), engine_id=container.engine_id, grace=STOP_GRACE)
     except EngineError as exc:
         raise Invalid(f"Container {container.name} could not be restarted: {exc.message}") from exc
+    reached = None
+    if container.host_port is not None:
+        # A restart publishes the port anew (another host port) and may give another network address.
+        try:
+            reached = docker_ops.container_reached(
+                host_spec(container.host),
+                engine_id=container.engine_id,
+                port=CONTAINER_PORT,
+                publish=container.ip is None,
+                network=tenant_network(tenant=app.tenant),
+            )
+        except EngineError as exc:
+            raise Invalid(f"Container {container.name} restarted but could not be read: {exc.message}") from exc
     with transaction.atomic():
-        Container.objects.filter(pk=container.pk).update(state=ContainerState.RUNNING, updated_at=timezone.now())
+        moved = reached is not None and (reached.host_port, reached.ip) != (container.host_port, container.ip)
+        fields = {"host_port": reached.host_port, "ip": reached.ip} if moved else {}
+        Container.objects.filter(pk=container.pk).update(
+            state=ContainerState.RUNNING, updated_at=timezone.now(), **fields
+        )
+        version = routing_bump(app_ids=[app.pk]) if moved and container.routed else None
         audit_record(
             actor=actor,
             tenant=app.tenant,
@@ -101,6 +126,12 @@ def container_restart(*, actor, app: App, container: Container) -> Container:
             target=container,
             diff={"host": container.host.name},
         )
+    if version is not None:
+        try:
+            routes_switch(version)
+        except RouterError as exc:
+            # The routers apply the version on their next poll; the restart itself is done.
+            logger.warning("routers did not confirm the new address of %s yet: %s", container.name, exc)
     container.refresh_from_db()
     return container
 

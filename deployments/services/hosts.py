@@ -12,14 +12,14 @@ from django.utils import timezone
 
 from deployments import crypto
 from deployments.engine import client as engine
-from deployments.models import LIVE_STATES, Container, DockerHost, HostHeartbeat, HostStatus
+from deployments.models import LIVE_STATES, Container, DockerHost, HostHeartbeat, HostRouting, HostStatus
 from deployments.selectors.hosts import host_spec
 from portal.errors import Conflict, Invalid
 from tenants.audit import audit_record
 
 logger = logging.getLogger(__name__)
 
-EDITABLE_FIELDS = ("address", "labels", "capacity_containers", "capacity_memory_mb", "is_builder", "status")
+EDITABLE_FIELDS = ("address", "routing", "labels", "capacity_containers", "capacity_memory_mb", "is_builder", "status")
 
 
 def tls_encrypted(*, tls_ca: str, tls_cert: str, tls_key: str) -> dict[str, str]:
@@ -60,6 +60,7 @@ def host_create(
     name: str,
     engine_url: str,
     address: str = "127.0.0.1",
+    routing: str = HostRouting.PORT,
     labels: dict | None = None,
     capacity_containers: int = 100,
     capacity_memory_mb: int = 16384,
@@ -76,6 +77,7 @@ def host_create(
         name=name,
         engine_url=engine_url,
         address=address,
+        routing=routing,
         labels=labels or {},
         capacity_containers=capacity_containers,
         capacity_memory_mb=capacity_memory_mb,
@@ -104,7 +106,7 @@ def host_create(
             tenant=None,
             action="host.create",
             target=host,
-            diff={"engine_url": engine_url, "labels": host.labels, "tls": bool(tls_cert)},
+            diff={"engine_url": engine_url, "routing": routing, "labels": host.labels, "tls": bool(tls_cert)},
         )
     return host
 
@@ -208,4 +210,7 @@ def host_register_local() -> DockerHost | None:
     """Register the local engine as host `local` when the fleet is empty (embedded mode's first start)."""
     if DockerHost.objects.exists():
         return None
-    return host_create(actor=None, name="local", engine_url=engine.LOCAL_ENGINE_URL, address="127.0.0.1")
+    # Its router runs on this machine: it reaches the containers on their networks, nothing is published.
+    return host_create(
+        actor=None, name="local", engine_url=engine.LOCAL_ENGINE_URL, address="127.0.0.1", routing=HostRouting.NETWORK
+    )

@@ -86,10 +86,10 @@ def routes_of(app_ids: Iterable[int] | None = None) -> tuple[list[Route], set[st
     if only is not None:
         routed, domain_rows = routed.filter(app_id__in=only), domain_rows.filter(app_id__in=only)
         settings_rows, apps = settings_rows.filter(app_id__in=only), apps.filter(pk__in=only)
-    for app_id, address, port in routed.order_by("app_id", "index", "id").values_list(
-        "app_id", "host__address", "host_port"
+    for app_id, address, port, ip in routed.order_by("app_id", "index", "id").values_list(
+        "app_id", "host__address", "host_port", "ip"
     ):
-        upstreams.setdefault(app_id, []).append(f"{address}:{port}")
+        upstreams.setdefault(app_id, []).append(f"{ip or address}:{port}")
     domains: dict[int, list[str]] = {}
     for app_id, hostname in domain_rows.values_list("app_id", "hostname"):
         domains.setdefault(app_id, []).append(hostname.lower())

@@ -18,6 +18,13 @@ class Command(BaseCommand):
         parser.add_argument("--label", action="append", default=[], help="k=v, repeatable")
         parser.add_argument("--builder", action="store_true", help="Builds may run on this host.")
         parser.add_argument("--address", default="127.0.0.1", help="Address the router reaches published ports on.")
+        parser.add_argument(
+            "--routing",
+            choices=["port", "network"],
+            default="port",
+            help="port: web containers publish a port on --address; network: the routers run on this machine and "
+            "reach each container on its tenant network (nothing published).",
+        )
         parser.add_argument("--capacity-containers", type=int, default=100)
         parser.add_argument("--capacity-memory-mb", type=int, default=16384)
         parser.add_argument("--tls-ca", type=Path, help="PEM file of the CA that signed the engine's certificate.")
@@ -27,7 +34,7 @@ class Command(BaseCommand):
             "--if-no-hosts", action="store_true", help="Do nothing when a host is registered already (`make run`)."
         )
 
-    def handle(self, *args, name, engine_url, label, builder, address, **options):
+    def handle(self, *args, name, engine_url, label, builder, address, routing, **options):
         if options["if_no_hosts"] and host_list().exists():
             return
         labels = {}
@@ -46,6 +53,7 @@ class Command(BaseCommand):
                 name=name,
                 engine_url=engine_url,
                 address=address,
+                routing=routing,
                 labels=labels,
                 is_builder=builder,
                 capacity_containers=options["capacity_containers"],

@@ -84,7 +84,7 @@ def start_and_check(
             )
         if state["status"] == "running":
             if kind == HealthcheckKind.HTTP and started.host_port:
-                ok, last = _http_ok(planned.host.address, started.host_port, values["healthcheck"])
+                ok, last = _http_ok(started.ip or planned.host.address, started.host_port, values["healthcheck"])
             elif kind == HealthcheckKind.COMMAND and values["healthcheck"]:
                 code = docker_ops.container_exec(
                     engine, engine_id=started.engine_id, command=shlex.split(values["healthcheck"])

@@ -32,6 +32,7 @@ from deployments.models import (
     DockerHost,
     Formation,
     HealthcheckKind,
+    HostRouting,
     Release,
 )
 from deployments.models.apps import WEB_PROCESS
@@ -209,6 +210,7 @@ def run_spec(*, release: Release, planned: Planned, image: str, deployment_id: i
         cpu=values["cpu"],
         port=CONTAINER_PORT if web else None,
         bind_ip=planned.host.address,
+        publish=planned.host.routing != HostRouting.NETWORK,
         read_only=bool(values.get("read_only", True)),
         tmp_mb=int(values.get("tmp_mb", docker_ops.TMP_MB)),
         default_user=default_user(),

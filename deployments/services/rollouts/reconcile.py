@@ -27,6 +27,7 @@ from deployments.engine.labels import (
 from deployments.models import LIVE_STATES, Container, ContainerState, Deployment, DockerHost, HostStatus
 from deployments.models.hooks import Run, RunStatus
 from deployments.selectors import deployments_running, deployments_stale
+from deployments.services import routes
 from deployments.services.hosts import host_spec
 from deployments.services.installation import installation_id
 from deployments.services.rollouts.containers import STOP_GRACE
@@ -53,6 +54,7 @@ def reconcile() -> set[int]:
     deployments_converge()
     installation = installation_id()
     losses: list[Loss] = []
+    moved: set[int] = set()
     for host in DockerHost.objects.all():
         rows = list(Container.objects.filter(host=host, state=ContainerState.RUNNING))
         seen: list[dict] = []
@@ -71,6 +73,7 @@ def reconcile() -> set[int]:
                 continue
             state = {item["engine_id"]: item["state"] for item in seen}
             gone = [row for row in rows if state.get(row.engine_id) not in ("running", "restarting")]
+            moved |= addresses_refresh(rows=rows, seen=seen)
             losses += [_loss(host=host, row=row, listed=row.engine_id in state) for row in gone]
         if gone:
             Container.objects.filter(pk__in=[row.pk for row in gone]).update(
@@ -78,10 +81,31 @@ def reconcile() -> set[int]:
             )
         if host.status == HostStatus.READY:
             orphans_remove(host=host, seen=seen, installation=installation)
+    if moved:
+        # The routers pick the new addresses up on their next poll (no rollout waits for them here).
+        routes.routing_bump(app_ids=moved)
     queued = apps_repair(losses=losses)
     if queued:
         logger.info("reconciler queued repairs for apps %s", sorted(queued))
     return queued
+
+
+def addresses_refresh(*, rows: list[Container], seen: list[dict]) -> set[int]:
+    """Record where running containers answer now: the engine publishes a restarted container's port anew (another
+    host port) and may give it another network address. Returns the apps whose routed containers moved."""
+    running = {item["engine_id"]: item for item in seen if item["state"] == "running"}
+    apps = set()
+    for row in rows:
+        item = running.get(row.engine_id)
+        if item is None or row.host_port is None:
+            continue
+        port, ip = (row.host_port, item["ip"]) if row.ip else (item["host_port"], None)
+        if port is None or (row.ip and not ip) or (port, ip) == (row.host_port, row.ip):
+            continue
+        Container.objects.filter(pk=row.pk).update(host_port=port, ip=ip, updated_at=timezone.now())
+        if row.routed:
+            apps.add(row.app_id)
+    return apps
 
 
 def _label(row: Container, host: DockerHost) -> str:

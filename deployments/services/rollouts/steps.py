@@ -132,7 +132,7 @@ def release_phase(*, deployment: Deployment, plan: Plan) -> None:
 
 def _record_started(row_id: int, started: docker_ops.Started) -> None:
     Container.objects.filter(pk=row_id).update(
-        engine_id=started.engine_id, host_port=started.host_port, updated_at=timezone.now()
+        engine_id=started.engine_id, host_port=started.host_port, ip=started.ip, updated_at=timezone.now()
     )
 
 

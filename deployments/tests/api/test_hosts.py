@@ -73,6 +73,20 @@ def test_staff_drain_a_host_and_it_is_audited(staff):
     assert event.diff == {"status": ["ready", "draining"], "labels": [{}, {"zone": "b"}]}
 
 
+def test_staff_switch_a_hosts_routing_and_a_wrong_value_is_refused(staff):
+    DockerHostFactory(name="h1")
+    assert staff.get("/api/v1/hosts/h1/").json()["routing"] == "port"
+
+    response = staff.patch("/api/v1/hosts/h1/", {"routing": "network"}, format="json")
+    refused = staff.patch("/api/v1/hosts/h1/", {"routing": "mesh"}, format="json")
+
+    assert (response.status_code, response.json()["routing"]) == (200, "network")
+    assert AuditEvent.objects.get(action="host.update").diff == {"routing": ["port", "network"]}
+    assert refused.status_code == 400
+    assert "routing" in refused.json()["error"]["fields"]
+    assert DockerHost.objects.get(name="h1").routing == "network"
+
+
 def test_staff_cannot_set_a_host_down_by_hand(staff):
     DockerHostFactory(name="h1")
 

@@ -16,12 +16,13 @@ def test_if_no_hosts_registers_the_local_engine_once(docker_engine_url):
     out = StringIO()
 
     # when make run asks twice
-    call_command("addhost", "local", docker_engine_url, "--builder", "--if-no-hosts", stdout=out)
-    call_command("addhost", "local", docker_engine_url, "--builder", "--if-no-hosts", stdout=out)
+    make_run = ["--routing", "network", "--builder", "--if-no-hosts"]
+    call_command("addhost", "local", docker_engine_url, *make_run, stdout=out)
+    call_command("addhost", "local", docker_engine_url, *make_run, stdout=out)
 
-    # then one host, a builder, with the engine's version read from it
+    # then one host, a builder reached on its container networks, with the engine's version read from it
     host = DockerHost.objects.get()
-    assert (host.name, host.engine_url, host.is_builder) == ("local", docker_engine_url, True)
+    assert (host.name, host.engine_url, host.is_builder, host.routing) == ("local", docker_engine_url, True, "network")
     assert host.engine_version != ""
     assert out.getvalue().count("Host local added") == 1
 
