@@ -42,7 +42,9 @@ class ContainerOutput(serializers.Serializer):
     release = serializers.IntegerField()
     state = serializers.CharField()
     status = serializers.CharField()
-    host_port = serializers.IntegerField(allow_null=True)
+    host_port = serializers.IntegerField(
+        allow_null=True, help_text="The port published on the host; none on a host that routes by container network."
+    )
     routed = serializers.BooleanField()
 
 

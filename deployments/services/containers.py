@@ -88,7 +88,8 @@ def _row_out(row: Container, *, state: str, status: str) -> dict:
         "release": row.release.version,
         "state": state,
         "status": status,
-        "host_port": row.host_port,
+        # published ports only: a container reached on its network publishes none
+        "host_port": row.host_port if row.ip is None else None,
         "routed": row.routed,
     }
 
