@@ -103,6 +103,7 @@ def container_rows_live(*, app: App) -> QuerySet[Container]:
             "engine_id",
             "name",
             "host_port",
+            "ip",
             "process_type",
             "index",
             "state",
