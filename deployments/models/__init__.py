@@ -14,7 +14,7 @@ from deployments.models.clusters import Cluster
 from deployments.models.hooks import Delivery, DeliveryStatus, Drain, Run, RunStatus, Webhook
 from deployments.models.hosts import LIVE_STATES, Container, ContainerState, DockerHost, HostHeartbeat, HostStatus
 from deployments.models.installation import Installation
-from deployments.models.logs import LogCheckpoint, LogDrop, LogLine, LogSink, SinkKind
+from deployments.models.logs import LogCheckpoint, LogDrop, LogLine, LogSearch, LogSearchWatermark, LogSink, SinkKind
 from deployments.models.metrics import ContainerEvent, ContainerEventKind, MetricSample, Resolution, Usage, UsageMark
 from deployments.models.releases import Release, ReleaseStatus
 from deployments.models.repairs import AppRepair, RepairState
@@ -57,6 +57,8 @@ __all__ = [
     "LogCheckpoint",
     "LogDrop",
     "LogLine",
+    "LogSearch",
+    "LogSearchWatermark",
     "LogSink",
     "MetricSample",
     "Release",
