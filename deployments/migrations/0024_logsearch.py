@@ -5,6 +5,25 @@ from django.db import migrations, models
 
 from portal.migration_operations import AddIndexConcurrently, RemoveIndexConcurrently
 
+# STABLE, so the planner evaluates it while planning a search and sees how few lines lie above the watermark (a
+# subquery in its place looks like a third of the table, and made it walk the app's whole cursor index for a
+# frequent word). logs/search.py calls it.
+WATERMARK_FUNCTION = """
+CREATE OR REPLACE FUNCTION berth_log_search_watermark() RETURNS bigint LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT coalesce((SELECT watermark FROM deployments_logsearchwatermark WHERE id = 1), 0)
+$$
+"""
+
+
+def create_watermark_function(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(WATERMARK_FUNCTION)
+
+
+def drop_watermark_function(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("DROP FUNCTION IF EXISTS berth_log_search_watermark()")
+
 
 class Migration(migrations.Migration):
     # The trigram index moves from LogLine to LogSearch; DROP/CREATE INDEX CONCURRENTLY cannot run in a transaction,
@@ -43,6 +62,7 @@ class Migration(migrations.Migration):
                 ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
         ),
+        migrations.RunPython(create_watermark_function, drop_watermark_function),
         AddIndexConcurrently(
             model_name="logsearch",
             index=django.contrib.postgres.indexes.GinIndex(
