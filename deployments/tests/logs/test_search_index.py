@@ -3,6 +3,7 @@ through the trigram index once the indexer has copied it, never twice, and never
 out of order (logs/search.py)."""
 
 import threading
+import time
 
 import pytest
 from django.db import connection
@@ -11,6 +12,7 @@ from django.test import override_settings
 from deployments.logs.search import log_search_index
 from deployments.logs.sinks import DatabaseSink, LogQuery
 from deployments.logs.store import log_prune
+from deployments.logs.supervisor import run_indexer
 from deployments.models import LogLine, LogSearch, LogSearchWatermark
 from deployments.services.apps import app_delete
 from deployments.tests.factories import AppFactory, UserFactory
@@ -155,3 +157,22 @@ def test_a_line_committed_after_a_later_one_was_indexed_is_still_found(make_reco
     assert _watermark() == late_id
     assert sorted(LogSearch.objects.values_list("line", flat=True)) == ["line 1", "line 2"]
     assert _found(app, "line") == ["line 1", "line 2"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_indexer_loop_beside_the_collectors_indexes_lines_as_they_come(make_records):
+    app = AppFactory()
+    stop = threading.Event()
+    loop = threading.Thread(target=run_indexer, args=(stop,), kwargs={"every": 0.05})
+    loop.start()
+    try:
+        DatabaseSink().write(make_records(app, 3))
+        deadline = time.monotonic() + 10
+        while LogSearch.objects.count() < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        loop.join(10)
+
+    assert not loop.is_alive()
+    assert sorted(LogSearch.objects.values_list("line", flat=True)) == ["line 1", "line 2", "line 3"]
