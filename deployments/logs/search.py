@@ -104,11 +104,13 @@ def _advance_horizon() -> int:
     state = _locked_state()
     with connection.cursor() as cursor:
         # The largest id this statement's snapshot sees, and the transactions (virtual ids: a transaction holds the
-        # lock on its own until it ends) then holding the table open for writing, but this one.
+        # lock on its own until it ends) then holding the table open for writing, but this one. pg_locks lists every
+        # database's locks, and a relation's oid is only unique within its database.
         cursor.execute(
             f"SELECT (SELECT max(id) FROM {LogLine._meta.db_table}), "  # noqa: S608 - fixed name
             "(SELECT coalesce(string_agg(virtualtransaction, ','), '') FROM pg_locks "
             "WHERE locktype = 'relation' AND relation = %s::regclass AND mode = 'RowExclusiveLock' AND granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
             "AND pid <> pg_backend_pid())",
             [LogLine._meta.db_table],
         )
