@@ -4,12 +4,19 @@ Both databases are filled once by `manage.py seed --size small|large` (bench/REA
 is asked through Django's test client with a real bearer token (pages with a logged-in session), first on the small
 set then on the large one: queries of one request, p50 and p95 of `--requests` timed requests after 2 untimed ones,
 the large/small ratio of the p95, and the median time a request spent in its SQL (the part that depends on the
-data; the rest is Python and, on a loaded machine, waiting for a core). Then the collector's write rate: COPY
-batches of 2,000 lines, as the database sink writes them, into two scratch copies of the log table preloaded with the
-same lines, one with the trigram index and one without, batches alternating between them.
+data; the rest is Python and, on a loaded machine, waiting for a core).
+
+Then, on the large set, the collector's write rate: batches of 2,000 lines through DatabaseSink.write into LogLine as
+the installation has it, against the same COPY into two scratch copies of the table preloaded with 200,000 of its
+lines, one with no trigram index at all and one with the trigram index LogLine had before the search table, the
+batches alternating between the three. Then the search indexer's rate on the lines just written, then log search with
+an unindexed tail (`--tail-seconds` of lines at the writer's rate, or at `--tail-rate`), the indexer's rate on that
+tail, and log search again with it indexed. The benchmark's lines are deleted at the end.
 
     .venv/bin/python bench/api.py --small postgres://postgres@127.0.0.1:5432/berth_bench_small \\
-        --large postgres://postgres@127.0.0.1:5432/berth_bench_large [--requests 40] [--explain]
+        --large postgres://postgres@127.0.0.1:5432/berth_bench_large [--requests 40] [--explain] [--only NAME]
+
+`--only "q="` measures only the log searches before the writer; `--writer-batches 0` skips the writer.
 
 Targets (issue 17): p95 under 50 ms for every endpoint but log search (under 100 ms), every ratio under 2, the
 writer's rate with the index within 20 % of without it.
@@ -192,75 +199,155 @@ def explain(d: DataSet, path: str, table: str) -> str:
     return f"{path}\n{sql}\n{plan}"
 
 
-def writer_rate(url: str, *, preload: int, batches: int, index_with: str = "") -> dict[str, float]:
-    """Lines/s of the database sink's COPY into a copy of the log table with and without the trigram index."""
-    from django.db import connection, transaction
+WRITER_CONTAINER = "feed" * 16
+INSTALLED = "LogLine as installed"
+WITHOUT = "scratch table, no trigram index at all"
+BEFORE = "scratch table with LogLine's former trigram index"
+SEARCHES = ("GET logs/?q=panic", "GET logs/?q=GET", "GET logs/?q=nosuchword")
 
+
+def _bench_records(tenant_id: int, app_id: int, texts: list[str], first_ns: int) -> list:
     from deployments.logs.records import LogRecord
-    from deployments.logs.sinks import DatabaseSink
-    from deployments.models import LogLine
 
-    use_database(url)
-    sink = DatabaseSink()
-    source = LogLine._meta.db_table
-    columns = ", ".join(connection.ops.quote_name(c) for c in DatabaseSink.COLUMNS)
-    tables = {"with trigram index": "bench_logline_trgm", "without": "bench_logline_plain"}
-    with connection.cursor() as cursor:
-        for name, table in tables.items():
-            cursor.execute(f"DROP TABLE IF EXISTS {table}")
-            cursor.execute(
-                f"CREATE TABLE {table} (LIKE {source} INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING CONSTRAINTS)"
-            )
-            cursor.execute(f"CREATE UNIQUE INDEX {table}_cursor ON {table} (app_id, cursor)")
-            cursor.execute(f"CREATE INDEX {table}_ts ON {table} (app_id, timestamp)")
-            if name != "without":
-                # The index's storage parameters as the migration gives them (or as --index-with says).
-                cursor.execute(f"CREATE INDEX {table}_line ON {table} USING gin (line gin_trgm_ops) {index_with}")
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {source} ORDER BY id LIMIT %s",  # noqa: S608
-                [preload],
-            )
-        cursor.execute("ANALYZE")
-    app_id = LogLine.objects.values_list("app_id", flat=True).first()
-    tenant_id = LogLine.objects.values_list("tenant_id", flat=True).first()
-    container = "feed" * 16
-    texts = [row[0] for row in LogLine.objects.order_by("id").values_list("line")[: sink.max_batch]]
-    elapsed = dict.fromkeys(tables, 0.0)
-    written = dict.fromkeys(tables, 0)
-    start_ns = time.time_ns()
-    for batch in range(batches):
-        for name, table in tables.items():
-            records = [
-                LogRecord(
-                    tenant_id=tenant_id,
-                    tenant="bench",
-                    app_id=app_id,
-                    app="big",
-                    release=1,
-                    process="web",
-                    index=1,
-                    container=container,
-                    stream="stdout",
-                    timestamp_ns=start_ns + (batch * sink.max_batch + i) * 1000,
-                    rank=0,
-                    line=text,
+    return [
+        LogRecord(
+            tenant_id=tenant_id,
+            tenant="bench",
+            app_id=app_id,
+            app="big",
+            release=1,
+            process="web",
+            index=1,
+            container=WRITER_CONTAINER,
+            stream="stdout",
+            timestamp_ns=first_ns + i * 1000,
+            rank=0,
+            line=text,
+        )
+        for i, text in enumerate(texts)
+    ]
+
+
+class Writer:
+    """The database sink's writes on the large set: into LogLine as installed, and into scratch copies of the table."""
+
+    def __init__(self, url: str, *, preload: int):
+        from django.db import connection
+
+        from deployments.logs.sinks import DatabaseSink
+        from deployments.models import LogLine
+
+        use_database(url)
+        self.url = url
+        self.sink = DatabaseSink()
+        self.app_id, self.tenant_id = LogLine.objects.values_list("app_id", "tenant_id").first()
+        self.texts = [row[0] for row in LogLine.objects.order_by("id").values_list("line")[: self.sink.max_batch]]
+        self.next_ns = time.time_ns()
+        self.columns = ", ".join(connection.ops.quote_name(c) for c in DatabaseSink.COLUMNS)
+        source = self.installed = LogLine._meta.db_table
+        # name: (table, whether it also has the trigram index LogLine had before the search table, migration 0016)
+        scratch = {WITHOUT: ("bench_logline_plain", False), BEFORE: ("bench_logline_trgm", True)}
+        self.scratch = {name: table for name, (table, _) in scratch.items()}
+        with connection.cursor() as cursor:
+            for table, trigram in scratch.values():
+                cursor.execute(f"DROP TABLE IF EXISTS {table}")
+                # LogLine's columns, constraints and every index it has (none of them a trigram index).
+                cursor.execute(f"CREATE TABLE {table} (LIKE {source} INCLUDING ALL)")
+                if trigram:
+                    cursor.execute(f"CREATE INDEX {table}_line ON {table} USING gin (line gin_trgm_ops)")
+                cursor.execute(
+                    f"INSERT INTO {table} ({self.columns}) SELECT {self.columns} FROM {source} ORDER BY id LIMIT %s",  # noqa: S608
+                    [preload],
                 )
-                for i, text in enumerate(texts)
-            ]
-            rows = [
-                (r.tenant_id, r.app_id, r.cursor, r.release, r.process, r.index, r.container, r.stream, _us(r), r.line)
-                for r in records
-            ]
-            started = time.perf_counter()
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
-                sink._copy(cursor, rows, table=table, columns=columns)
-            elapsed[name] += time.perf_counter() - started
-            written[name] += len(rows)
-    with connection.cursor() as cursor:
-        for table in tables.values():
-            cursor.execute(f"DROP TABLE {table}")
-    return {name: written[name] / elapsed[name] for name in tables}
+            cursor.execute("ANALYZE")
+
+    def rows(self) -> list[tuple]:
+        """The next batch, as DatabaseSink.write hands it to COPY."""
+        records = _bench_records(self.tenant_id, self.app_id, self.texts, self.next_ns)
+        self.next_ns += len(records) * 1000
+        return [
+            (r.tenant_id, r.app_id, r.cursor, r.release, r.process, r.index, r.container, r.stream, _us(r), r.line)
+            for r in records
+        ]
+
+    def write(self, table: str) -> float:
+        """Seconds of one batch written as DatabaseSink.write writes it on PostgreSQL, into `table`."""
+        from django.db import connection, transaction
+
+        rows = self.rows()
+        started = time.perf_counter()
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            self.sink._copy(cursor, rows, table=table, columns=self.columns)
+        return time.perf_counter() - started
+
+    def rates(self, batches: int) -> dict[str, float]:
+        """Lines/s into each table, the batches alternating between them."""
+        tables = {INSTALLED: self.installed, **self.scratch}
+        elapsed = dict.fromkeys(tables, 0.0)
+        for _ in range(batches):
+            for name, table in tables.items():
+                elapsed[name] += self.write(table)
+        return {name: batches * self.sink.max_batch / seconds for name, seconds in elapsed.items()}
+
+    def rate_beside_indexer(self, batches: int) -> tuple[float, int]:
+        """Lines/s into LogLine while the indexer copies lines into LogSearch in a thread; and how many it copied."""
+        import threading
+
+        from django.db import connection
+
+        from deployments.logs.search import log_search_index
+
+        stop, copied = threading.Event(), [0]
+
+        def index():
+            use_database(self.url)
+            try:
+                while not stop.is_set():
+                    done = log_search_index()
+                    copied[0] += done
+                    if not done:
+                        stop.wait(0.1)
+            finally:
+                connection.close()
+
+        indexer = threading.Thread(target=index)
+        indexer.start()
+        try:
+            seconds = sum(self.write(self.installed) for _ in range(batches))
+        finally:
+            stop.set()
+            indexer.join()
+        return batches * self.sink.max_batch / seconds, copied[0]
+
+    def tail(self, lines: int) -> float:
+        """Write `lines` more lines into LogLine (nothing indexes them meanwhile); return lines/s."""
+        written, seconds = 0, 0.0
+        while written < lines:
+            seconds += self.write(self.installed)
+            written += self.sink.max_batch
+        return written / seconds
+
+    def close(self) -> int:
+        """Drop the scratch tables, delete the benchmark's lines and their search rows, vacuum; return how many."""
+        from django.db import connection, transaction
+
+        from deployments.logs.search import log_search_forget
+        from deployments.models import LogLine, LogSearch
+
+        use_database(self.url)
+        with connection.cursor() as cursor:
+            for table in self.scratch.values():
+                cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        with transaction.atomic():
+            lines = LogLine.objects.filter(app_id=self.app_id, container=WRITER_CONTAINER)
+            log_search_forget(lines)
+            deleted, _ = lines.delete()
+        with connection.cursor() as cursor:
+            # The next run's backward scans would otherwise walk a million dead index entries first.
+            for model in (LogLine, LogSearch):
+                cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
+        return deleted
 
 
 def _us(record) -> str:
@@ -278,7 +365,8 @@ def main() -> None:
     parser.add_argument("--explain", action="store_true", help="print the plans of log search, window, app lookup")
     parser.add_argument("--writer-batches", type=int, default=25, help="COPY batches of 2,000 lines per table")
     parser.add_argument("--writer-preload", type=int, default=200_000)
-    parser.add_argument("--index-with", default="", help='e.g. "WITH (fastupdate = off)" for the scratch index')
+    parser.add_argument("--tail-seconds", type=float, default=10, help="the unindexed tail searched: seconds of lines")
+    parser.add_argument("--tail-rate", type=float, default=0, help="lines/s of the tail (default: the writer's rate)")
     args = parser.parse_args()
     os.environ["DATABASE_URL"] = args.large
 
@@ -286,7 +374,7 @@ def main() -> None:
 
     django.setup()
 
-    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"load average before: {_load()}")
     small, large = DataSet("small", args.small), DataSet("large", args.large)
     print(
         "| endpoint | queries small | queries large | p50 small | p95 small | p50 large | p95 large | ratio p95 "
@@ -305,24 +393,82 @@ def main() -> None:
             f"{g['p95']:.1f} | {g['p95'] / s['p95']:.2f} | {s['sql']:.1f} | {g['sql']:.1f} |",
             flush=True,
         )
-    print(f"load average after the requests: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"load average after the requests: {_load()}")
     if args.explain:
         a = f"/api/v1/tenants/{large.tenant}/apps/{large.app}"
         for path, table in (
             (f"{a}/logs/?q=panic", "deployments_logline"),
+            (f"{a}/logs/?q=GET", "deployments_logline"),
             (f"{a}/logs/?q=nosuchword", "deployments_logline"),
             (f"{a}/logs/?since={large.since}&until={large.until}", "deployments_logline"),
             (f"{a}/", "deployments_app"),
         ):
             print("\n" + explain(large, path, table))
     if args.writer_batches:
-        rates = writer_rate(
-            args.large, preload=args.writer_preload, batches=args.writer_batches, index_with=args.index_with
-        )
-        base = rates["without"]
+        writer_and_search(args, large)
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _searches(d: DataSet, requests: int) -> None:
+    for name, client_name, path in endpoints(d):
+        if name in SEARCHES:
+            g = measure(d, client_name, path, requests)
+            print(f"  {name}: {g['queries']} queries, p50 {g['p50']:.1f}, p95 {g['p95']:.1f}, SQL {g['sql']:.1f} (ms)")
+
+
+def writer_and_search(args, large: DataSet) -> None:
+    """The writer's rates, then log search with an unindexed tail, the indexer's rate, and log search again."""
+    from django.db import connection
+
+    from deployments.logs.search import log_search_catch_up
+    from deployments.models import LogLine, LogSearch, LogSearchWatermark
+
+    writer = Writer(args.large, preload=args.writer_preload)
+    try:
+        rates = writer.rates(args.writer_batches)
         for name, rate in rates.items():
-            print(f"writer {name}: {rate:,.0f} lines/s ({rate / base:.0%} of without)")
-        print(f"load average after the writer: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+            print(f"writer, {name}: {rate:,.0f} lines/s ({rate / rates[WITHOUT]:.0%} of no trigram index)")
+        print(f"load average after the writer: {_load()}")
+        started = time.perf_counter()
+        indexed = log_search_catch_up()
+        seconds = time.perf_counter() - started
+        print(f"indexer, the writer's lines: {indexed:,} lines in {seconds:.1f} s = {indexed / seconds:,.0f} lines/s")
+        beside, copied = writer.rate_beside_indexer(args.writer_batches)
+        print(
+            f"writer, {INSTALLED} with the indexer running beside it: {beside:,.0f} lines/s "
+            f"({beside / rates[WITHOUT]:.0%} of no trigram index; the indexer copied {copied:,} lines meanwhile)"
+        )
+        log_search_catch_up()
+        if not args.tail_seconds:
+            return
+        tail_rate = args.tail_rate or rates[INSTALLED]
+        lines = int(tail_rate * args.tail_seconds)
+        written = writer.tail(lines)
+        watermark = LogSearchWatermark.objects.get().watermark
+        unindexed = LogLine.objects.filter(id__gt=watermark).count()
+        print(
+            f"tail: {unindexed:,} lines above the watermark ({args.tail_seconds:g} s at {tail_rate:,.0f} lines/s; "
+            f"written at {written:,.0f} lines/s); {LogSearch.objects.count():,} lines indexed"
+        )
+        use_database(args.large)
+        connection.cursor().execute("ANALYZE")
+        print("log search with that tail unindexed:")
+        _searches(large, args.requests)
+        if args.explain:
+            a = f"/api/v1/tenants/{large.tenant}/apps/{large.app}"
+            print("\n" + explain(large, f"{a}/logs/?q=panic", "deployments_logline") + "\n")
+        started = time.perf_counter()
+        indexed = log_search_catch_up()
+        seconds = time.perf_counter() - started
+        print(f"indexer, the tail: {indexed:,} lines in {seconds:.1f} s = {indexed / seconds:,.0f} lines/s")
+        print(f"load average after the indexer: {_load()}")
+        print("log search with the tail indexed:")
+        _searches(large, args.requests)
+    finally:
+        print(f"cleaned up: {writer.close():,} benchmark lines deleted; load average {_load()}")
 
 
 if __name__ == "__main__":

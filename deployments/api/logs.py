@@ -15,9 +15,10 @@ from tenants.api.base import TenantScopedViewSet
 DEFAULT_LIMIT = 100
 Q_MATCHES = (
     "Text the line must hold, case-sensitive. Database sink (the default): any substring, e.g. `rror` finds "
-    "`error`; on PostgreSQL a trigram index serves it, on SQLite the app's lines are read newest first up to its "
-    "line limit. OpenSearch/Elasticsearch sink: its full-text search finds whole words as a phrase (`rror` finds "
-    "nothing, `connection refused` finds the two words in a row), and of those the lines that hold `q` exactly."
+    "`error`; on PostgreSQL a trigram index serves it (a line is found as soon as it is stored: the few not indexed "
+    "yet are read beside the index), on SQLite the app's lines are read newest first up to its line limit. "
+    "OpenSearch/Elasticsearch sink: its full-text search finds whole words as a phrase (`rror` finds nothing, "
+    "`connection refused` finds the two words in a row), and of those the lines that hold `q` exactly."
 )
 
 

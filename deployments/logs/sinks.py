@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from deployments import crypto
+from deployments.logs import search
 from deployments.logs.records import LogRecord, format_timestamp, format_timestamp_us, make_cursor, parse_timestamp
 from deployments.models import LogLine, SinkKind
 from portal.errors import Unavailable
@@ -154,12 +155,14 @@ class DatabaseSink:
     def search(self, query: LogQuery) -> list[dict]:
         """`q` matches a substring of the line, case-sensitively.
 
-        On PostgreSQL a trigram index (pg_trgm, GIN) finds the lines holding `q` (3 characters or more) without reading
-        the app's other lines. SQLite has no such index: it reads the app's lines newest first until it has a page,
-        bounded by the per-app line limit (BERTH_LOG_DB_MAX_LINES_PER_APP, docs/operations.md).
+        On PostgreSQL a trigram index (pg_trgm, GIN, on LogSearch) finds the lines holding `q` (3 characters or more)
+        without reading the app's other lines, and the few lines written since the indexer's last pass are read and
+        filtered beside it (logs/search.py). SQLite has no such index: it reads the app's lines newest first until it
+        has a page, bounded by the per-app line limit (BERTH_LOG_DB_MAX_LINES_PER_APP, docs/operations.md).
         """
         lines = LogLine.objects.filter(app_id=query.app_id)
-        if query.q:
+        through_index = query.q and search.indexed(connection.vendor, query.q)
+        if query.q and not through_index:
             lines = lines.filter(line__contains=query.q)
         if query.process:
             lines = lines.filter(process=query.process)
@@ -175,18 +178,19 @@ class DatabaseSink:
         if query.before:
             lines = lines.filter(cursor__lt=query.before)
         if query.after:
-            lines = lines.filter(cursor__gt=query.after).order_by("cursor")
-        elif query.newest:
-            lines = lines.order_by("-cursor")
+            lines = lines.filter(cursor__gt=query.after)
+        order = "-cursor" if not query.after and query.newest else "cursor"
+        if through_index:
+            lines = search.matching(lines, app_id=query.app_id, q=query.q, order=order, limit=query.limit)
         else:
-            lines = lines.order_by("cursor")
-        found = [_row_message(row) for row in lines[: query.limit]]
+            lines = lines.order_by(order)[: query.limit]
+        found = [_row_message(row) for row in lines]
         return sorted(found, key=lambda m: m["cursor"])
 
     def prune(self, *, tenant_id: int, retention_days: int, max_lines_per_app: int) -> int:
         """Delete lines past the retention age, then the oldest past the per-app limit; return how many."""
         cutoff = datetime.now(tz=UTC) - timedelta(days=retention_days)
-        deleted, _ = LogLine.objects.filter(tenant_id=tenant_id, timestamp__lt=cutoff).delete()
+        deleted = _delete(LogLine.objects.filter(tenant_id=tenant_id, timestamp__lt=cutoff))
         app_ids = LogLine.objects.filter(tenant_id=tenant_id).values_list("app_id", flat=True).distinct()
         for app_id in list(app_ids):
             boundary = (
@@ -195,12 +199,19 @@ class DatabaseSink:
                 .values_list("cursor", flat=True)[max_lines_per_app : max_lines_per_app + 1]
             )
             if boundary:
-                count, _ = LogLine.objects.filter(app_id=app_id, cursor__lte=boundary[0]).delete()
-                deleted += count
+                deleted += _delete(LogLine.objects.filter(app_id=app_id, cursor__lte=boundary[0]))
         return deleted
 
     def ping(self) -> bool:
         return True
+
+
+@transaction.atomic
+def _delete(lines) -> int:
+    """Delete the lines and their search rows; return how many lines."""
+    search.log_search_forget(lines)
+    deleted, _ = lines.delete()
+    return deleted
 
 
 def _row_message(row) -> dict:

@@ -22,7 +22,7 @@ from deployments.models.hosts import (
     HostStatus,
 )
 from deployments.models.installation import Installation
-from deployments.models.logs import LogCheckpoint, LogDrop, LogLine, LogSink, SinkKind
+from deployments.models.logs import LogCheckpoint, LogDrop, LogLine, LogSearch, LogSearchWatermark, LogSink, SinkKind
 from deployments.models.metrics import ContainerEvent, ContainerEventKind, MetricSample, Resolution, Usage, UsageMark
 from deployments.models.releases import Release, ReleaseStatus
 from deployments.models.repairs import AppRepair, RepairState
@@ -66,6 +66,8 @@ __all__ = [
     "LogCheckpoint",
     "LogDrop",
     "LogLine",
+    "LogSearch",
+    "LogSearchWatermark",
     "LogSink",
     "MetricSample",
     "Release",

@@ -52,14 +52,54 @@ class LogLine(models.Model):
     class Meta:
         ordering = ["cursor"]
         constraints = [models.UniqueConstraint(fields=["app", "cursor"], name="logline_unique_cursor_per_app")]
+        # No trigram index here: the collector's COPY would build ~40 trigram entries a line (a fifth of its rate,
+        # bench/README.md). LogSearch holds the indexed copy of the text, filled behind the collector.
+        indexes = [models.Index(fields=["app", "timestamp"], name="logline_app_timestamp")]
+
+    def __str__(self) -> str:
+        return self.line[:80]
+
+
+class LogSearch(models.Model):
+    """The text of a stored line, for `?q=` on PostgreSQL: the trigram index lives here, off the collector's path.
+
+    The indexer (logs/search.py) copies lines into it in id order behind the collector; every line whose id is at or
+    below LogSearchWatermark.watermark has its row, and no row is above it. A search reads the rows through the
+    trigram index and the lines above the watermark (the tail) straight from LogLine. Empty on SQLite.
+    """
+
+    # The LogLine's id, not a relation: a relation would make Django load every line it deletes (retention, app
+    # deletion) to find its rows. Retention deletes the rows with the lines; an app's go with the app.
+    line_id = models.BigIntegerField(primary_key=True)
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    line = models.TextField()
+
+    class Meta:
         indexes = [
-            models.Index(fields=["app", "timestamp"], name="logline_app_timestamp"),
-            # `?q=` on PostgreSQL (pg_trgm); absent on SQLite (portal/migration_operations.py).
-            GinIndex(fields=["line"], opclasses=["gin_trgm_ops"], name="logline_line_trgm"),
+            # Absent on SQLite (portal/migration_operations.py), where a search reads LogLine alone.
+            GinIndex(fields=["line"], opclasses=["gin_trgm_ops"], name="logsearch_line_trgm"),
         ]
 
     def __str__(self) -> str:
         return self.line[:80]
+
+
+class LogSearchWatermark(models.Model):
+    """How far the indexer has copied lines into LogSearch (one row).
+
+    `watermark`: every line with an id at or below it is indexed. `horizon` and `horizon_writers`: the largest line
+    id seen by the pass before, and the transactions then writing to LogLine (virtual ids, comma-separated); once they
+    have all ended, no line at or below `horizon` can still appear, and the watermark may move up to it (logs/search.py
+    says why).
+    """
+
+    watermark = models.BigIntegerField(default=0)
+    horizon = models.BigIntegerField(null=True, blank=True)
+    horizon_writers = models.TextField(blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"indexed up to line {self.watermark}"
 
 
 class LogCheckpoint(models.Model):
