@@ -97,6 +97,29 @@ def swarm_nodes(engine: EngineSpec) -> list[dict]:
     ]
 
 
+def swarm_node_id(engine: EngineSpec) -> str:
+    """The Swarm node id of the engine ('' when it is in no swarm): which node of a cluster a host's engine is."""
+    with translated(engine.name, "Swarm node"):
+        info = client_for(engine).info()
+    swarm = info.get("Swarm") or {}
+    return swarm.get("NodeID", "") if swarm.get("LocalNodeState") == "active" else ""
+
+
+def services_list(engine: EngineSpec, *, labels: dict[str, str]) -> list[dict]:
+    """The services carrying every label of `labels`: {"id", "name", "labels", "replicas"}."""
+    with translated(engine.name, "Services"):
+        rows = client_for(engine).api.services(filters={"label": [f"{key}={value}" for key, value in labels.items()]})
+    return [
+        {
+            "id": row["ID"],
+            "name": row["Spec"]["Name"],
+            "labels": row["Spec"].get("Labels") or {},
+            "replicas": ((row["Spec"].get("Mode") or {}).get("Replicated") or {}).get("Replicas"),
+        }
+        for row in rows
+    ]
+
+
 def overlay_ensure(engine: EngineSpec, *, name: str, labels: dict[str, str]) -> None:
     """Create the attachable overlay network `name` unless it exists (a tenant's own network on the cluster)."""
     with translated(engine.name, f"Network {name}"):
