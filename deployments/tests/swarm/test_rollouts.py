@@ -1,0 +1,235 @@
+"""Rollouts, scales and failures of an app on a real two-node Swarm cluster, served through a real HAProxy router."""
+
+from __future__ import annotations
+
+import time
+
+import docker
+import pytest
+
+from deployments.models import Container, ContainerState, DeploymentStatus, Formation, ReleaseStatus
+from deployments.services.rollouts import deployment_execute, reconcile, rollout_enqueue, scale_enqueue
+from deployments.services.routes import routes_collect
+from deployments.tests.factories import web_formation
+from samples import sample_tag
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def deploy(release):
+    deployment = rollout_enqueue(release_id=release.pk)
+    return deployment_execute(deployment_id=deployment.pk)
+
+
+def services_of(swarm_nodes, app) -> dict[str, int]:
+    """{service name: replicas} of the app's services on the manager."""
+    client = docker.DockerClient(base_url=swarm_nodes[0].url, timeout=60)
+    try:
+        services = client.services.list(filters={"label": [f"berth.app={app.slug}", f"berth.tenant={app.tenant.slug}"]})
+        return {s.name: s.attrs["Spec"]["Mode"]["Replicated"]["Replicas"] for s in services}
+    finally:
+        client.close()
+
+
+def running(app):
+    return Container.objects.filter(app=app, state=ContainerState.RUNNING).select_related("host", "release")
+
+
+def test_an_app_on_a_cluster_deploys_as_a_service_per_process_and_serves_through_the_router(
+    swarm_nodes, app, make_release, traffic
+):
+    # given
+    release = make_release()
+
+    # when
+    deployment = deploy(release)
+
+    # then
+    assert deployment.status == DeploymentStatus.SUCCEEDED, deployment.error
+    assert [step["name"] for step in deployment.steps] == ["plan", "prepare", "start", "route", "drain"]
+    release.refresh_from_db()
+    app.refresh_from_db()
+    assert release.status == ReleaseStatus.SUCCEEDED
+    assert app.current_release_id == release.pk
+    name = f"berth-{app.tenant.slug}-web-v1-web-{deployment.pk}"
+    assert services_of(swarm_nodes, app) == {name: 2}
+    rows = list(running(app))
+    # Swarm spread the two tasks, one on each node; each row is its task's container on its node's host
+    assert sorted(row.host.name for row in rows) == ["berth-swarm-1", "berth-swarm-2"]
+    assert sorted(row.index for row in rows) == [1, 2]
+    assert all(row.routed and row.host_port and row.name.startswith(f"{name}.") for row in rows)
+    for row in rows:
+        client = docker.DockerClient(base_url=row.host.engine_url, timeout=60)
+        try:
+            labels = client.containers.get(row.engine_id).labels
+        finally:
+            client.close()
+        assert (labels["berth.tenant"], labels["berth.app"], labels["berth.release"]) == (
+            app.tenant.slug,
+            "web",
+            "1",
+        )
+    status, body = traffic(keepalive=False).get()
+    assert (status, body.strip()) == (200, "v1")
+
+
+def test_ten_consecutive_deploys_under_a_keep_alive_loop_drop_no_request(swarm_nodes, app, make_release, traffic):
+    # given
+    first = deploy(make_release())
+    assert first.status == DeploymentStatus.SUCCEEDED, first.error
+
+    # when
+    started = time.monotonic()
+    with traffic(keepalive=True) as loop:
+        results = [deploy(make_release()) for _ in range(10)]
+    elapsed = time.monotonic() - started
+
+    # then
+    assert [d.status for d in results] == [DeploymentStatus.SUCCEEDED] * 10, [d.error for d in results]
+    assert loop.failed == 0, loop.failures[:5]
+    assert loop.ok > 0
+    assert loop.bodies <= {f"v{n}" for n in range(1, 12)}
+    assert "v11" in loop.bodies
+    assert {row.release.version for row in running(app)} == {11}
+    assert running(app).count() == 2
+    assert services_of(swarm_nodes, app) == {f"berth-{app.tenant.slug}-web-v11-web-{results[-1].pk}": 2}
+    print(f"10 deploys in {elapsed:.1f} s, {loop.ok} requests on {loop.connections} connection(s), 0 failed")
+
+
+def test_a_release_failing_its_health_check_is_removed_and_the_old_one_keeps_serving(
+    swarm_nodes, app, make_release, traffic
+):
+    # given
+    good = make_release()
+    good_deployment = deploy(good)
+    assert good_deployment.status == DeploymentStatus.SUCCEEDED
+    bad = make_release(image=sample_tag("unhealthy"), formation=web_formation(healthcheck_timeout=3))
+
+    # when
+    with traffic(keepalive=True) as loop:
+        deployment = deploy(bad)
+
+    # then
+    assert deployment.status == DeploymentStatus.FAILED
+    assert "did not pass its health check (GET / on port 5000) within 3 s" in deployment.error
+    bad.refresh_from_db()
+    app.refresh_from_db()
+    assert bad.status == ReleaseStatus.FAILED
+    assert app.current_release_id == good.pk
+    assert loop.failed == 0, loop.failures[:5]
+    assert loop.bodies == {"v1"}
+    assert services_of(swarm_nodes, app) == {f"berth-{app.tenant.slug}-web-v1-web-{good_deployment.pk}": 2}
+    assert {row.release.version for row in running(app)} == {1}
+
+
+def test_a_release_whose_image_the_cluster_cannot_get_fails_before_any_service_with_the_reason(
+    swarm_nodes, app, make_release
+):
+    # when
+    deployment = deploy(make_release(image="berth-test/nowhere:1"))
+
+    # then
+    assert deployment.status == DeploymentStatus.FAILED
+    assert deployment.error.startswith("Cluster lab cannot run the release: image berth-test/nowhere:1 is not on")
+    assert [(step["name"], step["status"]) for step in deployment.steps] == [
+        ("plan", "succeeded"),
+        ("prepare", "failed"),
+    ]
+    assert services_of(swarm_nodes, app) == {}
+    assert running(app).count() == 0
+
+
+def test_a_task_on_a_node_without_the_image_fails_the_rollout_naming_the_node(swarm, swarm_nodes, app, make_release):
+    # given: the image is on the manager only
+    _engine, prefix = swarm
+    manager = swarm_nodes[0].client()
+    tag = f"berth-test/manager-only:{prefix}"
+    manager.images.get(sample_tag("httpd")).tag(tag)
+    try:
+        # when
+        deployment = deploy(make_release(image=tag))
+    finally:
+        manager.images.remove(tag)
+        manager.close()
+
+    # then
+    assert deployment.status == DeploymentStatus.FAILED
+    assert " on berth-swarm-2 rejected during start: " in deployment.error
+    assert "this node cannot get the image: push it to a registry every node can reach" in deployment.error
+    assert services_of(swarm_nodes, app) == {}
+    assert running(app).count() == 0
+
+
+def test_a_formation_no_node_has_room_for_fails_with_the_reason(swarm_nodes, app, make_release):
+    # given: a quota that allows what no node can reserve
+    tenant = app.tenant
+    tenant.max_memory_mb = 100_000_000
+    tenant.save(update_fields=["max_memory_mb"])
+
+    # when
+    deployment = deploy(make_release(formation=web_formation(quantity=1, memory_mb=40_000_000)))
+
+    # then
+    assert deployment.status == DeploymentStatus.FAILED
+    assert deployment.error.startswith("Cluster lab has no node for web.1: no suitable node")
+    assert deployment.error.endswith("Scale down, lower the memory, or add a node.")
+    assert services_of(swarm_nodes, app) == {}
+
+
+def test_scale_to_four_spreads_the_tasks_across_both_nodes_and_the_router_serves_them(
+    swarm_nodes, app, make_release, traffic
+):
+    # given
+    first = deploy(make_release(formation=web_formation(quantity=1)))
+    assert first.status == DeploymentStatus.SUCCEEDED, first.error
+    Formation.objects.update_or_create(app=app, process_type="web", defaults={"quantity": 4, "memory_mb": 64})
+
+    # when
+    with traffic(keepalive=True) as loop:
+        scale = deployment_execute(deployment_id=scale_enqueue(app_id=app.pk).pk)
+
+    # then
+    assert scale.status == DeploymentStatus.SUCCEEDED, scale.error
+    rows = list(running(app))
+    per_node = {}
+    for row in rows:
+        per_node[row.host.name] = per_node.get(row.host.name, 0) + 1
+    assert per_node == {"berth-swarm-1": 2, "berth-swarm-2": 2}
+    assert all(row.routed for row in rows)
+    assert services_of(swarm_nodes, app) == {f"berth-{app.tenant.slug}-web-v1-web-{first.pk}": 4}
+    assert loop.failed == 0, loop.failures[:5]
+    [route] = routes_collect([app.pk])
+    assert sorted(route.upstreams) == sorted(f"{row.host.address}:{row.host_port}" for row in rows)
+    assert {upstream.split(":")[0] for upstream in route.upstreams} == {node.address for node in swarm_nodes}
+
+
+def test_a_stopped_worker_has_its_tasks_moved_to_the_manager_and_the_app_keeps_serving(
+    swarm_nodes, app, make_release, traffic
+):
+    # given
+    _manager, worker = swarm_nodes
+    assert deploy(make_release()).status == DeploymentStatus.SUCCEEDED
+    assert sorted(row.host.name for row in running(app)) == ["berth-swarm-1", "berth-swarm-2"]
+    started = time.monotonic()
+
+    # when: the worker's dockerd stops; the reconciler records where Swarm runs the tasks now
+    with traffic(keepalive=True) as loop:
+        worker.stop()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            reconcile()
+            if sorted(row.host.name for row in running(app)) == ["berth-swarm-1", "berth-swarm-1"]:
+                break
+            time.sleep(0.5)
+        moved = time.monotonic() - started
+        before = loop.ok
+        time.sleep(2)
+
+    # then
+    assert sorted(row.host.name for row in running(app)) == ["berth-swarm-1", "berth-swarm-1"]
+    assert all(row.routed for row in running(app))
+    assert loop.ok > before
+    status, body = traffic(keepalive=False).get()
+    assert (status, body.strip()) == (200, "v1")
+    print(f"worker stopped: tasks recorded on the manager after {moved:.1f} s; {loop.ok} ok, {loop.failed} failed")
+    assert loop.failed == 0, loop.failures[:5]
