@@ -13,8 +13,9 @@ from deployments.engine.client import EngineSpec
 from deployments.services.clusters import app_cluster_set, cluster_create, cluster_node_add
 from deployments.tests.factories import AppFactory, TenantFactory, UserFactory
 
-# The integration tests' router, releases and traffic loop, on this folder's `app` (which runs on the cluster).
-from deployments.tests.integration.conftest import make_release, router, traffic  # noqa: F401 (fixtures)
+# The integration tests' hosts, router, releases and traffic loop; here `app` runs on the cluster unless a test module
+# says otherwise (test_schedulers.py: on either scheduler).
+from deployments.tests.integration.conftest import hosts, make_release, router, tenant_slug, traffic  # noqa: F401 (fixtures)
 from deployments.tests.swarm.nodes import SwarmNode, swarm_form
 
 
@@ -66,7 +67,7 @@ def cluster(swarm, swarm_nodes, db):
 
 
 @pytest.fixture
-def app(swarm, cluster):
+def swarm_app(swarm, cluster):
     """An app of a tenant named after the test's prefix (so the swarm fixture removes its services), on `cluster`;
     afterwards its tenant's overlay network is removed."""
     engine, prefix = swarm
@@ -91,3 +92,8 @@ def app(swarm, cluster):
                     time.sleep(0.5)
     finally:
         client.close()
+
+
+@pytest.fixture
+def app(swarm_app):
+    return swarm_app

@@ -73,53 +73,19 @@ def test_an_app_on_a_cluster_deploys_as_a_service_per_process_and_serves_through
     assert (status, body.strip()) == (200, "v1")
 
 
-def test_ten_consecutive_deploys_under_a_keep_alive_loop_drop_no_request(swarm_nodes, app, make_release, traffic):
+def test_a_new_release_replaces_the_old_services_and_a_failed_one_leaves_them(swarm_nodes, app, make_release):
     # given
     first = deploy(make_release())
-    assert first.status == DeploymentStatus.SUCCEEDED, first.error
+    second = deploy(make_release())
+    assert (first.status, second.status) == (DeploymentStatus.SUCCEEDED, DeploymentStatus.SUCCEEDED)
 
     # when
-    started = time.monotonic()
-    with traffic(keepalive=True) as loop:
-        results = [deploy(make_release()) for _ in range(10)]
-    elapsed = time.monotonic() - started
+    failed = deploy(make_release(image=sample_tag("unhealthy"), formation=web_formation(healthcheck_timeout=3)))
 
-    # then
-    assert [d.status for d in results] == [DeploymentStatus.SUCCEEDED] * 10, [d.error for d in results]
-    assert loop.failed == 0, loop.failures[:5]
-    assert loop.ok > 0
-    assert loop.bodies <= {f"v{n}" for n in range(1, 12)}
-    assert "v11" in loop.bodies
-    assert {row.release.version for row in running(app)} == {11}
-    assert running(app).count() == 2
-    assert services_of(swarm_nodes, app) == {f"berth-{app.tenant.slug}-web-v11-web-{results[-1].pk}": 2}
-    print(f"10 deploys in {elapsed:.1f} s, {loop.ok} requests on {loop.connections} connection(s), 0 failed")
-
-
-def test_a_release_failing_its_health_check_is_removed_and_the_old_one_keeps_serving(
-    swarm_nodes, app, make_release, traffic
-):
-    # given
-    good = make_release()
-    good_deployment = deploy(good)
-    assert good_deployment.status == DeploymentStatus.SUCCEEDED
-    bad = make_release(image=sample_tag("unhealthy"), formation=web_formation(healthcheck_timeout=3))
-
-    # when
-    with traffic(keepalive=True) as loop:
-        deployment = deploy(bad)
-
-    # then
-    assert deployment.status == DeploymentStatus.FAILED
-    assert "did not pass its health check (GET / on port 5000) within 3 s" in deployment.error
-    bad.refresh_from_db()
-    app.refresh_from_db()
-    assert bad.status == ReleaseStatus.FAILED
-    assert app.current_release_id == good.pk
-    assert loop.failed == 0, loop.failures[:5]
-    assert loop.bodies == {"v1"}
-    assert services_of(swarm_nodes, app) == {f"berth-{app.tenant.slug}-web-v1-web-{good_deployment.pk}": 2}
-    assert {row.release.version for row in running(app)} == {1}
+    # then: only v2's service is left, the blue/green services of v1 and v3 both removed
+    assert failed.status == DeploymentStatus.FAILED
+    assert services_of(swarm_nodes, app) == {f"berth-{app.tenant.slug}-web-v2-web-{second.pk}": 2}
+    assert {row.release.version for row in running(app)} == {2}
 
 
 def test_a_release_whose_image_the_cluster_cannot_get_fails_before_any_service_with_the_reason(
@@ -176,28 +142,19 @@ def test_a_formation_no_node_has_room_for_fails_with_the_reason(swarm_nodes, app
     assert services_of(swarm_nodes, app) == {}
 
 
-def test_scale_to_four_spreads_the_tasks_across_both_nodes_and_the_router_serves_them(
-    swarm_nodes, app, make_release, traffic
-):
+def test_a_scale_changes_the_replicas_of_the_release_service_and_routes_every_task(swarm_nodes, app, make_release):
     # given
     first = deploy(make_release(formation=web_formation(quantity=1)))
     assert first.status == DeploymentStatus.SUCCEEDED, first.error
     Formation.objects.update_or_create(app=app, process_type="web", defaults={"quantity": 4, "memory_mb": 64})
 
     # when
-    with traffic(keepalive=True) as loop:
-        scale = deployment_execute(deployment_id=scale_enqueue(app_id=app.pk).pk)
+    scale = deployment_execute(deployment_id=scale_enqueue(app_id=app.pk).pk)
 
     # then
     assert scale.status == DeploymentStatus.SUCCEEDED, scale.error
-    rows = list(running(app))
-    per_node = {}
-    for row in rows:
-        per_node[row.host.name] = per_node.get(row.host.name, 0) + 1
-    assert per_node == {"berth-swarm-1": 2, "berth-swarm-2": 2}
-    assert all(row.routed for row in rows)
     assert services_of(swarm_nodes, app) == {f"berth-{app.tenant.slug}-web-v1-web-{first.pk}": 4}
-    assert loop.failed == 0, loop.failures[:5]
+    rows = list(running(app))
     [route] = routes_collect([app.pk])
     assert sorted(route.upstreams) == sorted(f"{row.host.address}:{row.host_port}" for row in rows)
     assert {upstream.split(":")[0] for upstream in route.upstreams} == {node.address for node in swarm_nodes}
