@@ -97,6 +97,7 @@ def swarm_nodes(engine: EngineSpec) -> list[dict]:
     ]
 
 
+@fakeable
 def swarm_node_id(engine: EngineSpec) -> str:
     """The Swarm node id of the engine ('' when it is in no swarm): which node of a cluster a host's engine is."""
     with translated(engine.name, "Swarm node"):
