@@ -31,6 +31,7 @@ from deployments.engine.labels import APP_LABEL, DEPLOYMENT_LABEL, RELEASE_LABEL
 from deployments.models import (
     LIVE_STATES,
     App,
+    Cluster,
     Container,
     ContainerState,
     Deployment,
@@ -310,6 +311,25 @@ def containers_leave(containers: list[Container], *, keep_deployment: int | None
             ],
         )
     return errors
+
+
+def app_services_remove(*, tenant: str, app: str) -> int:
+    """Remove a deleted app's services from every cluster (before its task containers are swept: a task container
+    stopped while its service lives is started again by Swarm); return how many were removed. Only services whose
+    deployment no longer exists: an app created again under the same name keeps its new ones."""
+    removed = 0
+    for cluster in Cluster.objects.all():
+        manager = cluster_spec(cluster)
+        try:
+            services = swarm_ops.services_list(manager, labels={TENANT_LABEL: tenant, APP_LABEL: app})
+        except EngineError as exc:
+            logger.warning("services of deleted app %s/%s on cluster %s: %s", tenant, app, cluster.name, exc.message)
+            continue
+        labelled = {int(s["labels"].get(DEPLOYMENT_LABEL, "0") or 0) for s in services}
+        alive = {str(pk) for pk in Deployment.objects.filter(pk__in=labelled).values_list("pk", flat=True)}
+        gone = [s for s in services if s["labels"].get(DEPLOYMENT_LABEL) not in alive]
+        removed += len(gone) - len(services_remove(manager, gone))
+    return removed
 
 
 class SwarmSteps:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import docker
 import pytest
 
+from deployments import crypto
 from deployments.models import Container, ContainerState, DeploymentStatus, Formation, ReleaseStatus
+from deployments.services.apps import app_delete
+from deployments.services.containers import app_teardown
 from deployments.services.rollouts import deployment_execute, reconcile, rollout_enqueue, scale_enqueue
 from deployments.services.routes import routes_collect
-from deployments.tests.factories import web_formation
+from deployments.tests.factories import UserFactory, web_formation
 from samples import sample_tag
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -71,6 +75,70 @@ def test_an_app_on_a_cluster_deploys_as_a_service_per_process_and_serves_through
         )
     status, body = traffic(keepalive=False).get()
     assert (status, body.strip()) == (200, "v1")
+
+
+def test_a_secret_file_is_readable_in_every_task_and_in_neither_the_service_spec_nor_the_image(
+    swarm_nodes, app, make_release
+):
+    # given
+    canary = "c3dhcm0tcm9sbG91dC1jYW5hcnk"
+    release = make_release(
+        config={"DB_PEM": {"value": crypto.encrypt(canary), "secret": True, "file": "/run/secrets/db.pem"}}
+    )
+
+    # when
+    deployment = deploy(release)
+
+    # then
+    assert deployment.status == DeploymentStatus.SUCCEEDED, deployment.error
+    rows = list(running(app))
+    assert len(rows) == 2
+    for row in rows:
+        client = docker.DockerClient(base_url=row.host.engine_url, timeout=60)
+        try:
+            container = client.containers.get(row.engine_id)
+            content = container.exec_run(["cat", "/run/secrets/db.pem"]).output.decode()
+            env = container.exec_run(["env"]).output.decode()
+            saved = b"".join(client.images.get(container.attrs["Image"]).save())
+            attrs = json.dumps(container.attrs)
+        finally:
+            client.close()
+        assert content == canary
+        assert canary not in env and canary not in attrs and canary.encode() not in saved
+    manager = swarm_nodes[0].client()
+    try:
+        [service] = manager.services.list(filters={"label": f"berth.app={app.slug}"})
+        inspected = json.dumps(manager.api.inspect_service(service.id))
+    finally:
+        manager.close()
+    assert canary not in inspected
+    assert '"/run/secrets/db.pem"' in inspected
+
+
+def test_a_deleted_app_has_its_services_removed_from_the_cluster(swarm_nodes, app, make_release):
+    # given
+    assert deploy(make_release()).status == DeploymentStatus.SUCCEEDED
+    tenant, slug = app.tenant.slug, app.slug
+
+    # when: the app is deleted, and its teardown task runs
+    app_delete(app=app, actor=UserFactory())
+    app_teardown(tenant=tenant, app=slug, containers=[])
+
+    # then
+    assert services_of(swarm_nodes, app) == {}
+    deadline, left = time.monotonic() + 30, None
+    while time.monotonic() < deadline:
+        left = []
+        for node in swarm_nodes:
+            client = node.client()
+            try:
+                left += client.containers.list(filters={"label": f"berth.tenant={tenant}"})
+            finally:
+                client.close()
+        if not left:
+            break
+        time.sleep(0.5)
+    assert left == []
 
 
 def test_a_new_release_replaces_the_old_services_and_a_failed_one_leaves_them(swarm_nodes, app, make_release):
