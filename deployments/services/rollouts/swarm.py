@@ -13,6 +13,7 @@ the tasks Swarm runs now (a node lost, its tasks started on another) and sends t
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import shlex
@@ -59,7 +60,7 @@ from deployments.services.rollouts.plan import (
     tenant_network,
     web_check,
 )
-from deployments.services.rollouts.steps import old_drain
+from deployments.services.rollouts.steps import RELEASE_COMMAND_TIMEOUT, old_drain
 
 logger = logging.getLogger(__name__)
 
@@ -313,6 +314,30 @@ def containers_leave(containers: list[Container], *, keep_deployment: int | None
     return errors
 
 
+def oneoff_run(manager: EngineSpec, spec: swarm_ops.ServiceSpec, *, timeout: int) -> tuple[int, str]:
+    """Run a one-off service to its end; return (exit code, its last output). The service is always removed."""
+    service_id = swarm_ops.service_create(manager, spec)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            tasks = swarm_ops.service_tasks(manager, service_id=service_id)
+            ended = [t for t in tasks if t.state in ("complete", "failed", "rejected", "shutdown")]
+            if ended:
+                task = ended[0]
+                output = swarm_ops.service_output(manager, service_id=service_id)
+                if task.state == "rejected":
+                    return 1, f"{task.error}. {output}".strip()
+                code = task.exit_code if task.exit_code is not None else (0 if task.state == "complete" else 1)
+                return code, output
+            if time.monotonic() > deadline:
+                output = swarm_ops.service_output(manager, service_id=service_id)
+                return 124, f"did not finish within {timeout} s. {output}".strip()
+            time.sleep(POLL)
+    finally:
+        with contextlib.suppress(EngineError):
+            swarm_ops.service_remove(manager, service_id=service_id)
+
+
 def app_services_remove(*, tenant: str, app: str) -> int:
     """Remove a deleted app's services from every cluster (before its task containers are swept: a task container
     stopped while its service lives is started again by Swarm); return how many were removed. Only services whose
@@ -426,10 +451,25 @@ class SwarmSteps:
         swarm_ops.overlay_ensure(self.manager, name=tenant_network(tenant=tenant), labels={TENANT_LABEL: tenant.slug})
 
     def release_phase(self, plan: SwarmPlan) -> None:
-        raise RolloutFailed(
-            "The release command does not run on a Swarm cluster yet: run it with `berth run` before the deploy, "
-            "or deploy this app on the hosts."
+        """Run the release command once, as a one-off task of the new release; its failure stops the rollout."""
+        release = self.release
+        first = plan.processes[0]
+        process = replace(
+            first,
+            process_type="release",
+            replicas=1,
+            service=service_name(deployment=self.deployment, process_type="release"),
+            settings={**first.settings, "command": release.release_command, "healthcheck_kind": HealthcheckKind.NONE},
         )
+        spec = service_spec(deployment=self.deployment, process=process, image=plan.image)
+        spec.oneoff, spec.port = True, None
+        spec.env = release_env(release=release, process_type="release", port=None)
+        code, output = oneoff_run(self.manager, spec, timeout=RELEASE_COMMAND_TIMEOUT)
+        if code != 0:
+            raise RolloutFailed(
+                f"The release command `{release.release_command}` exited with status {code}; the new release "
+                f"was not started. Its output: {output or '(none)'}"
+            )
 
     def start(self, plan: SwarmPlan) -> SwarmPlan:
         """Create (a rollout) or resize (a scale) the services, wait until every task is healthy, record them."""

@@ -141,3 +141,33 @@ def test_scale_to_four_spreads_the_containers_across_both_hosts_and_the_router_s
     assert all(row.routed for row in rows)
     assert loop.failed == 0, loop.failures[:5]
     assert fleet.releases_running(["1"] * 4) == ["1"] * 4
+
+
+def test_a_failing_release_command_stops_the_rollout_and_the_old_release_keeps_serving(
+    fleet, app, make_release, traffic
+):
+    # given
+    assert deploy(make_release()).status == DeploymentStatus.SUCCEEDED
+    release = make_release(release_command="/bin/sh -c 'echo migrating; exit 3'")
+
+    # when
+    deployment = deploy(release)
+
+    # then
+    release.refresh_from_db()
+    assert deployment.status == DeploymentStatus.FAILED
+    assert release.error.startswith("The release command `/bin/sh -c 'echo migrating; exit 3'` exited with status 3")
+    assert "migrating" in release.error
+    assert [step["name"] for step in deployment.steps] == ["plan", "prepare", "release"]
+    assert fleet.releases_running(["1", "1"]) == ["1", "1"]
+    assert traffic().get() == (200, "v1\n")
+
+
+def test_a_release_command_runs_once_before_the_new_release_starts(fleet, app, make_release):
+    # when
+    deployment = deploy(make_release(release_command="/bin/sh -c 'echo migrated'"))
+
+    # then
+    assert deployment.status == DeploymentStatus.SUCCEEDED, deployment.error
+    assert [step["name"] for step in deployment.steps] == ["plan", "prepare", "release", "start", "route", "drain"]
+    assert fleet.releases_running(["1", "1"]) == ["1", "1"]
