@@ -22,7 +22,7 @@ from deployments.models import App, Container, ContainerState, Deployment, Docke
 from deployments.selectors.rollouts import container_rows_live
 from deployments.services.hosts import host_spec
 from deployments.services.rollouts.containers import STOP_GRACE, pool
-from deployments.services.rollouts.swarm import app_services_remove
+from deployments.services.rollouts.swarm_tasks import app_services_remove
 from portal.errors import Invalid
 from tenants.audit import audit_record
 

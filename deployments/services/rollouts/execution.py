@@ -14,7 +14,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from deployments.engine.client import EngineError
-from deployments.models import App, Deployment, DeploymentKind, DeploymentStatus, Release, ReleaseStatus
+from deployments.models import (
+    App,
+    Container,
+    ContainerState,
+    Deployment,
+    DeploymentKind,
+    DeploymentStatus,
+    Release,
+    ReleaseStatus,
+)
 from deployments.router import RouterError
 from deployments.services.rollouts import steps
 from deployments.services.rollouts.errors import RolloutFailed, Superseded
@@ -22,6 +31,7 @@ from deployments.services.rollouts.locks import app_turn
 from deployments.services.rollouts.plan import Plan, release_image, rollout_plan, scale_plan, tenant_network
 from deployments.services.rollouts.progress import Recorder, publish
 from deployments.services.rollouts.swarm import SwarmSteps
+from deployments.services.rollouts.swarm_tasks import containers_leave
 from portal.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -76,10 +86,20 @@ class Execution:
         return steps.containers_start(deployment=self.deployment, plan=plan, superseded=self.superseded)
 
     def drain(self, plan: Plan) -> list[str]:
-        return steps.old_drain(deployment=self.deployment, plan=plan)
+        # The old containers are a cluster's tasks when the app just moved to the hosts: their services go.
+        return steps.old_drain(deployment=self.deployment, plan=plan, stop=containers_leave)
 
     def retire(self, containers) -> list[str]:
-        return steps.containers_retire(containers)
+        containers = list(containers)
+        on_clusters = [c for c in containers if c.host.cluster_id]
+        errors = steps.containers_retire([c for c in containers if not c.host.cluster_id])
+        if on_clusters:
+            # Left by an app that moved to the hosts: their services go, which stops them.
+            errors += containers_leave(on_clusters)
+            Container.objects.filter(pk__in=[c.pk for c in on_clusters]).update(
+                state=ContainerState.EXITED, routed=False, updated_at=timezone.now()
+            )
+        return errors
 
     def remove_new(self) -> None:
         steps.new_remove(deployment=self.deployment)

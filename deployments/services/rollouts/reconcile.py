@@ -34,7 +34,7 @@ from deployments.services.rollouts.enqueue import ACTIVE
 from deployments.services.rollouts.locks import app_turn, worker_alive
 from deployments.services.rollouts.recovery import STALE_AFTER, deployment_recover
 from deployments.services.rollouts.repairs import Loss, apps_repair
-from deployments.services.rollouts.swarm import clusters_reconcile
+from deployments.services.rollouts.swarm_tasks import clusters_reconcile
 from tenants.audit import audit_record
 from tenants.models import Tenant
 

@@ -11,6 +11,7 @@ import pytest
 from deployments import crypto
 from deployments.models import Container, ContainerState, DeploymentStatus, Formation, ReleaseStatus
 from deployments.services.apps import app_delete
+from deployments.services.clusters import app_cluster_set
 from deployments.services.containers import app_teardown
 from deployments.services.rollouts import deployment_execute, reconcile, rollout_enqueue, scale_enqueue
 from deployments.services.routes import routes_collect
@@ -139,6 +140,61 @@ def test_a_deleted_app_has_its_services_removed_from_the_cluster(swarm_nodes, ap
             break
         time.sleep(0.5)
     assert left == []
+
+
+def _tenant_containers(urls: list[str], slug: str) -> list:
+    found = []
+    for url in urls:
+        client = docker.DockerClient(base_url=url, timeout=60)
+        try:
+            found += client.containers.list(filters={"label": f"berth.tenant={slug}"})
+        finally:
+            client.close()
+    return found
+
+
+def _until_none(urls: list[str], slug: str, timeout: float = 30) -> list:
+    deadline = time.monotonic() + timeout
+    while (left := _tenant_containers(urls, slug)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return left
+
+
+def test_an_app_moves_from_the_hosts_to_the_cluster_and_back_without_dropping_a_request(
+    hosts, swarm_nodes, cluster, app, make_release, traffic
+):
+    # given: the app on the hosts
+    staff = UserFactory(is_staff=True)
+    host_urls, node_urls = [h.engine_url for h in hosts], [n.url for n in swarm_nodes]
+    slug = app.tenant.slug
+    app_cluster_set(actor=staff, app=app, cluster=None)
+    try:
+        assert deploy(make_release()).status == DeploymentStatus.SUCCEEDED
+        assert sorted(row.host.name for row in running(app)) == ["local", "second"]
+
+        # when: placed on the cluster, deployed; then back on the hosts, deployed
+        with traffic(keepalive=True) as loop:
+            app_cluster_set(actor=staff, app=app, cluster=cluster)
+            to_cluster = deploy(make_release())
+            on_cluster = sorted(row.host.name for row in running(app))
+            left_on_hosts = _until_none(host_urls, slug)
+            app_cluster_set(actor=staff, app=app, cluster=None)
+            back = deploy(make_release())
+            on_hosts = sorted(row.host.name for row in running(app))
+            left_on_nodes = _until_none(node_urls, slug)
+
+        # then
+        assert (to_cluster.status, back.status) == (DeploymentStatus.SUCCEEDED, DeploymentStatus.SUCCEEDED)
+        assert on_cluster == ["berth-swarm-1", "berth-swarm-2"]
+        assert left_on_hosts == []
+        assert on_hosts == ["local", "second"]
+        assert left_on_nodes == []
+        assert services_of(swarm_nodes, app) == {}
+        assert loop.failed == 0, loop.failures[:5]
+        assert loop.bodies <= {"v1", "v2", "v3"} and "v3" in loop.bodies
+    finally:
+        for container in _tenant_containers(host_urls, slug):
+            container.remove(force=True)
 
 
 def test_a_new_release_replaces_the_old_services_and_a_failed_one_leaves_them(swarm_nodes, app, make_release):
