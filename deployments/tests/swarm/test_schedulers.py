@@ -3,14 +3,16 @@ Swarm cluster. Each runs an app through a real HAProxy router under a keep-alive
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 
 import docker
 import pytest
+from django.db import connection
 
 from deployments.engine.labels import RELEASE_LABEL, TENANT_LABEL, label_filter
-from deployments.models import App, Container, ContainerState, DeploymentStatus, Formation, ReleaseStatus
+from deployments.models import App, Container, ContainerState, Deployment, DeploymentStatus, Formation, ReleaseStatus
 from deployments.services.rollouts import deployment_execute, rollout_enqueue, scale_enqueue
 from deployments.tests.factories import AppFactory, TenantFactory, web_formation
 from samples import sample_tag
@@ -171,3 +173,44 @@ def test_a_release_command_runs_once_before_the_new_release_starts(fleet, app, m
     assert deployment.status == DeploymentStatus.SUCCEEDED, deployment.error
     assert [step["name"] for step in deployment.steps] == ["plan", "prepare", "release", "start", "route", "drain"]
     assert fleet.releases_running(["1", "1"]) == ["1", "1"]
+
+
+def test_a_new_rollout_supersedes_one_waiting_on_its_health_checks(fleet, app, make_release):
+    # given: a rollout waiting on a health check that will not pass for a minute
+    slow = make_release(image=sample_tag("unhealthy"), formation=web_formation(healthcheck_timeout=60))
+    slow_deployment = rollout_enqueue(release_id=slow.pk)
+
+    def run():
+        try:
+            deployment_execute(deployment_id=slow_deployment.pk)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    deadline = time.monotonic() + 120
+    while not any(
+        step["name"] == "start" and step["status"] == "running"
+        for step in Deployment.objects.get(pk=slow_deployment.pk).steps
+    ):
+        if not worker.is_alive() or time.monotonic() > deadline:
+            pytest.fail("the slow rollout did not reach its start step")
+        time.sleep(0.2)
+    time.sleep(1)  # its containers or tasks are on their way
+
+    # when
+    started = time.monotonic()
+    fresh = make_release()
+    fresh_deployment = deployment_execute(deployment_id=rollout_enqueue(release_id=fresh.pk).pk)
+    worker.join(timeout=120)
+    elapsed = time.monotonic() - started
+
+    # then: the slow one stopped at its next look, long before its 60 s
+    slow_deployment.refresh_from_db()
+    slow.refresh_from_db()
+    assert slow_deployment.status == DeploymentStatus.SUPERSEDED
+    assert slow.status == ReleaseStatus.FAILED
+    assert slow.error == "Superseded by a newer rollout before it served."
+    assert fresh_deployment.status == DeploymentStatus.SUCCEEDED, fresh_deployment.error
+    assert elapsed < 45
+    assert fleet.releases_running(["2", "2"]) == ["2", "2"]
