@@ -303,14 +303,17 @@ def test_a_stopped_worker_has_its_tasks_moved_to_the_manager_and_the_app_keeps_s
                 break
             time.sleep(0.5)
         moved = time.monotonic() - started
-        before = loop.ok
-        time.sleep(2)
+    with traffic(keepalive=True) as after:
+        time.sleep(3)
 
     # then
     assert sorted(row.host.name for row in running(app)) == ["berth-swarm-1", "berth-swarm-1"]
     assert all(row.routed for row in running(app))
-    assert loop.ok > before
-    status, body = traffic(keepalive=False).get()
-    assert (status, body.strip()) == (200, "v1")
     print(f"worker stopped: tasks recorded on the manager after {moved:.1f} s; {loop.ok} ok, {loop.failed} failed")
-    assert loop.failed == 0, loop.failures[:5]
+    # One client, one request at a time: at most the request in flight on the worker when its dockerd stopped is
+    # lost (its task dies mid-answer; nothing is retried after a request was sent). Every other one is answered:
+    # HAProxy redispatches a refused connection to the task that still runs.
+    assert loop.failed <= 1, loop.failures[:5]
+    assert loop.ok > 0
+    assert after.failed == 0, after.failures[:5]
+    assert after.ok > 0 and after.bodies == {"v1"}
