@@ -45,6 +45,7 @@ import django  # noqa: E402  (settings come from the environment set above)
 django.setup()
 
 import docker  # noqa: E402
+import rollout_swarm  # noqa: E402 (bench/, beside this script; needs Django set up)
 from django.core.management import call_command  # noqa: E402
 
 from deployments.engine.labels import APP_LABEL, INDEX_LABEL, PROCESS_LABEL, TENANT_LABEL, label_filter  # noqa: E402 (Django is set up first)
@@ -194,10 +195,17 @@ def main() -> None:
         default="network",
         help="how Berth's router reaches the host's containers (network: as `make run` registers its local host)",
     )
+    parser.add_argument("--scheduler", choices=["hosts", "swarm"], default="hosts", help="see bench/rollout_swarm.py")
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
 
     call_command("migrate", verbosity=0)
+    if args.scheduler == "swarm":
+        rows = rollout_swarm.run(
+            sizes=sizes, rounds=args.rounds, berth_release=berth_release, berth_rollout=berth_rollout
+        )
+        print(json.dumps({"rollout_swarm": [dict(zip(("size", "berth", "direct"), r, strict=True)) for r in rows]}))
+        return
     client = docker.DockerClient(base_url=ENGINE, timeout=120)
     ensure_image(client)
     slug = f"bench{secrets.token_hex(3)}"

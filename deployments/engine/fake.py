@@ -158,6 +158,8 @@ class FakeEngine:
 
     # Swarm managers: engine name -> the nodes it reports (engine/swarm.py swarm_nodes).
     swarm_managers: dict[str, list[dict]] = field(default_factory=dict)
+    # Engines that are nodes of a swarm: engine name -> node id (engine/swarm.py swarm_node_id).
+    swarm_node_ids: dict[str, str] = field(default_factory=dict)
     # Garbage collection's inventory (any host), and what it was told to remove.
     containers: list[EngineContainer] = field(default_factory=list)
     images: list[EngineImage] = field(default_factory=list)
@@ -417,6 +419,10 @@ class FakeEngine:
         if spec.name not in self.swarm_managers:
             raise NotAManager(f"Engine {spec.name} is not a Swarm manager: This node is not a swarm manager.")
         return list(self.swarm_managers[spec.name])
+
+    def swarm_node_id(self, spec) -> str:
+        self._enter("swarm_node_id", spec)
+        return self.swarm_node_ids.get(spec.name, "")
 
     def secrets_sweep(self, spec, *, volume_age: int = 0) -> dict[str, int]:
         self._enter("secrets_sweep", spec)

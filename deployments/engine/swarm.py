@@ -55,6 +55,8 @@ class ServiceSpec:
     # Secret files: path in the container -> content.
     secret_files: dict[str, bytes] = field(default_factory=dict)
     constraints: list[str] = field(default_factory=list)
+    # A one-off task (the release phase): never restarted, no port, one replica that runs to its end.
+    oneoff: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class Task:
     error: str
     container_id: str
     host_port: int | None
+    exit_code: int | None = None
 
 
 class NotAManager(EngineError):
@@ -94,6 +97,30 @@ def swarm_nodes(engine: EngineSpec) -> list[dict]:
             "labels": node["Spec"].get("Labels") or {},
         }
         for node in nodes
+    ]
+
+
+@fakeable
+def swarm_node_id(engine: EngineSpec) -> str:
+    """The Swarm node id of the engine ('' when it is in no swarm): which node of a cluster a host's engine is."""
+    with translated(engine.name, "Swarm node"):
+        info = client_for(engine).info()
+    swarm = info.get("Swarm") or {}
+    return swarm.get("NodeID", "") if swarm.get("LocalNodeState") == "active" else ""
+
+
+def services_list(engine: EngineSpec, *, labels: dict[str, str]) -> list[dict]:
+    """The services carrying every label of `labels`: {"id", "name", "labels", "replicas"}."""
+    with translated(engine.name, "Services"):
+        rows = client_for(engine).api.services(filters={"label": [f"{key}={value}" for key, value in labels.items()]})
+    return [
+        {
+            "id": row["ID"],
+            "name": row["Spec"]["Name"],
+            "labels": row["Spec"].get("Labels") or {},
+            "replicas": ((row["Spec"].get("Mode") or {}).get("Replicated") or {}).get("Replicas"),
+        }
+        for row in rows
     ]
 
 
@@ -182,7 +209,11 @@ def service_create(engine: EngineSpec, spec: ServiceSpec) -> str:
         template = docker.types.TaskTemplate(
             container,
             resources=resources,
-            restart_policy=docker.types.RestartPolicy(condition="on-failure", delay=NANO, max_attempts=3),
+            restart_policy=(
+                docker.types.RestartPolicy(condition="none")
+                if spec.oneoff
+                else docker.types.RestartPolicy(condition="on-failure", delay=NANO, max_attempts=3)
+            ),
             placement=docker.types.Placement(constraints=spec.constraints or None),
             networks=[{"Target": spec.network}],
             log_driver={"Name": "local"},
@@ -226,9 +257,21 @@ def service_tasks(engine: EngineSpec, *, service_id: str) -> list[Task]:
                 error=status.get("Err", "") or status.get("Message", ""),
                 container_id=(status.get("ContainerStatus") or {}).get("ContainerID", ""),
                 host_port=ports[0]["PublishedPort"] if ports else None,
+                exit_code=(status.get("ContainerStatus") or {}).get("ExitCode"),
             )
         )
     return tasks
+
+
+def service_output(engine: EngineSpec, *, service_id: str, tail: int = 20) -> str:
+    """The last lines a service's tasks wrote (stdout and stderr), '' when the nodes keep none."""
+    with translated(engine.name, f"Service {service_id[:12]} logs"):
+        try:
+            chunks = client_for(engine).api.service_logs(service_id, stdout=True, stderr=True, tail=tail)
+            data = b"".join(chunks) if not isinstance(chunks, bytes) else chunks
+        except docker.errors.APIError:
+            return ""
+    return data.decode("utf-8", "replace").strip()
 
 
 def service_update(engine: EngineSpec, *, service_id: str, image: str | None = None, replicas: int | None = None,

@@ -33,6 +33,10 @@ class App(models.Model):
     current_release = models.ForeignKey(
         "deployments.Release", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The Swarm cluster the app's processes run on as services (rollouts/swarm.py); null: the hosts, placed by Berth.
+    cluster = models.ForeignKey(
+        "deployments.Cluster", null=True, blank=True, on_delete=models.PROTECT, related_name="apps"
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)

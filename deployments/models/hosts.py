@@ -24,8 +24,15 @@ class HostRouting(models.TextChoices):
     NETWORK = "network", "container network"
 
 
+class HostQuerySet(models.QuerySet):
+    def standalone(self) -> "HostQuerySet":
+        """The hosts Berth places containers on itself: a node of a Swarm cluster is placed on by the cluster."""
+        return self.filter(cluster__isnull=True)
+
+
 class DockerHost(models.Model):
-    """A Docker engine Berth places containers on (unix:// or tcp:// with TLS client certificates)."""
+    """A Docker engine Berth places containers on (unix:// or tcp:// with TLS client certificates), or a node of a
+    Swarm cluster (`cluster` set): its containers are the cluster's tasks, read through the node's own engine."""
 
     name = models.CharField(max_length=40, unique=True, validators=[DNS_LABEL])
     engine_url = models.CharField(max_length=300)
@@ -46,7 +53,14 @@ class DockerHost(models.Model):
     running_containers = models.PositiveIntegerField(default=0)
     free_memory_mb = models.PositiveIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    cluster = models.ForeignKey(
+        "deployments.Cluster", null=True, blank=True, on_delete=models.CASCADE, related_name="nodes"
+    )
+    # The Swarm node id of a cluster's node ('' for a standalone host): a task names its node by it.
+    node_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+
+    objects = HostQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

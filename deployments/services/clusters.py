@@ -6,9 +6,10 @@ from django.db import transaction
 
 from deployments.engine import client as engine
 from deployments.engine import swarm as swarm_ops
-from deployments.models import Cluster
+from deployments.engine.client import EngineSpec
+from deployments.models import App, Cluster, DockerHost
 from deployments.selectors.clusters import cluster_spec
-from deployments.services.hosts import tls_encrypted, validate_engine_url
+from deployments.services.hosts import host_create, tls_encrypted, validate_engine_url
 from portal.errors import Conflict, Invalid
 from tenants.audit import audit_record
 
@@ -60,7 +61,67 @@ def cluster_nodes(*, cluster: Cluster) -> tuple[list[dict], str]:
         return [], exc.message
 
 
+def cluster_node_add(
+    *, actor, cluster: Cluster, name: str, engine_url: str, address: str = "", tls_ca: str = "", tls_cert: str = "",
+    tls_key: str = "",
+) -> DockerHost:  # fmt: skip
+    """Register a node's own engine as a host of the cluster, so that the collectors, samplers and GC reach its task
+    containers as they reach a host's, and the router reaches their ports at `address` (the node's Swarm address
+    when not given). Refused unless the engine is a node of this cluster."""
+    validate_engine_url(engine_url=engine_url, tls_cert=tls_cert, tls_key=tls_key)
+    probe = EngineSpec(name=f"node-{name}", url=engine_url, tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key)
+    try:
+        node_id = swarm_ops.swarm_node_id(probe)
+        nodes = swarm_ops.swarm_nodes(cluster_spec(cluster))
+    except engine.EngineError as exc:
+        raise Invalid(
+            f"The node was not added: {exc.message}", code="engine_unreachable", fields={"engine_url": [exc.message]}
+        ) from exc
+    finally:
+        engine.forget(probe)
+    node = next((node for node in nodes if node["id"] == node_id), None) if node_id else None
+    if node is None:
+        raise Invalid(
+            f"The engine at {engine_url} is not a node of cluster {cluster.name}: join it to the swarm first.",
+            code="not_a_node",
+            fields={"engine_url": ["Not a node of this cluster."]},
+        )
+    if DockerHost.objects.filter(cluster=cluster, node_id=node_id).exists():
+        raise Conflict(f"Node {node_id[:12]} of cluster {cluster.name} is registered already.")
+    return host_create(
+        actor=actor,
+        name=name,
+        engine_url=engine_url,
+        address=address or node["address"],
+        labels={"swarm.role": node["role"]},
+        tls_ca=tls_ca,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        cluster=cluster,
+        node_id=node_id,
+    )
+
+
+def app_cluster_set(*, actor, app: App, cluster: Cluster | None) -> App:
+    """Choose the scheduler of an app (staff): a cluster runs it as Swarm services from its next rollout on; none
+    puts it back on the hosts. The rollout that follows moves it, blue/green, as any rollout replaces a release."""
+    with transaction.atomic():
+        before = app.cluster.name if app.cluster_id else None
+        app.cluster = cluster
+        app.save(update_fields=["cluster"])
+        audit_record(
+            actor=actor,
+            tenant=app.tenant,
+            action="app.cluster",
+            target=app,
+            diff={"cluster": [before, cluster.name if cluster else None]},
+        )
+    return app
+
+
 def cluster_delete(*, actor, cluster: Cluster) -> None:
+    if App.objects.filter(cluster=cluster).exists():
+        raise Conflict(f"Apps run on cluster {cluster.name}: move them to the hosts or another cluster first.")
     with transaction.atomic():
         audit_record(
             actor=actor, tenant=None, action="cluster.delete", target=cluster, diff={"manager_url": cluster.manager_url}

@@ -26,6 +26,7 @@ from deployments.selectors.rollouts import container_rows_live
 from deployments.services.hosts import host_spec
 from deployments.services.rollouts.containers import STOP_GRACE, pool
 from deployments.services.rollouts.plan import CONTAINER_PORT, tenant_network
+from deployments.services.rollouts.swarm_tasks import app_services_remove
 from deployments.services.routes import routes_switch, routing_bump
 from portal.errors import Invalid
 from tenants.audit import audit_record
@@ -141,8 +142,10 @@ def app_teardown(*, tenant: str, app: str, containers: list[dict]) -> int:
     """Stop and remove a deleted app's containers on every host; return how many were removed.
 
     Besides the recorded ones, containers labelled with the app's slugs are swept, but only those whose deployment
-    no longer exists: an app created again under the same name keeps its new containers.
+    no longer exists: an app created again under the same name keeps its new containers. On a Swarm cluster the
+    app's services are removed first.
     """
+    app_services_remove(tenant=tenant, app=app)
     hosts = {host.name: host for host in DockerHost.objects.all()}
     known = {item["engine_id"]: item["host"] for item in containers if item.get("host") in hosts}
     for host in hosts.values():

@@ -68,8 +68,13 @@ def host_create(
     tls_ca: str = "",
     tls_cert: str = "",
     tls_key: str = "",
+    cluster=None,
+    node_id: str = "",
 ) -> DockerHost:
-    """Register a host after its engine answered; a URL that does not answer is refused and nothing is saved."""
+    """Register a host after its engine answered; a URL that does not answer is refused and nothing is saved.
+
+    With `cluster`, the host is that Swarm cluster's node `node_id` (services/clusters.py's cluster_node_add).
+    """
     validate_engine_url(engine_url=engine_url, tls_cert=tls_cert, tls_key=tls_key)
     if DockerHost.objects.filter(name=name).exists():
         raise Conflict(f"A host named {name} already exists.", fields={"name": ["Already taken."]})
@@ -82,6 +87,8 @@ def host_create(
         capacity_containers=capacity_containers,
         capacity_memory_mb=capacity_memory_mb,
         is_builder=is_builder,
+        cluster=cluster,
+        node_id=node_id,
         **tls_encrypted(tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key),
     )
     host.full_clean()

@@ -454,6 +454,17 @@ def make_cluster(world, caller):
     return {"cluster": "c1"}
 
 
+def make_cluster_and_app(world, caller):
+    _app(world)
+    return make_cluster(world, caller)
+
+
+def make_app_on_cluster(world, caller):
+    params = make_cluster(world, caller)
+    App.objects.filter(pk=_app(world).pk).update(cluster=Cluster.objects.get(name="c1"))
+    return {**params, "app": "web"}
+
+
 ROWS += [
     Row("GET", "/api/v1/clusters/", staff_rule()),
     # The main dockerd answers but is no Swarm manager: staff get as far as that refusal, nothing is saved.
@@ -465,6 +476,27 @@ ROWS += [
     ),
     Row("GET", "/api/v1/clusters/{cluster}/", staff_rule(), setup=make_cluster),
     Row("DELETE", "/api/v1/clusters/{cluster}/", staff_rule(Scope.ADMIN, ok=204), setup=make_cluster),
+    # c1's manager does not answer: staff get as far as that refusal, no host is saved.
+    Row(
+        "POST",
+        "/api/v1/clusters/{cluster}/nodes/",
+        staff_rule(Scope.ADMIN, ok=400),
+        setup=make_cluster,
+        body={"name": "n1", "engine_url": "unix:///var/run/docker.sock"},
+    ),
+    Row(
+        "POST",
+        "/api/v1/clusters/{cluster}/apps/",
+        staff_rule(Scope.ADMIN),
+        setup=make_cluster_and_app,
+        body={"tenant": "acme", "app": "web"},
+    ),
+    Row(
+        "DELETE",
+        "/api/v1/clusters/{cluster}/apps/{tenant}/{app}/",
+        staff_rule(Scope.ADMIN),
+        setup=make_app_on_cluster,
+    ),
 ]
 
 

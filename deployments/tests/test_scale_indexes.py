@@ -10,7 +10,7 @@ from portal.migration_operations import AddIndexConcurrently, RemoveIndexConcurr
 MIGRATIONS = [
     "deployments.migrations.0016_scale_indexes",
     "tenants.migrations.0005_token_prefix_index",
-    "deployments.migrations.0024_logsearch",
+    "deployments.migrations.0025_logsearch",
 ]
 INDEXES = {
     "logsearch_line_trgm": "ON public.deployments_logsearch USING gin (line gin_trgm_ops)",

@@ -179,7 +179,11 @@ def build_enqueue(*, build_id: int, delay: int = 0) -> None:
 
 def builder_spec() -> EngineSpec:
     """Return the engine builds run on: a ready builder host, else any ready host, else the local engine."""
-    hosts = DockerHost.objects.filter(status=HostStatus.READY).order_by("-is_builder", "running_containers", "name")
+    hosts = (
+        DockerHost.objects.standalone()
+        .filter(status=HostStatus.READY)
+        .order_by("-is_builder", "running_containers", "name")
+    )
     host = hosts.first()
     if host is None:
         if DockerHost.objects.exists():

@@ -14,13 +14,24 @@ from django.db import transaction
 from django.utils import timezone
 
 from deployments.engine.client import EngineError
-from deployments.models import App, Deployment, DeploymentKind, DeploymentStatus, Release, ReleaseStatus
+from deployments.models import (
+    App,
+    Container,
+    ContainerState,
+    Deployment,
+    DeploymentKind,
+    DeploymentStatus,
+    Release,
+    ReleaseStatus,
+)
 from deployments.router import RouterError
 from deployments.services.rollouts import steps
 from deployments.services.rollouts.errors import RolloutFailed, Superseded
 from deployments.services.rollouts.locks import app_turn
 from deployments.services.rollouts.plan import Plan, release_image, rollout_plan, scale_plan, tenant_network
 from deployments.services.rollouts.progress import Recorder, publish
+from deployments.services.rollouts.swarm import SwarmSteps
+from deployments.services.rollouts.swarm_tasks import containers_leave
 from portal.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -51,8 +62,44 @@ class Execution:
         self.deployment.status, self.deployment.started_at = DeploymentStatus.RUNNING, now
         publish(self.deployment)
 
+    # What a scheduler does at each step: the hosts' by default, a Swarm cluster's in rollouts/swarm.py.
+    def plan(self) -> Plan:
+        unable = steps.image_unreachable(image=release_image(release=self.release))
+        if self.deployment.kind == DeploymentKind.SCALE:
+            return scale_plan(deployment=self.deployment, unable=unable)
+        return rollout_plan(deployment=self.deployment, unable=unable)
+
+    def starts(self, plan: Plan) -> bool:
+        """Whether a scale's plan changes anything that runs (the hosts' starts containers, or it only stops some)."""
+        return bool(plan.new)
+
+    def plan_detail(self, plan: Plan) -> str:
+        return ", ".join(f"{p.process_type}.{p.index}@{p.host.name}" for p in plan.new)
+
+    def prepare(self, plan: Plan) -> None:
+        steps.hosts_prepare(plan=plan, tenant=self.app.tenant)
+
+    def release_phase(self, plan: Plan) -> None:
+        steps.release_phase(deployment=self.deployment, plan=plan)
+
     def start(self, plan: Plan) -> Plan:
         return steps.containers_start(deployment=self.deployment, plan=plan, superseded=self.superseded)
+
+    def drain(self, plan: Plan) -> list[str]:
+        # The old containers are a cluster's tasks when the app just moved to the hosts: their services go.
+        return steps.old_drain(deployment=self.deployment, plan=plan, stop=containers_leave)
+
+    def retire(self, containers) -> list[str]:
+        containers = list(containers)
+        on_clusters = [c for c in containers if c.host.cluster_id]
+        errors = steps.containers_retire([c for c in containers if not c.host.cluster_id])
+        if on_clusters:
+            # Left by an app that moved to the hosts: their services go, which stops them.
+            errors += containers_leave(on_clusters)
+            Container.objects.filter(pk__in=[c.pk for c in on_clusters]).update(
+                state=ContainerState.EXITED, routed=False, updated_at=timezone.now()
+            )
+        return errors
 
     def remove_new(self) -> None:
         steps.new_remove(deployment=self.deployment)
@@ -101,24 +148,23 @@ class RolloutExecution(Execution):
         old = []
         try:
             with self.recorder.step("plan") as step:
-                unable = steps.image_unreachable(image=release_image(release=self.release))
-                plan = rollout_plan(deployment=self.deployment, unable=unable)
+                plan = self.plan()
                 old = list(plan.leaving)
-                step["detail"] = ", ".join(f"{p.process_type}.{p.index}@{p.host.name}" for p in plan.new)
+                step["detail"] = self.plan_detail(plan)
             network = tenant_network(tenant=self.app.tenant)
             with self.recorder.step("prepare", f"{plan.image} and network {network}", checkpoint=True):
                 # The image and the tenant network on every target host, all hosts at once.
-                steps.hosts_prepare(plan=plan, tenant=self.app.tenant)
+                self.prepare(plan)
             if self.release.release_command:
                 with self.recorder.step("release", self.release.release_command, checkpoint=True):
-                    steps.release_phase(deployment=self.deployment, plan=plan)
+                    self.release_phase(plan)
             with self.recorder.step("start", f"{len(plan.new)} container(s)", checkpoint=True):
                 plan = self.start(plan)
             with self.recorder.step("route", checkpoint=True):
                 switched = True
                 steps.router_switch(deployment=self.deployment, leaving=old)
             with self.recorder.step("drain", f"{len(old)} old container(s)") as step:
-                errors = steps.old_drain(deployment=self.deployment, plan=plan)
+                errors = self.drain(plan)
                 if errors:
                     step["detail"] = "Some old containers did not stop cleanly: " + "; ".join(errors)
         except Superseded:
@@ -169,19 +215,18 @@ class ScaleExecution(Execution):
             return
         try:
             with self.recorder.step("plan") as step:
-                unable = steps.image_unreachable(image=release_image(release=self.release))
-                plan = scale_plan(deployment=self.deployment, unable=unable)
+                plan = self.plan()
                 step["detail"] = f"start {len(plan.new)}, stop {len(plan.leaving)}"
-            if plan.new:
+            if self.starts(plan):
                 # A host the release's rollout did not use has no image yet: pull it there as a rollout does.
-                steps.hosts_prepare(plan=plan, tenant=self.app.tenant)
+                self.prepare(plan)
             with self.recorder.step("start", f"{len(plan.new)} container(s)"):
-                if plan.new:
+                if self.starts(plan):
                     plan = self.start(plan)
             with self.recorder.step("route"):
                 steps.router_switch(deployment=self.deployment, leaving=plan.leaving)
             with self.recorder.step("drain", f"{len(plan.leaving)} container(s)"):
-                steps.containers_retire(plan.leaving)
+                self.retire(plan.leaving)
         except Superseded:
             self.remove_new()
             self.finish(DeploymentStatus.SUPERSEDED)
@@ -193,8 +238,20 @@ class ScaleExecution(Execution):
         self.finish(DeploymentStatus.SUCCEEDED)
 
 
+class SwarmRolloutExecution(SwarmSteps, RolloutExecution):
+    """A rollout on the app's Swarm cluster: a service per process type, blue/green through the router."""
+
+
+class SwarmScaleExecution(SwarmSteps, ScaleExecution):
+    """A scale on the app's Swarm cluster: the services' replicas, and their tasks recorded."""
+
+
 def execution_for(deployment: Deployment) -> Execution:
-    return RolloutExecution(deployment) if deployment.kind == DeploymentKind.ROLLOUT else ScaleExecution(deployment)
+    """The deployment's execution: on the hosts, or on the app's Swarm cluster when it has one."""
+    rollout = deployment.kind == DeploymentKind.ROLLOUT
+    if deployment.app.cluster_id:
+        return SwarmRolloutExecution(deployment) if rollout else SwarmScaleExecution(deployment)
+    return RolloutExecution(deployment) if rollout else ScaleExecution(deployment)
 
 
 def deployment_execute(*, deployment_id: int) -> Deployment | None:
@@ -234,6 +291,6 @@ def _execute(deployment: Deployment) -> None:
                 finished_at=timezone.now(),
             )
         else:
-            ScaleExecution(deployment).run()
+            execution_for(deployment).run()
     else:
-        RolloutExecution(deployment).run()
+        execution_for(deployment).run()

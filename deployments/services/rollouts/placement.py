@@ -81,7 +81,7 @@ def place(
     """
     leaving = leaving or set()
     unable = unable or {}
-    ready = list(DockerHost.objects.filter(status=HostStatus.READY).order_by("name"))
+    ready = list(DockerHost.objects.standalone().filter(status=HostStatus.READY).order_by("name"))
     if not ready:
         raise PlacementError("No Docker host is ready: register one (addhost) or bring a host back up.")
     hosts = [host for host in ready if host.pk not in unable]

@@ -279,6 +279,14 @@ def _web_first(processes: dict[str, dict]) -> list[tuple[str, dict]]:
     return sorted(processes.items(), key=lambda item: (item[0] != WEB, item[0]))
 
 
+def web_check(*, release: Release, processes: dict[str, dict]) -> None:
+    if WEB not in processes:
+        raise RolloutFailed(
+            f"Release v{release.version} has no web process, so the router has nothing to send traffic to: "
+            "add a `web:` line to the Procfile (or a web entry to the formation)."
+        )
+
+
 def rollout_plan(*, deployment: Deployment, unable: dict[int, str] | None = None) -> Plan:
     """Plan the rollout of the deployment's release: every process's containers anew, replacing all live ones.
 
@@ -286,11 +294,7 @@ def rollout_plan(*, deployment: Deployment, unable: dict[int, str] | None = None
     """
     release, app = deployment.release, deployment.app
     processes = release_processes(release=release)
-    if WEB not in processes:
-        raise RolloutFailed(
-            f"Release v{release.version} has no web process, so the router has nothing to send traffic to: "
-            "add a `web:` line to the Procfile (or a web entry to the formation)."
-        )
+    web_check(release=release, processes=processes)
     image = release_image(release=release)
     quota_check(app=app, processes=processes)
     old = list(

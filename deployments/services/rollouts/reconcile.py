@@ -35,6 +35,7 @@ from deployments.services.rollouts.enqueue import ACTIVE
 from deployments.services.rollouts.locks import app_turn, worker_alive
 from deployments.services.rollouts.recovery import STALE_AFTER, deployment_recover
 from deployments.services.rollouts.repairs import Loss, apps_repair
+from deployments.services.rollouts.swarm_tasks import clusters_reconcile
 from tenants.audit import audit_record
 from tenants.models import Tenant
 
@@ -47,7 +48,7 @@ STOPPED = ("exited", "dead")
 def reconcile() -> set[int]:
     """Finish or undo deployments whose worker died; mark containers that vanished, crashed for good or sit on a
     down host as lost; bring every app short of its formation back to it (rollouts/repairs.py, with a crash loop's
-    back-off); remove this installation's orphans from ready hosts.
+    back-off); remove this installation's orphans from ready hosts; record the tasks of apps on a cluster.
 
     Returns the ids of the apps queued for repair. Apps with a deployment in progress are left to it.
     """
@@ -55,7 +56,8 @@ def reconcile() -> set[int]:
     installation = installation_id()
     losses: list[Loss] = []
     moved: set[int] = set()
-    for host in DockerHost.objects.all():
+    # A cluster's nodes are left to the cluster: Swarm replaces its own tasks (rollouts/swarm.py reads them back).
+    for host in DockerHost.objects.standalone():
         rows = list(Container.objects.filter(host=host, state=ContainerState.RUNNING))
         seen: list[dict] = []
         if host.status == HostStatus.DOWN:
@@ -85,6 +87,7 @@ def reconcile() -> set[int]:
         # The routers pick the new addresses up on their next poll (no rollout waits for them here).
         routes.routing_bump(app_ids=moved)
     queued = apps_repair(losses=losses)
+    clusters_reconcile()
     if queued:
         logger.info("reconciler queued repairs for apps %s", sorted(queued))
     return queued

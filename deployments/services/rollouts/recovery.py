@@ -11,7 +11,7 @@ from deployments.models import LIVE_STATES, App, Container, Deployment, Deployme
 from deployments.router import RouterError
 from deployments.services import routes
 from deployments.services.rollouts.execution import execution_for
-from deployments.services.rollouts.steps import RELEASE_COMMAND_TIMEOUT, containers_retire
+from deployments.services.rollouts.steps import RELEASE_COMMAND_TIMEOUT
 
 # Longer than any step may take (release command, health checks): a rollout silent for this long lost its worker.
 STALE_AFTER = RELEASE_COMMAND_TIMEOUT + 600
@@ -31,7 +31,7 @@ def deployment_recover(*, deployment: Deployment) -> Deployment:
             .exclude(deployment=deployment)
             .select_related("host")
         )
-        containers_retire(old)
+        execution.retire(old)
         with transaction.atomic():
             App.objects.filter(pk=deployment.app_id).update(
                 current_release=deployment.release, updated_at=timezone.now()

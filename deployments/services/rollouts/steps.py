@@ -78,7 +78,7 @@ def image_unreachable(*, image: str) -> dict[int, str]:
 
     A host that does not answer cannot get it either; the heartbeat will mark it down.
     """
-    hosts = list(DockerHost.objects.filter(status=HostStatus.READY))
+    hosts = list(DockerHost.objects.standalone().filter(status=HostStatus.READY))
     if not hosts:
         return {}
 
@@ -274,10 +274,13 @@ def release_done(*, release: Release, status: str, error: str, pending: bool = F
         webhook_release_event(release=release, status=status, error=error)
 
 
-def old_drain(*, deployment: Deployment, plan: Plan) -> list[str]:
-    """Stop the old containers; meanwhile the release is recorded as the app's current one. Return the errors met."""
+def old_drain(
+    *, deployment: Deployment, plan: Plan, stop: Callable[[list[Container]], list[str]] = containers_stop
+) -> list[str]:
+    """Stop the old containers (with `stop`: a cluster's are its services'); meanwhile the release is recorded as
+    the app's current one. Return the errors met."""
     with pool(1) as executor:
-        stopping = executor.submit(containers_stop, plan.leaving)
+        stopping = executor.submit(stop, list(plan.leaving))
         with transaction.atomic():
             App.objects.filter(pk=deployment.app_id).update(
                 current_release=deployment.release, updated_at=timezone.now()

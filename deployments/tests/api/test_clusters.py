@@ -4,8 +4,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from deployments import crypto
-from deployments.models import Cluster
-from deployments.tests.factories import UserFactory
+from deployments.models import Cluster, DockerHost
+from deployments.tests.factories import AppFactory, TenantFactory, UserFactory
 from tenants.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -88,7 +88,77 @@ def test_a_customer_reaches_no_cluster_route(engine):
     client.force_authenticate(UserFactory(username="customer"))
     Cluster.objects.create(name="big", manager_url="unix:///run/m.sock")
 
-    answers = [client.get(URL), client.get(f"{URL}big/"), client.delete(f"{URL}big/")]
+    answers = [
+        client.get(URL),
+        client.get(f"{URL}big/"),
+        client.delete(f"{URL}big/"),
+        client.post(f"{URL}big/nodes/", {"name": "n", "engine_url": "unix:///run/n.sock"}, format="json"),
+        client.post(f"{URL}big/apps/", {"tenant": "acme", "app": "shop"}, format="json"),
+        client.delete(f"{URL}big/apps/acme/shop/"),
+    ]
 
-    assert [answer.status_code for answer in answers] == [403, 403, 403]
+    assert [answer.status_code for answer in answers] == [403] * 6
     assert Cluster.objects.count() == 1
+
+
+@pytest.fixture
+def big(staff, engine):
+    engine.swarm_managers["cluster-big"] = NODES
+    assert staff.post(URL, {"name": "big", "manager_url": "unix:///run/m.sock"}, format="json").status_code == 201
+    return Cluster.objects.get(name="big")
+
+
+def test_staff_register_a_node_of_the_cluster_as_its_host_at_the_node_address(staff, engine, big):
+    engine.swarm_node_ids["node-worker"] = "n2"
+
+    response = staff.post(f"{URL}big/nodes/", {"name": "worker", "engine_url": "unix:///run/n2.sock"}, format="json")
+
+    assert response.status_code == 201, response.json()
+    assert (response.json()["name"], response.json()["address"]) == ("worker", "10.0.0.2")
+    host = DockerHost.objects.get(name="worker")
+    assert (host.cluster_id, host.node_id, host.labels) == (big.pk, "n2", {"swarm.role": "worker"})
+    assert list(DockerHost.objects.standalone()) == []
+    assert AuditEvent.objects.filter(action="host.create").count() == 1
+
+
+@pytest.mark.parametrize("node_id", ["", "n9"])
+def test_an_engine_that_is_no_node_of_the_cluster_is_refused_and_nothing_is_saved(staff, engine, big, node_id):
+    engine.swarm_node_ids["node-stray"] = node_id
+
+    response = staff.post(f"{URL}big/nodes/", {"name": "stray", "engine_url": "unix:///run/x.sock"}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "not_a_node"
+    assert DockerHost.objects.count() == 0
+
+
+def test_staff_place_an_app_on_the_cluster_and_back_on_the_hosts_audited(staff, engine, big):
+    app = AppFactory(tenant=TenantFactory(slug="acme"), slug="shop")
+
+    placed = staff.post(f"{URL}big/apps/", {"tenant": "acme", "app": "shop"}, format="json")
+    app.refresh_from_db()
+    on_cluster = app.cluster_id
+    deleting = staff.delete(f"{URL}big/")
+    back = staff.delete(f"{URL}big/apps/acme/shop/")
+    app.refresh_from_db()
+
+    assert placed.status_code == 200, placed.json()
+    assert placed.json() == {"tenant": "acme", "app": "shop", "cluster": "big"}
+    assert on_cluster == big.pk
+    assert deleting.status_code == 409  # an app still runs on it
+    assert back.json() == {"tenant": "acme", "app": "shop", "cluster": None}
+    assert app.cluster_id is None
+    assert [event.diff for event in AuditEvent.objects.filter(action="app.cluster").order_by("id")] == [
+        {"cluster": [None, "big"]},
+        {"cluster": ["big", None]},
+    ]
+
+
+def test_an_unknown_app_or_one_of_another_cluster_is_not_found_and_nothing_changes(staff, engine, big):
+    AppFactory(tenant=TenantFactory(slug="acme"), slug="shop")
+
+    unknown = staff.post(f"{URL}big/apps/", {"tenant": "acme", "app": "nope"}, format="json")
+    not_here = staff.delete(f"{URL}big/apps/acme/shop/")
+
+    assert (unknown.status_code, not_here.status_code) == (404, 404)
+    assert AuditEvent.objects.filter(action="app.cluster").count() == 0

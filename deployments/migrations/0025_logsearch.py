@@ -32,7 +32,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("deployments", "0023_clusters"),
+        ("deployments", "0024_host_routing"),
     ]
 
     operations = [
