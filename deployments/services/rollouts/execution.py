@@ -16,8 +16,6 @@ from django.utils import timezone
 from deployments.engine.client import EngineError
 from deployments.models import (
     App,
-    Container,
-    ContainerState,
     Deployment,
     DeploymentKind,
     DeploymentStatus,
@@ -90,16 +88,8 @@ class Execution:
         return steps.old_drain(deployment=self.deployment, plan=plan, stop=containers_leave)
 
     def retire(self, containers) -> list[str]:
-        containers = list(containers)
-        on_clusters = [c for c in containers if c.host.cluster_id]
-        errors = steps.containers_retire([c for c in containers if not c.host.cluster_id])
-        if on_clusters:
-            # Left by an app that moved to the hosts: their services go, which stops them.
-            errors += containers_leave(on_clusters)
-            Container.objects.filter(pk__in=[c.pk for c in on_clusters]).update(
-                state=ContainerState.EXITED, routed=False, updated_at=timezone.now()
-            )
-        return errors
+        # A cluster's tasks, left by an app that moved to the hosts: their services go, which stops them.
+        return steps.containers_retire(containers, stop=containers_leave)
 
     def remove_new(self) -> None:
         steps.new_remove(deployment=self.deployment)

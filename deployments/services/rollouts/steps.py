@@ -228,10 +228,13 @@ def new_remove(*, deployment: Deployment) -> None:
     )
 
 
-def containers_retire(containers: Iterable[Container]) -> list[str]:
-    """Stop and remove containers on their engines, and record them exited; return the errors met."""
+def containers_retire(
+    containers: Iterable[Container], *, stop: Callable[[list[Container]], list[str]] = containers_stop
+) -> list[str]:
+    """Stop and remove containers on their engines (with `stop`: a cluster's are its services'), and record them
+    exited; return the errors met."""
     containers = list(containers)
-    errors = containers_stop(containers)
+    errors = stop(containers)
     _record_exited(containers)
     return errors
 

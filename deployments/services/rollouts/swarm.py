@@ -50,7 +50,7 @@ from deployments.services.rollouts.plan import (
     tenant_network,
     web_check,
 )
-from deployments.services.rollouts.steps import RELEASE_COMMAND_TIMEOUT, old_drain
+from deployments.services.rollouts.steps import RELEASE_COMMAND_TIMEOUT, containers_retire, old_drain
 from deployments.services.rollouts.swarm_tasks import (
     SwarmProcess,
     app_labels,
@@ -111,6 +111,10 @@ def service_spec(*, deployment: Deployment, process: SwarmProcess, image: str) -
         healthcheck_command=shlex.split(command) if command else [],
         secret_files=release_files(release=release),
     )
+
+
+def _stopped_already(containers: list[Container]) -> list[str]:
+    return []
 
 
 class SwarmSteps:
@@ -249,13 +253,9 @@ class SwarmSteps:
         return containers_leave(containers, keep_deployment=self.deployment.pk)
 
     def retire(self, containers) -> list[str]:
-        containers = list(containers)
         # The tasks a scale ended are gone already: Swarm stopped them.
-        errors = self._leave(containers) if self.deployment.kind == DeploymentKind.ROLLOUT else []
-        Container.objects.filter(pk__in=[c.pk for c in containers]).update(
-            state=ContainerState.EXITED, routed=False, updated_at=timezone.now()
-        )
-        return errors
+        stop = self._leave if self.deployment.kind == DeploymentKind.ROLLOUT else _stopped_already
+        return containers_retire(containers, stop=stop)
 
     def remove_new(self) -> None:
         """Remove the services this deployment created, and record their tasks exited."""
