@@ -25,7 +25,7 @@ from deployments.models import LogLine, LogSearch, LogSearchWatermark
 # pg_trgm finds no trigram in a shorter pattern: the index could only be read whole, so such a search reads LogLine.
 MIN_INDEXED_LENGTH = 3
 BATCH = 10_000
-# The one row of LogSearchWatermark (migration 0024's berth_log_search_watermark() reads it too).
+# The one row of LogSearchWatermark (migration 0025's berth_log_search_watermark() reads it too).
 STATE = 1
 
 
@@ -40,7 +40,7 @@ def matching(lines: QuerySet, *, app_id: int, q: str, order: str, limit: int) ->
     One statement: the indexed lines (LogSearch's trigram index, then LogLine by primary key) UNION ALL the tail
     (LogLine's primary key above the watermark, then LIKE), each ordered and cut to `limit`, then both together.
     """
-    # The watermark through a STABLE function (migration 0024): the planner evaluates it while planning, so it knows
+    # The watermark through a STABLE function (migration 0025): the planner evaluates it while planning, so it knows
     # the tail is a short range of LogLine's primary key.
     watermark = Func(function="berth_log_search_watermark", template="%(function)s()", output_field=BigIntegerField())
     found = LogSearch.objects.filter(app_id=app_id, line__contains=q).values("line_id")
